@@ -1,0 +1,221 @@
+//! Service-time and delay distributions as data. Every model file names its
+//! distributions in this vocabulary (`fixed`, `exponential`, `uniform`, `lognormal`,
+//! `mixture`), all in milliseconds, and every one is sampled to integer nanoseconds.
+
+use super::rng::SimRng;
+use super::time::{from_millis, Nanos};
+use rand::RngExt;
+use rand_distr::{Distribution as _, StandardNormal};
+use serde::{Deserialize, Serialize};
+
+/// z such that P(Z ≤ z) = 0.99 for a standard normal Z.
+const Z99: f64 = 2.326_347_874_040_840_8;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Distribution {
+    /// Always the same value.
+    Fixed { ms: f64 },
+    /// Exponential with the given mean.
+    Exponential { mean_ms: f64 },
+    /// Uniform on [min_ms, max_ms).
+    Uniform { min_ms: f64, max_ms: f64 },
+    /// Log-normal fixed by its median and 99th percentile.
+    Lognormal { median_ms: f64, p99_ms: f64 },
+    /// A weighted mixture, e.g. a fast detach most of the time and a slow tail.
+    Mixture(Vec<MixtureComponent>),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MixtureComponent {
+    pub weight: f64,
+    pub dist: Distribution,
+}
+
+impl Distribution {
+    pub fn fixed_ms(ms: f64) -> Self {
+        Distribution::Fixed { ms }
+    }
+
+    /// Checks the parameters; the error names the offending field.
+    pub fn validate(&self) -> Result<(), String> {
+        fn non_negative(name: &str, v: f64) -> Result<(), String> {
+            if v.is_finite() && v >= 0.0 {
+                Ok(())
+            } else {
+                Err(format!("{name} must be a finite number ≥ 0, got {v}"))
+            }
+        }
+        fn positive(name: &str, v: f64) -> Result<(), String> {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(format!("{name} must be a finite number > 0, got {v}"))
+            }
+        }
+        match self {
+            Distribution::Fixed { ms } => non_negative("ms", *ms),
+            Distribution::Exponential { mean_ms } => positive("mean_ms", *mean_ms),
+            Distribution::Uniform { min_ms, max_ms } => {
+                non_negative("min_ms", *min_ms)?;
+                non_negative("max_ms", *max_ms)?;
+                if max_ms < min_ms {
+                    return Err(format!("max_ms ({max_ms}) is below min_ms ({min_ms})"));
+                }
+                Ok(())
+            }
+            Distribution::Lognormal { median_ms, p99_ms } => {
+                positive("median_ms", *median_ms)?;
+                positive("p99_ms", *p99_ms)?;
+                if p99_ms < median_ms {
+                    return Err(format!(
+                        "p99_ms ({p99_ms}) is below median_ms ({median_ms})"
+                    ));
+                }
+                Ok(())
+            }
+            Distribution::Mixture(parts) => {
+                if parts.is_empty() {
+                    return Err("mixture has no components".into());
+                }
+                for (i, p) in parts.iter().enumerate() {
+                    positive(&format!("mixture[{i}].weight"), p.weight)?;
+                    p.dist
+                        .validate()
+                        .map_err(|e| format!("mixture[{i}].dist: {e}"))?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The mean in milliseconds (closed form; used by tests and reports).
+    pub fn mean_ms(&self) -> f64 {
+        match self {
+            Distribution::Fixed { ms } => *ms,
+            Distribution::Exponential { mean_ms } => *mean_ms,
+            Distribution::Uniform { min_ms, max_ms } => (min_ms + max_ms) / 2.0,
+            Distribution::Lognormal { median_ms, p99_ms } => {
+                let sigma = (p99_ms / median_ms).ln() / Z99;
+                median_ms * (sigma * sigma / 2.0).exp()
+            }
+            Distribution::Mixture(parts) => {
+                let total: f64 = parts.iter().map(|p| p.weight).sum();
+                parts
+                    .iter()
+                    .map(|p| p.weight / total * p.dist.mean_ms())
+                    .sum()
+            }
+        }
+    }
+
+    /// One draw, in nanoseconds.
+    pub fn sample(&self, rng: &mut SimRng) -> Nanos {
+        from_millis(self.sample_ms(rng))
+    }
+
+    fn sample_ms(&self, rng: &mut SimRng) -> f64 {
+        match self {
+            Distribution::Fixed { ms } => *ms,
+            Distribution::Exponential { mean_ms } => {
+                // Inverse transform on (0,1]: never ln(0).
+                let u: f64 = 1.0 - rng.random::<f64>();
+                -mean_ms * u.ln()
+            }
+            Distribution::Uniform { min_ms, max_ms } => {
+                min_ms + (max_ms - min_ms) * rng.random::<f64>()
+            }
+            Distribution::Lognormal { median_ms, p99_ms } => {
+                let sigma = (p99_ms / median_ms).ln() / Z99;
+                let z: f64 = StandardNormal.sample(rng);
+                median_ms * (sigma * z).exp()
+            }
+            Distribution::Mixture(parts) => {
+                let total: f64 = parts.iter().map(|p| p.weight).sum();
+                let mut pick = rng.random::<f64>() * total;
+                for p in parts {
+                    if pick < p.weight {
+                        return p.dist.sample_ms(rng);
+                    }
+                    pick -= p.weight;
+                }
+                parts.last().map(|p| p.dist.sample_ms(rng)).unwrap_or(0.0)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::rng::stream;
+
+    fn sample_mean(d: &Distribution, n: usize) -> f64 {
+        let mut rng = stream(1, "dist-test");
+        (0..n).map(|_| d.sample(&mut rng) as f64 / 1e6).sum::<f64>() / n as f64
+    }
+
+    #[test]
+    fn sample_means_match_closed_forms() {
+        let cases = [
+            Distribution::Exponential { mean_ms: 100.0 },
+            Distribution::Uniform {
+                min_ms: 1000.0,
+                max_ms: 5000.0,
+            },
+            Distribution::Lognormal {
+                median_ms: 150.0,
+                p99_ms: 2000.0,
+            },
+            Distribution::Mixture(vec![
+                MixtureComponent {
+                    weight: 0.9,
+                    dist: Distribution::fixed_ms(3000.0),
+                },
+                MixtureComponent {
+                    weight: 0.1,
+                    dist: Distribution::fixed_ms(60000.0),
+                },
+            ]),
+        ];
+        for d in &cases {
+            let m = sample_mean(d, 200_000);
+            let rel = (m - d.mean_ms()).abs() / d.mean_ms();
+            assert!(rel < 0.02, "{d:?}: sample mean {m} vs {}", d.mean_ms());
+        }
+    }
+
+    #[test]
+    fn lognormal_p99_is_where_it_is_declared() {
+        let d = Distribution::Lognormal {
+            median_ms: 150.0,
+            p99_ms: 2000.0,
+        };
+        let mut rng = stream(3, "p99");
+        let mut xs: Vec<u64> = (0..100_000).map(|_| d.sample(&mut rng)).collect();
+        xs.sort_unstable();
+        let median = xs[50_000] as f64 / 1e6;
+        let p99 = xs[99_000] as f64 / 1e6;
+        assert!((median - 150.0).abs() / 150.0 < 0.03, "median {median}");
+        assert!((p99 - 2000.0).abs() / 2000.0 < 0.06, "p99 {p99}");
+    }
+
+    #[test]
+    fn rejects_bad_parameters() {
+        assert!(Distribution::Exponential { mean_ms: -1.0 }.validate().is_err());
+        assert!(Distribution::Uniform {
+            min_ms: 5.0,
+            max_ms: 1.0
+        }
+        .validate()
+        .is_err());
+        assert!(Distribution::Lognormal {
+            median_ms: 10.0,
+            p99_ms: 5.0
+        }
+        .validate()
+        .is_err());
+        assert!(Distribution::Mixture(vec![]).validate().is_err());
+    }
+}

@@ -1,0 +1,8 @@
+//! enisim: a discrete-event capacity model and replay tool for the AWS Multi-ENI Controller.
+//!
+//! Layers, each importing only those above it: `engine` (virtual time), `kube` and `aws`
+//! (the two worlds the controller talks to), then the controller model and the tools
+//! built on it. See design.md for the map.
+
+pub mod engine;
+pub mod kube;
