@@ -4,5 +4,7 @@
 //! (the two worlds the controller talks to), then the controller model and the tools
 //! built on it. See design.md for the map.
 
+pub mod aws;
 pub mod engine;
+pub mod input;
 pub mod kube;

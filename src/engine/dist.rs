@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 /// z such that P(Z ≤ z) = 0.99 for a standard normal Z.
 const Z99: f64 = 2.326_347_874_040_840_8;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+/// Written as a one-key map: `{ lognormal: { median_ms: 150, p99_ms: 2000 } }`.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Distribution {
     /// Always the same value.
     Fixed { ms: f64 },
@@ -31,6 +31,99 @@ pub enum Distribution {
 pub struct MixtureComponent {
     pub weight: f64,
     pub dist: Distribution,
+}
+
+const VARIANTS: &[&str] = &["fixed", "exponential", "uniform", "lognormal", "mixture"];
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FixedParams {
+    ms: f64,
+}
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExponentialParams {
+    mean_ms: f64,
+}
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UniformParams {
+    min_ms: f64,
+    max_ms: f64,
+}
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LognormalParams {
+    median_ms: f64,
+    p99_ms: f64,
+}
+
+impl<'de> Deserialize<'de> for Distribution {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Distribution;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                write!(f, "a one-key map naming a distribution ({})", VARIANTS.join(", "))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Distribution, A::Error> {
+                use serde::de::Error;
+                let key: String = map
+                    .next_key()?
+                    .ok_or_else(|| A::Error::custom("empty distribution"))?;
+                let dist = match key.as_str() {
+                    "fixed" => {
+                        let p: FixedParams = map.next_value()?;
+                        Distribution::Fixed { ms: p.ms }
+                    }
+                    "exponential" => {
+                        let p: ExponentialParams = map.next_value()?;
+                        Distribution::Exponential { mean_ms: p.mean_ms }
+                    }
+                    "uniform" => {
+                        let p: UniformParams = map.next_value()?;
+                        Distribution::Uniform { min_ms: p.min_ms, max_ms: p.max_ms }
+                    }
+                    "lognormal" => {
+                        let p: LognormalParams = map.next_value()?;
+                        Distribution::Lognormal { median_ms: p.median_ms, p99_ms: p.p99_ms }
+                    }
+                    "mixture" => Distribution::Mixture(map.next_value()?),
+                    other => return Err(A::Error::unknown_variant(other, VARIANTS)),
+                };
+                if let Some(extra) = map.next_key::<String>()? {
+                    return Err(A::Error::custom(format!(
+                        "a distribution has exactly one key, found a second: {extra:?}"
+                    )));
+                }
+                Ok(dist)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+impl Serialize for Distribution {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(1))?;
+        match self {
+            Distribution::Fixed { ms } => m.serialize_entry("fixed", &FixedParams { ms: *ms })?,
+            Distribution::Exponential { mean_ms } => {
+                m.serialize_entry("exponential", &ExponentialParams { mean_ms: *mean_ms })?
+            }
+            Distribution::Uniform { min_ms, max_ms } => m.serialize_entry(
+                "uniform",
+                &UniformParams { min_ms: *min_ms, max_ms: *max_ms },
+            )?,
+            Distribution::Lognormal { median_ms, p99_ms } => m.serialize_entry(
+                "lognormal",
+                &LognormalParams { median_ms: *median_ms, p99_ms: *p99_ms },
+            )?,
+            Distribution::Mixture(parts) => m.serialize_entry("mixture", parts)?,
+        }
+        m.end()
+    }
 }
 
 impl Distribution {

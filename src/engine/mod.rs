@@ -6,13 +6,15 @@
 
 pub mod dist;
 pub mod executor;
+pub mod gauge;
 pub mod queue;
 pub mod rng;
 pub mod sync;
 pub mod time;
 
 pub use dist::Distribution;
-pub use executor::{Sim, SimHandle};
+pub use executor::{RunEnd, Sim, SimHandle};
+pub use gauge::TimeWeighted;
 pub use queue::EventQueue;
 pub use rng::{stream_seed, SimRng};
 pub use sync::{Signal, WaitGroup};

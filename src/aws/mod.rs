@@ -1,0 +1,20 @@
+//! EC2 as a server (token buckets per account and region, service times, asynchronous
+//! attach/detach state, per-instance ENI limits, device-index rules, faults, other
+//! tenants' load) and the AWS SDK client that calls it (retry modes and retry quota).
+
+pub mod action;
+pub mod bucket;
+pub mod error;
+pub mod ids;
+pub mod instance_types;
+pub mod profile;
+pub mod sdk;
+pub mod server;
+
+pub use action::Action;
+pub use error::{ApiError, ErrorCode};
+pub use ids::{AttachmentId, EniId, InstanceId, SecurityGroupId, SubnetId};
+pub use instance_types::{InstanceType, InstanceTypes};
+pub use profile::Ec2Profile;
+pub use sdk::{CallRecord, Ec2Client, RetryMode, SdkError};
+pub use server::{Ec2Server, Request, Response};
