@@ -169,6 +169,9 @@ mod tests {
         assert!(e.message.contains("unknown field `b`"), "{e}");
         let e = parse_yaml::<S>(Path::new("f.yaml"), "a: x\n").unwrap_err();
         assert_eq!(e.line, Some(1));
-        assert!(e.to_string().starts_with("f.yaml:1: a: invalid type"), "{e}");
+        assert!(
+            e.to_string().starts_with("f.yaml:1: a: invalid type"),
+            "{e}"
+        );
     }
 }

@@ -5,6 +5,9 @@
 //! built on it. See design.md for the map.
 
 pub mod aws;
+pub mod cli;
 pub mod engine;
 pub mod input;
 pub mod kube;
+pub mod metrics;
+pub mod textbook;

@@ -31,7 +31,11 @@ fn rig(mode: RetryMode, profile: impl FnOnce(&mut Ec2Profile)) -> Rig {
     let sim = Sim::new();
     let mut server = Ec2Server::new(&p, 11);
     let subnet = server.add_subnet("s");
-    let instance = server.add_instance(InstanceTypes::embedded().get("m5.large").unwrap(), subnet, 0);
+    let instance = server.add_instance(
+        InstanceTypes::embedded().get("m5.large").unwrap(),
+        subnet,
+        0,
+    );
     let server = Rc::new(RefCell::new(server));
     let log = Rc::new(RefCell::new(Vec::new()));
     let client = Ec2Client::new(&sim.handle(), server, mode, None, 5).with_log(log.clone());
@@ -70,7 +74,10 @@ fn standard_mode_makes_three_attempts_with_jittered_backoff() {
     let results = run_calls(&r, 21, describe(&r));
     assert!(results[0].is_ok());
     for res in &results[1..] {
-        assert!(matches!(res, Err(SdkErrorKind::MaxAttempts { attempts: 3, .. })));
+        assert!(matches!(
+            res,
+            Err(SdkErrorKind::MaxAttempts { attempts: 3, .. })
+        ));
     }
     let log = r.log.borrow();
     assert_eq!(log.len(), 1 + 20 * 3);
@@ -99,7 +106,12 @@ fn quota_is_exhausted_after_100_failed_retries_and_drops_the_throttle_code() {
     assert_eq!(r.client.quota(), 0);
     assert!(matches!(results[50], Err(SdkErrorKind::MaxAttempts { .. })));
     match &results[51] {
-        Err(k @ SdkErrorKind::QuotaExceeded { available, requested }) => {
+        Err(
+            k @ SdkErrorKind::QuotaExceeded {
+                available,
+                requested,
+            },
+        ) => {
             assert_eq!((*available, *requested), (0, 5));
             let text = enisim::aws::SdkError {
                 action: enisim::aws::Action::DescribeInstances,
@@ -150,7 +162,10 @@ fn a_successful_retry_refunds_its_cost_plus_one() {
         quota = quota.min(500);
     }
     assert_eq!(i, log.len());
-    assert!(log.iter().any(|c| c.attempt > 1), "the outage forces retries");
+    assert!(
+        log.iter().any(|c| c.attempt > 1),
+        "the outage forces retries"
+    );
     assert!(results.iter().any(|r| r.is_ok()));
     assert_eq!(r.client.quota() as i64, quota);
 }

@@ -256,12 +256,7 @@ mod tests {
     #[test]
     fn background_load_draws_from_the_same_bucket() {
         let mut b = TokenBucket::new("x", 50.0, 5.0, RefillMode::Continuous);
-        b.add_background(BackgroundSource::new(
-            20.0,
-            0,
-            Nanos::MAX,
-            stream(1, "bg"),
-        ));
+        b.add_background(BackgroundSource::new(20.0, 0, Nanos::MAX, stream(1, "bg")));
         b.tokens(100 * SECOND);
         let s = &b.stats;
         // Over 100 s at 20/s offered, about 50 + 5·100 = 550 can be admitted.

@@ -94,18 +94,21 @@ impl InstanceTypes {
             .collect()
     }
 
-    fn insert(&mut self, file: &Path, line: Option<usize>, t: InstanceType) -> Result<(), InputError> {
+    fn insert(
+        &mut self,
+        file: &Path,
+        line: Option<usize>,
+        t: InstanceType,
+    ) -> Result<(), InputError> {
         if t.max_enis_default_card == 0 {
             let mut e = InputError::new(file, "must be ≥ 1").with_key("max_enis_default_card");
             e.line = line;
             return Err(e);
         }
         if self.by_name.contains_key(&t.name) {
-            let mut e = InputError::new(
-                file,
-                format!("instance type {:?} is listed twice", t.name),
-            )
-            .with_key("instance_type");
+            let mut e =
+                InputError::new(file, format!("instance type {:?} is listed twice", t.name))
+                    .with_key("instance_type");
             e.line = line;
             return Err(e);
         }
@@ -225,7 +228,8 @@ impl InstanceTypes {
             maximum_network_interfaces: u32,
         }
         let page: Page = serde_json::from_str(text).map_err(|e| {
-            InputError::new(file, format!("not describe-instance-types JSON: {e}")).at_line(e.line())
+            InputError::new(file, format!("not describe-instance-types JSON: {e}"))
+                .at_line(e.line())
         })?;
         let mut out = InstanceTypes::default();
         for (i, d) in page.instance_types.into_iter().enumerate() {
@@ -240,7 +244,10 @@ impl InstanceTypes {
             let all: u32 = if ni.network_cards.is_empty() {
                 ni.maximum_network_interfaces
             } else {
-                ni.network_cards.iter().map(|c| c.maximum_network_interfaces).sum()
+                ni.network_cards
+                    .iter()
+                    .map(|c| c.maximum_network_interfaces)
+                    .sum()
             };
             let t = InstanceType {
                 name: d.instance_type,
@@ -252,11 +259,9 @@ impl InstanceTypes {
                 hypervisor: d.hypervisor.unwrap_or_default(),
                 bare_metal: d.bare_metal.unwrap_or(false),
             };
-            out.insert(file, None, t).map_err(|e| {
-                InputError {
-                    key: Some(format!("InstanceTypes[{i}]")),
-                    ..e
-                }
+            out.insert(file, None, t).map_err(|e| InputError {
+                key: Some(format!("InstanceTypes[{i}]")),
+                ..e
             })?;
         }
         if out.is_empty() {
@@ -281,9 +286,17 @@ mod tests {
         assert_eq!(get("m5.16xlarge").max_enis_default_card, 15);
         assert_eq!(get("c5n.18xlarge").max_enis_default_card, 15);
         let c6in = get("c6in.32xlarge");
-        assert_eq!((c6in.max_enis_default_card, c6in.max_enis_all_cards), (8, 16));
-        for fam in ["t3", "m5", "m6i", "m7i", "c5", "c5n", "c6i", "c6in", "c7i", "r5", "r6i"] {
-            assert!(t.iter().any(|x| x.name.starts_with(&format!("{fam}."))), "{fam}");
+        assert_eq!(
+            (c6in.max_enis_default_card, c6in.max_enis_all_cards),
+            (8, 16)
+        );
+        for fam in [
+            "t3", "m5", "m6i", "m7i", "c5", "c5n", "c6i", "c6in", "c7i", "r5", "r6i",
+        ] {
+            assert!(
+                t.iter().any(|x| x.name.starts_with(&format!("{fam}."))),
+                "{fam}"
+            );
         }
     }
 
@@ -291,16 +304,22 @@ mod tests {
     fn csv_errors_name_line_and_column() {
         let f = Path::new("types.csv");
         let head = COLUMNS.join(",");
-        let dup = format!("{head}\nm5.large,3,10,1,3,0,nitro,false\nm5.large,3,10,1,3,0,nitro,false\n");
+        let dup =
+            format!("{head}\nm5.large,3,10,1,3,0,nitro,false\nm5.large,3,10,1,3,0,nitro,false\n");
         let e = InstanceTypes::from_csv(f, &dup).unwrap_err();
         assert_eq!(e.line, Some(3));
         assert!(e.message.contains("listed twice"));
         let bad = format!("{head}\nm5.large,three,10,1,3,0,nitro,false\n");
         let e = InstanceTypes::from_csv(f, &bad).unwrap_err();
-        assert_eq!((e.line, e.key.as_deref()), (Some(2), Some("max_enis_default_card")));
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(2), Some("max_enis_default_card"))
+        );
         let missing = "instance_type,ipv4_per_eni\nm5.large,10\n";
         let e = InstanceTypes::from_csv(f, missing).unwrap_err();
-        assert!(e.message.contains("missing column \"max_enis_default_card\""));
+        assert!(e
+            .message
+            .contains("missing column \"max_enis_default_card\""));
     }
 
     #[test]
@@ -310,7 +329,17 @@ mod tests {
           "NetworkCards":[{"NetworkCardIndex":0,"MaximumNetworkInterfaces":8},{"NetworkCardIndex":1,"MaximumNetworkInterfaces":8}]}}]}"#;
         let t = InstanceTypes::from_describe_json(Path::new("d.json"), json).unwrap();
         let c = t.get("c6in.32xlarge").unwrap();
-        assert_eq!((c.max_enis_default_card, c.max_enis_all_cards, c.network_cards), (8, 16, 2));
-        assert!(InstanceTypes::from_describe_json(Path::new("d.json"), "{\"InstanceTypes\": 3}").is_err());
+        assert_eq!(
+            (
+                c.max_enis_default_card,
+                c.max_enis_all_cards,
+                c.network_cards
+            ),
+            (8, 16, 2)
+        );
+        assert!(
+            InstanceTypes::from_describe_json(Path::new("d.json"), "{\"InstanceTypes\": 3}")
+                .is_err()
+        );
     }
 }

@@ -179,7 +179,10 @@ impl Ec2Profile {
         }
         fn window(key: &str, start: f64, end: f64) -> Result<(), (String, String)> {
             if !(start.is_finite() && start >= 0.0) {
-                return Err((format!("{key}.start_s"), format!("must be ≥ 0, got {start}")));
+                return Err((
+                    format!("{key}.start_s"),
+                    format!("must be ≥ 0, got {start}"),
+                ));
             }
             if !(end.is_finite() && end > start) {
                 return Err((

@@ -259,7 +259,8 @@ impl AdaptiveRateLimit {
         match self.last_refilled {
             None => self.last_refilled = Some(now),
             Some(last) => {
-                self.remaining = (self.remaining + (now - last) * self.fill_rate).min(self.capacity);
+                self.remaining =
+                    (self.remaining + (now - last) * self.fill_rate).min(self.capacity);
                 self.last_refilled = Some(now);
             }
         }
@@ -360,9 +361,8 @@ impl Ec2Client {
 
     /// Keeps a record of every attempt in `log`.
     pub fn with_log(self, log: Rc<RefCell<Vec<CallRecord>>>) -> Self {
-        let inner = Rc::try_unwrap(self.0).unwrap_or_else(|_| {
-            panic!("with_log must be called before the client is shared")
-        });
+        let inner = Rc::try_unwrap(self.0)
+            .unwrap_or_else(|_| panic!("with_log must be called before the client is shared"));
         Ec2Client(Rc::new(ClientInner {
             log: Some(log),
             ..inner
@@ -470,7 +470,9 @@ impl Ec2Client {
             let end = sim.now();
             self.0.in_flight.borrow_mut().add(end, -1);
             let result = match admission {
-                Admission::Accepted { fault } => self.0.server.borrow_mut().complete(&req, end, fault),
+                Admission::Accepted { fault } => {
+                    self.0.server.borrow_mut().complete(&req, end, fault)
+                }
                 Admission::Throttled => Err(ApiError::throttled()),
                 Admission::Outage => Err(ApiError::new(
                     ErrorCode::ServiceUnavailable,
@@ -487,71 +489,87 @@ impl Ec2Client {
                 }
                 log.borrow_mut().push(rec);
             }
-            let mut st = self.0.state.borrow_mut();
-            st.stats.attempts += 1;
             let throttled = matches!(&result, Err(e) if e.code.is_throttle());
-            if throttled {
-                st.stats.throttled_attempts += 1;
-            }
-            if let Some(a) = st.adaptive.as_mut() {
-                a.update(end as f64 / SECOND as f64, throttled);
-            }
-            match result {
-                Ok(resp) => {
-                    if self.0.mode != RetryMode::V1 {
-                        let refund = held_retry_cost.unwrap_or(0);
-                        let increment = match self.0.mode {
-                            RetryMode::V2Retries2026 if attempts > 1 => 0,
-                            _ => NO_RETRY_INCREMENT,
-                        };
-                        st.quota = (st.quota + refund + increment).min(RETRY_QUOTA);
-                    }
-                    return Ok(resp);
-                }
-                Err(e) => {
-                    // A held retry token is not refunded when its attempt fails.
-                    if !Self::retryable(e.code) {
-                        st.stats.failed_calls += 1;
-                        return Err(SdkError {
-                            action,
-                            kind: SdkErrorKind::Api(e),
-                        });
-                    }
-                    if attempts >= self.0.max_attempts {
-                        st.stats.failed_calls += 1;
-                        st.stats.max_attempts_exceeded += 1;
-                        return Err(SdkError {
-                            action,
-                            kind: SdkErrorKind::MaxAttempts {
-                                attempts,
-                                last: e,
-                            },
-                        });
-                    }
-                    held_retry_cost = match self.retry_cost(throttled) {
-                        None => None,
-                        Some(cost) if st.quota >= cost => {
-                            st.quota -= cost;
-                            Some(cost)
-                        }
-                        Some(cost) => {
-                            st.stats.failed_calls += 1;
-                            st.stats.quota_exhausted += 1;
-                            return Err(SdkError {
-                                action,
-                                kind: SdkErrorKind::QuotaExceeded {
-                                    available: st.quota,
-                                    requested: cost,
-                                },
-                            });
-                        }
-                    };
-                    st.stats.retries += 1;
-                    drop(st);
+            let outcome =
+                self.settle_attempt(action, result, attempts, throttled, &mut held_retry_cost);
+            match outcome {
+                AttemptOutcome::Done(r) => return r,
+                AttemptOutcome::Retry => {
                     let delay = self.retry_delay(attempts, action, throttled);
                     sim.sleep(delay).await;
                 }
             }
         }
     }
+
+    /// Books an attempt's result against the quota and decides: done, or retry.
+    fn settle_attempt(
+        &self,
+        action: Action,
+        result: Result<Response, ApiError>,
+        attempts: u32,
+        throttled: bool,
+        held_retry_cost: &mut Option<u32>,
+    ) -> AttemptOutcome {
+        let sim = &self.0.sim;
+        let mut st = self.0.state.borrow_mut();
+        st.stats.attempts += 1;
+        if throttled {
+            st.stats.throttled_attempts += 1;
+        }
+        if let Some(a) = st.adaptive.as_mut() {
+            a.update(sim.now() as f64 / SECOND as f64, throttled);
+        }
+        let e = match result {
+            Ok(resp) => {
+                if self.0.mode != RetryMode::V1 {
+                    let refund = held_retry_cost.unwrap_or(0);
+                    let increment = match self.0.mode {
+                        RetryMode::V2Retries2026 if attempts > 1 => 0,
+                        _ => NO_RETRY_INCREMENT,
+                    };
+                    st.quota = (st.quota + refund + increment).min(RETRY_QUOTA);
+                }
+                return AttemptOutcome::Done(Ok(resp));
+            }
+            Err(e) => e,
+        };
+        // A held retry token is not refunded when its attempt fails.
+        let fail = |st: &mut ClientState, kind| {
+            st.stats.failed_calls += 1;
+            AttemptOutcome::Done(Err(SdkError { action, kind }))
+        };
+        if !Self::retryable(e.code) {
+            return fail(&mut st, SdkErrorKind::Api(e));
+        }
+        if attempts >= self.0.max_attempts {
+            st.stats.max_attempts_exceeded += 1;
+            return fail(&mut st, SdkErrorKind::MaxAttempts { attempts, last: e });
+        }
+        *held_retry_cost = match self.retry_cost(throttled) {
+            None => None,
+            Some(cost) if st.quota >= cost => {
+                st.quota -= cost;
+                Some(cost)
+            }
+            Some(cost) => {
+                st.stats.quota_exhausted += 1;
+                let available = st.quota;
+                return fail(
+                    &mut st,
+                    SdkErrorKind::QuotaExceeded {
+                        available,
+                        requested: cost,
+                    },
+                );
+            }
+        };
+        st.stats.retries += 1;
+        AttemptOutcome::Retry
+    }
+}
+
+enum AttemptOutcome {
+    Done(Result<Response, SdkError>),
+    Retry,
 }

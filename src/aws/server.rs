@@ -184,7 +184,9 @@ struct Instance {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admission {
     /// Admitted; the effect is applied at completion. `fault` = fail with InternalError.
-    Accepted { fault: bool },
+    Accepted {
+        fault: bool,
+    },
     Throttled,
     Outage,
 }
@@ -237,7 +239,12 @@ impl Ec2Server {
                 for a in super::action::ALL_ACTIONS {
                     let spec = t.actions.get(a.name()).copied().unwrap_or(fallback);
                     bucket_of[a.index()] = buckets.len();
-                    buckets.push(TokenBucket::new(a.name(), spec.max, spec.refill_per_s, t.refill));
+                    buckets.push(TokenBucket::new(
+                        a.name(),
+                        spec.max,
+                        spec.refill_per_s,
+                        t.refill,
+                    ));
                     if let Some(u) = t.unfiltered.get(a.name()) {
                         unfiltered_bucket_of[a.index()] = Some(buckets.len());
                         buckets.push(TokenBucket::new(
@@ -395,7 +402,12 @@ impl Ec2Server {
     }
 
     /// A running instance with its primary interface at device index 0.
-    pub fn add_instance(&mut self, kind: &InstanceType, subnet: SubnetId, now: Nanos) -> InstanceId {
+    pub fn add_instance(
+        &mut self,
+        kind: &InstanceType,
+        subnet: SubnetId,
+        now: Nanos,
+    ) -> InstanceId {
         let id = InstanceId(self.instances.len() as u32);
         let eni = EniId(self.enis.len() as u32);
         let attachment = self.new_attachment_id();
@@ -458,7 +470,10 @@ impl Ec2Server {
         let action = req.action();
         // An outage rejects before the bucket is consulted (assumption).
         if self.outages.iter().any(|&(s, e)| now >= s && now < e) {
-            return (Admission::Outage, self.profile.latency.rejected.sample(&mut self.rejected_rng));
+            return (
+                Admission::Outage,
+                self.profile.latency.rejected.sample(&mut self.rejected_rng),
+            );
         }
         let filtered = req.filtered(self.profile.throttling.describe_by_id_is_filtered);
         let b = self.bucket_index(action, filtered);
@@ -475,7 +490,12 @@ impl Ec2Server {
     }
 
     /// Applies an admitted call at its completion time `now`.
-    pub fn complete(&mut self, req: &Request, now: Nanos, fault: bool) -> Result<Response, ApiError> {
+    pub fn complete(
+        &mut self,
+        req: &Request,
+        now: Nanos,
+        fault: bool,
+    ) -> Result<Response, ApiError> {
         if fault {
             return Err(ApiError::new(
                 ErrorCode::InternalError,
@@ -579,14 +599,22 @@ impl Ec2Server {
         }
     }
 
-    fn create(&mut self, subnet: SubnetId, groups: &[SecurityGroupId], now: Nanos) -> Result<Response, ApiError> {
+    fn create(
+        &mut self,
+        subnet: SubnetId,
+        groups: &[SecurityGroupId],
+        now: Nanos,
+    ) -> Result<Response, ApiError> {
         if subnet.0 as usize >= self.subnets.len() {
             return Err(ApiError::new(
                 ErrorCode::InvalidSubnetIdNotFound,
                 format!("The subnet ID '{subnet}' does not exist"),
             ));
         }
-        if let Some(g) = groups.iter().find(|g| g.0 as usize >= self.security_groups.len()) {
+        if let Some(g) = groups
+            .iter()
+            .find(|g| g.0 as usize >= self.security_groups.len())
+        {
             return Err(ApiError::new(
                 ErrorCode::InvalidGroupNotFound,
                 format!("The security group '{g}' does not exist"),
@@ -604,7 +632,13 @@ impl Ec2Server {
         Ok(Response::Created(self.view(id, now)))
     }
 
-    fn attach(&mut self, eni: EniId, instance: InstanceId, device_index: u32, now: Nanos) -> Result<Response, ApiError> {
+    fn attach(
+        &mut self,
+        eni: EniId,
+        instance: InstanceId,
+        device_index: u32,
+        now: Nanos,
+    ) -> Result<Response, ApiError> {
         let attached = self.live_eni(eni, now)?.attachment.is_some();
         let Some(inst) = self.instances.get(instance.0 as usize) else {
             return Err(ApiError::new(
@@ -671,7 +705,12 @@ impl Ec2Server {
         Ok(Response::Attached { attachment: id })
     }
 
-    fn detach(&mut self, attachment: AttachmentId, dry_run: bool, now: Nanos) -> Result<Response, ApiError> {
+    fn detach(
+        &mut self,
+        attachment: AttachmentId,
+        dry_run: bool,
+        now: Nanos,
+    ) -> Result<Response, ApiError> {
         let not_found = || {
             ApiError::new(
                 ErrorCode::InvalidAttachmentIdNotFound,
@@ -721,7 +760,13 @@ impl Ec2Server {
         Ok(Response::Ok)
     }
 
-    fn modify(&mut self, id: EniId, attachment: AttachmentId, dot: bool, now: Nanos) -> Result<Response, ApiError> {
+    fn modify(
+        &mut self,
+        id: EniId,
+        attachment: AttachmentId,
+        dot: bool,
+        now: Nanos,
+    ) -> Result<Response, ApiError> {
         let eni = self.live_eni(id, now)?;
         match eni.attachment.as_mut().filter(|a| a.id == attachment) {
             Some(a) => {
@@ -864,7 +909,13 @@ mod tests {
         }
     }
 
-    fn attach(s: &mut Ec2Server, eni: EniId, instance: InstanceId, idx: u32, now: Nanos) -> Result<Response, ApiError> {
+    fn attach(
+        s: &mut Ec2Server,
+        eni: EniId,
+        instance: InstanceId,
+        idx: u32,
+        now: Nanos,
+    ) -> Result<Response, ApiError> {
         s.complete(
             &Request::AttachNetworkInterface {
                 eni,
@@ -887,7 +938,9 @@ mod tests {
         let e = create(&mut s, subnet, sg);
         let err = attach(&mut s, e, i, 3, 0).unwrap_err();
         assert_eq!(err.code, ErrorCode::AttachmentLimitExceeded);
-        assert!(err.message.contains("Interface count 4 exceeds the limit for m5.large"));
+        assert!(err
+            .message
+            .contains("Interface count 4 exceeds the limit for m5.large"));
     }
 
     #[test]
@@ -911,16 +964,26 @@ mod tests {
             panic!()
         };
         let at = s.attached_at(e).unwrap();
-        assert!(at >= 1_000_000_000 && at <= 5_000_000_000, "{at}");
+        assert!((1_000_000_000..=5_000_000_000).contains(&at), "{at}");
         let status = |s: &mut Ec2Server, t| match s
-            .complete(&Request::DescribeNetworkInterfaces(EniQuery::Ids(vec![e])), t, false)
+            .complete(
+                &Request::DescribeNetworkInterfaces(EniQuery::Ids(vec![e])),
+                t,
+                false,
+            )
             .unwrap()
         {
             Response::Interfaces(v) => (v[0].status, v[0].attachment.as_ref().map(|a| a.status)),
             _ => panic!(),
         };
-        assert_eq!(status(&mut s, 0), (EniStatus::InUse, Some(AttachStatus::Attaching)));
-        assert_eq!(status(&mut s, at), (EniStatus::InUse, Some(AttachStatus::Attached)));
+        assert_eq!(
+            status(&mut s, 0),
+            (EniStatus::InUse, Some(AttachStatus::Attaching))
+        );
+        assert_eq!(
+            status(&mut s, at),
+            (EniStatus::InUse, Some(AttachStatus::Attached))
+        );
         // The filtered look-up sees only `attached` interfaces (primary included).
         let Ok(Response::Interfaces(v)) = s.complete(
             &Request::DescribeNetworkInterfaces(EniQuery::AttachedToInstance(i)),
@@ -940,7 +1003,10 @@ mod tests {
             ErrorCode::DryRunOperation
         );
         s.complete(&detach(false), at, false).unwrap();
-        assert_eq!(status(&mut s, at), (EniStatus::InUse, Some(AttachStatus::Detaching)));
+        assert_eq!(
+            status(&mut s, at),
+            (EniStatus::InUse, Some(AttachStatus::Detaching))
+        );
         let del = Request::DeleteNetworkInterface { eni: e };
         let err = s.complete(&del, at, false).unwrap_err();
         assert!(err.message.contains("currently in use"));

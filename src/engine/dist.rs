@@ -64,9 +64,16 @@ impl<'de> Deserialize<'de> for Distribution {
         impl<'de> serde::de::Visitor<'de> for V {
             type Value = Distribution;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                write!(f, "a one-key map naming a distribution ({})", VARIANTS.join(", "))
+                write!(
+                    f,
+                    "a one-key map naming a distribution ({})",
+                    VARIANTS.join(", ")
+                )
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Distribution, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Distribution, A::Error> {
                 use serde::de::Error;
                 let key: String = map
                     .next_key()?
@@ -82,11 +89,17 @@ impl<'de> Deserialize<'de> for Distribution {
                     }
                     "uniform" => {
                         let p: UniformParams = map.next_value()?;
-                        Distribution::Uniform { min_ms: p.min_ms, max_ms: p.max_ms }
+                        Distribution::Uniform {
+                            min_ms: p.min_ms,
+                            max_ms: p.max_ms,
+                        }
                     }
                     "lognormal" => {
                         let p: LognormalParams = map.next_value()?;
-                        Distribution::Lognormal { median_ms: p.median_ms, p99_ms: p.p99_ms }
+                        Distribution::Lognormal {
+                            median_ms: p.median_ms,
+                            p99_ms: p.p99_ms,
+                        }
                     }
                     "mixture" => Distribution::Mixture(map.next_value()?),
                     other => return Err(A::Error::unknown_variant(other, VARIANTS)),
@@ -114,11 +127,17 @@ impl Serialize for Distribution {
             }
             Distribution::Uniform { min_ms, max_ms } => m.serialize_entry(
                 "uniform",
-                &UniformParams { min_ms: *min_ms, max_ms: *max_ms },
+                &UniformParams {
+                    min_ms: *min_ms,
+                    max_ms: *max_ms,
+                },
             )?,
             Distribution::Lognormal { median_ms, p99_ms } => m.serialize_entry(
                 "lognormal",
-                &LognormalParams { median_ms: *median_ms, p99_ms: *p99_ms },
+                &LognormalParams {
+                    median_ms: *median_ms,
+                    p99_ms: *p99_ms,
+                },
             )?,
             Distribution::Mixture(parts) => m.serialize_entry("mixture", parts)?,
         }
@@ -296,7 +315,9 @@ mod tests {
 
     #[test]
     fn rejects_bad_parameters() {
-        assert!(Distribution::Exponential { mean_ms: -1.0 }.validate().is_err());
+        assert!(Distribution::Exponential { mean_ms: -1.0 }
+            .validate()
+            .is_err());
         assert!(Distribution::Uniform {
             min_ms: 5.0,
             max_ms: 1.0

@@ -7,6 +7,7 @@
 pub mod dist;
 pub mod executor;
 pub mod gauge;
+pub mod hold;
 pub mod queue;
 pub mod rng;
 pub mod sync;

@@ -63,9 +63,7 @@ impl<T> EventQueue<T> {
     }
 
     pub fn pop(&mut self) -> Option<(Nanos, T)> {
-        self.heap
-            .pop()
-            .map(|e| ((e.key >> 64) as Nanos, e.payload))
+        self.heap.pop().map(|e| ((e.key >> 64) as Nanos, e.payload))
     }
 
     pub fn peek_time(&self) -> Option<Nanos> {

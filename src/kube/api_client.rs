@@ -38,10 +38,11 @@ impl ApiClientLimiter {
         let Some(l) = &self.limiter else { return };
         let delay = l.borrow_mut().reserve(self.sim.now());
         if delay > 0 {
-            let mut w = self.waited.borrow_mut();
-            w.0 += 1;
-            w.1 += delay;
-            drop(w);
+            {
+                let mut w = self.waited.borrow_mut();
+                w.0 += 1;
+                w.1 += delay;
+            }
             self.sim.sleep(delay).await;
         }
     }

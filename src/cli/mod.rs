@@ -1,0 +1,67 @@
+//! The command line: thin glue over the library. Exit status 0 on success, 1 when a run
+//! breaches `--fail-on`, 2 for bad input (design.md, "Errors").
+
+mod check;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "enisim",
+    version,
+    about = "Discrete-event capacity model and replay tool for the AWS Multi-ENI Controller",
+    long_about = None
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the engine and the work queue on textbook queues (M/M/1, M/M/c, M/D/1) and
+    /// print the simulated mean wait beside the closed form.
+    Check(check::CheckArgs),
+}
+
+/// An error that is the user's input, not the tool: exit status 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadInput(pub String);
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
+                _ => ExitCode::from(2),
+            };
+        }
+    };
+    let result = match cli.command {
+        Command::Check(args) => check::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            if is_bad_input(&e) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+fn is_bad_input(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<crate::input::InputError>().is_some()
+            || c.downcast_ref::<BadInput>().is_some()
+    })
+}
