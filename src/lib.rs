@@ -6,8 +6,10 @@
 
 pub mod aws;
 pub mod cli;
+pub mod controller;
 pub mod engine;
 pub mod input;
 pub mod kube;
 pub mod metrics;
+pub mod scenario;
 pub mod textbook;

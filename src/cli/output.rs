@@ -1,0 +1,111 @@
+//! Writing run outputs: every file goes to a temporary name in the target directory and
+//! is renamed into place, so an interrupted or failed write leaves no half file.
+
+use crate::metrics::summary::Summary;
+use crate::metrics::RunRecord;
+use crate::scenario::Settings;
+use anyhow::Context;
+use std::io::Write;
+use std::path::Path;
+
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("out"),
+        std::process::id()
+    ));
+    let result = (|| -> anyhow::Result<()> {
+        let mut f =
+            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path).with_context(|| format!("renaming into {}", path.display()))?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn csv_bytes<T: serde::Serialize>(rows: impl IntoIterator<Item = T>) -> anyhow::Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in rows {
+        w.serialize(r)?;
+    }
+    Ok(w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)
+}
+
+#[derive(serde::Serialize)]
+struct EniCsv<'a> {
+    replication: usize,
+    #[serde(flatten)]
+    row: &'a crate::metrics::EniRow,
+}
+
+#[derive(serde::Serialize)]
+struct CallCsv {
+    replication: usize,
+    start_s: f64,
+    end_s: f64,
+    action: &'static str,
+    attempt: u8,
+    error: Option<&'static str>,
+    eni: Option<String>,
+    attachment: Option<String>,
+    instance: Option<String>,
+    subnet: Option<String>,
+    device_index: Option<u32>,
+    dry_run: bool,
+}
+
+/// summary.json, enis.csv and calls.csv (one row per EC2 attempt, every replication).
+pub fn write_run_outputs(
+    dir: &Path,
+    settings: &Settings,
+    seed: u64,
+    summary: &Summary,
+    runs: &[RunRecord],
+) -> anyhow::Result<()> {
+    let doc = serde_json::json!({
+        "scenario": settings.scenario,
+        "controller": settings.controller,
+        "seed": seed,
+        "summary": summary,
+        "replications": runs.iter().map(|r| serde_json::json!({"seed": r.seed, "metrics": r.metrics})).collect::<Vec<_>>(),
+    });
+    let enis = csv_bytes(runs.iter().enumerate().flat_map(|(i, r)| {
+        r.enis.iter().map(move |row| EniCsv {
+            replication: i,
+            row,
+        })
+    }))?;
+    let calls = csv_bytes(runs.iter().enumerate().flat_map(|(i, r)| {
+        r.calls.iter().map(move |c| CallCsv {
+            replication: i,
+            start_s: crate::engine::time::to_secs(c.start),
+            end_s: crate::engine::time::to_secs(c.end),
+            action: c.action.name(),
+            attempt: c.attempt,
+            error: c.error.map(|e| e.as_str()),
+            eni: c.eni.map(|x| x.to_string()),
+            attachment: c.attachment.map(|x| x.to_string()),
+            instance: c.instance.map(|x| x.to_string()),
+            subnet: c.subnet.map(|x| x.to_string()),
+            device_index: c.device_index,
+            dry_run: c.dry_run,
+        })
+    }))?;
+    write_atomically(
+        &dir.join("summary.json"),
+        serde_json::to_string_pretty(&doc)?.as_bytes(),
+    )?;
+    write_atomically(&dir.join("enis.csv"), &enis)?;
+    write_atomically(&dir.join("calls.csv"), &calls)?;
+    Ok(())
+}

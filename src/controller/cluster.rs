@@ -1,0 +1,306 @@
+//! The Kubernetes objects the controller reads and writes (Nodes, NodeENIs) and the API
+//! server's part: writes pass the client-side limiter (QPS 20 / burst 30), take a round
+//! trip, and a write that changes the stored object emits a watch event that enqueues
+//! the NodeENI (no predicates on the NodeENI watch, C:138; node events map to every
+//! matching NodeENI, old and new labels, C:154).
+
+use super::profile::KubernetesSpec;
+use crate::aws::{AttachmentId, EniId, InstanceId, SecurityGroupId, SubnetId};
+use crate::engine::{rng, Nanos, SimHandle, SimRng, SECOND};
+use crate::kube::{ApiClientLimiter, WorkQueue};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+pub type NodeEniKey = u32;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub name: String,
+    /// From `spec.providerID`; `None` when empty or unparsable (the node is then skipped
+    /// and its attachments take the stale path, C:1370 (a)).
+    pub instance: Option<InstanceId>,
+    pub labels: BTreeMap<String, String>,
+    pub deleted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeEniSpec {
+    /// Equality selector on node labels.
+    pub node_selector: BTreeMap<String, String>,
+    /// `subnetID` + `subnetIDs` (names are resolved to ids by the scenario).
+    pub subnets: Vec<SubnetId>,
+    pub security_groups: Vec<SecurityGroupId>,
+    /// `securityGroupNames`, resolved through the cached look-up on every create.
+    pub security_group_names: Vec<String>,
+    /// `spec.deviceIndex` (CRD default 1; 0 means "use DEFAULT_DEVICE_INDEX").
+    pub device_index: u32,
+}
+
+/// One entry of `status.attachments`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttachmentStatus {
+    pub node: String,
+    pub instance: InstanceId,
+    pub eni: EniId,
+    pub attachment: AttachmentId,
+    pub subnet: SubnetId,
+    pub subnet_cidr: Option<String>,
+    pub device_index: u32,
+    /// `lastUpdated`, RFC3339 with one-second precision: whole seconds.
+    pub last_updated_s: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeEni {
+    pub name: String,
+    pub spec: NodeEniSpec,
+    pub attachments: Vec<AttachmentStatus>,
+    pub finalizer: bool,
+    pub deletion_requested: Option<Nanos>,
+    /// Annotation `aws-multi-eni-controller/cleanup-start-time`.
+    pub cleanup_started: Option<Nanos>,
+    pub created_at: Nanos,
+    /// Gone from the API server (finalizer removed after deletion).
+    pub gone: bool,
+}
+
+impl NodeEni {
+    pub fn selects(&self, node: &Node) -> bool {
+        !node.deleted
+            && self
+                .spec
+                .node_selector
+                .iter()
+                .all(|(k, v)| node.labels.get(k) == Some(v))
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Cluster {
+    pub nodes: Vec<Node>,
+    pub nodeenis: Vec<NodeEni>,
+}
+
+impl Cluster {
+    pub fn node(&self, name: &str) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.name == name && !n.deleted)
+    }
+
+    /// NodeENIs whose selector matches the node (`findNodeENIsForNode`).
+    pub fn nodeenis_for(&self, node: &Node) -> Vec<NodeEniKey> {
+        self.nodeenis
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| !n.gone && n.selects(node))
+            .map(|(i, _)| i as NodeEniKey)
+            .collect()
+    }
+}
+
+/// Counters of the API side.
+#[derive(Debug, Clone, Default)]
+pub struct ApiStats {
+    pub status_writes: u64,
+    pub status_writes_changed: u64,
+    pub meta_writes: u64,
+    pub watch_events: u64,
+}
+
+/// The API server as the controller's client sees it.
+#[derive(Clone)]
+pub struct ApiServer {
+    sim: SimHandle,
+    pub cluster: Rc<RefCell<Cluster>>,
+    queue: WorkQueue<NodeEniKey>,
+    limiter: ApiClientLimiter,
+    spec: KubernetesSpec,
+    rng: Rc<RefCell<(SimRng, SimRng)>>,
+    self_trigger: bool,
+    pub stats: Rc<RefCell<ApiStats>>,
+}
+
+impl ApiServer {
+    pub fn new(
+        sim: &SimHandle,
+        cluster: Rc<RefCell<Cluster>>,
+        queue: WorkQueue<NodeEniKey>,
+        spec: &KubernetesSpec,
+        self_trigger: bool,
+        seed: u64,
+    ) -> Self {
+        ApiServer {
+            sim: sim.clone(),
+            cluster,
+            queue,
+            limiter: ApiClientLimiter::new(sim, spec.api_qps, spec.api_burst),
+            spec: spec.clone(),
+            rng: Rc::new(RefCell::new((
+                rng::stream(seed, "kube.api-latency"),
+                rng::stream(seed, "kube.watch-delay"),
+            ))),
+            self_trigger,
+            stats: Rc::new(RefCell::new(ApiStats::default())),
+        }
+    }
+
+    pub fn limiter(&self) -> &ApiClientLimiter {
+        &self.limiter
+    }
+
+    pub fn get(&self, key: NodeEniKey) -> Option<NodeEni> {
+        self.cluster
+            .borrow()
+            .nodeenis
+            .get(key as usize)
+            .filter(|n| !n.gone)
+            .cloned()
+    }
+
+    /// The watch event of a change to NodeENI `key`, after the watch delay.
+    pub fn emit(&self, key: NodeEniKey) {
+        self.stats.borrow_mut().watch_events += 1;
+        let delay = self.spec.watch_delay.sample(&mut self.rng.borrow_mut().1);
+        let q = self.queue.clone();
+        if delay == 0 {
+            q.add(key);
+            return;
+        }
+        let sim = self.sim.clone();
+        self.sim.spawn(async move {
+            sim.sleep(delay).await;
+            q.add(key);
+        });
+    }
+
+    async fn round_trip(&self) {
+        self.limiter.acquire().await;
+        let latency = self.spec.api_latency.sample(&mut self.rng.borrow_mut().0);
+        self.sim.sleep(latency).await;
+    }
+
+    /// `Status().Update`: writes the attachments; an event follows only if they changed
+    /// (the API server does not bump resourceVersion for a no-op write).
+    pub async fn update_status(&self, key: NodeEniKey, attachments: &[AttachmentStatus]) {
+        self.round_trip().await;
+        let changed = {
+            let mut c = self.cluster.borrow_mut();
+            let Some(n) = c.nodeenis.get_mut(key as usize).filter(|n| !n.gone) else {
+                return;
+            };
+            let changed = n.attachments != attachments;
+            if changed {
+                n.attachments = attachments.to_vec();
+            }
+            changed
+        };
+        let mut s = self.stats.borrow_mut();
+        s.status_writes += 1;
+        if changed {
+            s.status_writes_changed += 1;
+            drop(s);
+            if self.self_trigger {
+                self.emit(key);
+            }
+        }
+    }
+
+    /// `Update` of metadata (finalizer, annotation). Always an event.
+    pub async fn update_meta(&self, key: NodeEniKey, f: impl FnOnce(&mut NodeEni)) {
+        self.round_trip().await;
+        {
+            let mut c = self.cluster.borrow_mut();
+            let Some(n) = c.nodeenis.get_mut(key as usize).filter(|n| !n.gone) else {
+                return;
+            };
+            f(n);
+            if n.deletion_requested.is_some() && !n.finalizer {
+                n.gone = true;
+            }
+        }
+        self.stats.borrow_mut().meta_writes += 1;
+        self.emit(key);
+    }
+
+    /// Seconds since the run's start, as `lastUpdated` stores them.
+    pub fn now_s(&self) -> u64 {
+        self.sim.now() / SECOND
+    }
+
+    // ---- what the world (users, kubelet, autoscaler) does -------------------------
+
+    pub fn create_nodeeni(&self, n: NodeEni) -> NodeEniKey {
+        let key = {
+            let mut c = self.cluster.borrow_mut();
+            c.nodeenis.push(n);
+            (c.nodeenis.len() - 1) as NodeEniKey
+        };
+        self.emit(key);
+        key
+    }
+
+    pub fn delete_nodeeni(&self, key: NodeEniKey) {
+        let now = self.sim.now();
+        {
+            let mut c = self.cluster.borrow_mut();
+            let Some(n) = c.nodeenis.get_mut(key as usize).filter(|n| !n.gone) else {
+                return;
+            };
+            if n.deletion_requested.is_some() {
+                return;
+            }
+            n.deletion_requested = Some(now);
+            if !n.finalizer {
+                n.gone = true;
+            }
+        }
+        self.emit(key);
+    }
+
+    /// Changes a NodeENI's spec (an update event).
+    pub fn update_nodeeni_spec(&self, key: NodeEniKey, f: impl FnOnce(&mut NodeEniSpec)) {
+        {
+            let mut c = self.cluster.borrow_mut();
+            let Some(n) = c.nodeenis.get_mut(key as usize).filter(|n| !n.gone) else {
+                return;
+            };
+            f(&mut n.spec);
+        }
+        self.emit(key);
+    }
+
+    /// Adds, changes or deletes a node; every NodeENI matching it before or after is
+    /// enqueued.
+    pub fn change_node(&self, name: &str, f: impl FnOnce(&mut Node)) {
+        let keys = {
+            let mut c = self.cluster.borrow_mut();
+            let Some(i) = c.nodes.iter().position(|n| n.name == name) else {
+                return;
+            };
+            let before = c.nodeenis_for(&c.nodes[i]);
+            f(&mut c.nodes[i]);
+            let mut keys = before;
+            for k in c.nodeenis_for(&c.nodes[i]) {
+                if !keys.contains(&k) {
+                    keys.push(k);
+                }
+            }
+            keys
+        };
+        for k in keys {
+            self.emit(k);
+        }
+    }
+
+    pub fn add_node(&self, node: Node) {
+        let keys = {
+            let mut c = self.cluster.borrow_mut();
+            let keys = c.nodeenis_for(&node);
+            c.nodes.push(node);
+            keys
+        };
+        for k in keys {
+            self.emit(k);
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! A controller profile: one release's defaults, hard-coded timings and behaviour switches
+//! (`models/controller/v1.3.8.yaml`, embedded; overridable by path). Helm values and
+//! `--set` overrides are applied on top of a profile (see `scenario::values`).
+
+use super::circuit_breaker::BreakerWiring;
+use crate::aws::RetryMode;
+use crate::engine::time::{format_go_duration, parse_go_duration};
+use crate::engine::{Distribution, Nanos};
+use crate::input::{parse_yaml, read_text, InputError};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::path::Path;
+
+pub const EMBEDDED_PATH: &str = "models/controller/v1.3.8.yaml";
+const EMBEDDED: &str = include_str!("../../models/controller/v1.3.8.yaml");
+
+/// A Go duration string in YAML ("15s", "5m").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct GoDuration(pub Nanos);
+
+impl<'de> Deserialize<'de> for GoDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_go_duration(&s)
+            .map(GoDuration)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for GoDuration {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format_go_duration(self.0))
+    }
+}
+
+/// The controller's environment-driven settings (pkg/config/config.go, CFG:90-105).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvSettings {
+    pub reconcile_period: GoDuration,
+    pub detachment_timeout: GoDuration,
+    pub max_concurrent_reconciles: u32,
+    pub max_concurrent_eni_cleanup: u32,
+    pub max_cleanup_duration: GoDuration,
+    pub default_device_index: u32,
+    pub default_delete_on_termination: bool,
+    pub circuit_breaker_enabled: bool,
+    pub circuit_breaker_failure_threshold: u32,
+    pub circuit_breaker_success_threshold: u32,
+    pub circuit_breaker_timeout: GoDuration,
+    pub aws_retry_mode: RetryMode,
+    pub aws_max_attempts: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum NodeOrder {
+    /// The informer cache's list order: effectively random per reconcile
+    /// (controller-v1.3.8.md §12.8), drawn from a seeded stream.
+    #[default]
+    Random,
+    /// By node name, for hand-checked cases.
+    Sorted,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSpec {
+    pub rate_per_s: f64,
+    pub burst: u32,
+}
+
+/// Behaviour switches: the defaults reproduce v1.3.8; the others are named what-ifs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Behaviour {
+    /// Status writes re-trigger the key (no GenerationChanged predicate; §4). `false` =
+    /// reconcile paced by ReconcilePeriod (status-only updates do not enqueue).
+    pub self_trigger: bool,
+    pub node_order: NodeOrder,
+    pub circuit_breaker: BreakerWiring,
+    /// What-if: the nodes of one NodeENI processed in parallel.
+    pub parallel_nodes: bool,
+    /// What-if: no create on an instance whose default card is full.
+    pub eni_limit_aware: bool,
+    /// What-if: a client-side EC2 rate limiter (x/time/rate) before every call.
+    pub ec2_rate_limit: Option<RateLimitSpec>,
+}
+
+/// `wait.Backoff` of the wrappers (E:340…; C:1111, 1163): Steps 5, 1 s, ×2, jitter 0.1.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackoffSpec {
+    pub steps: u32,
+    pub initial: GoDuration,
+    pub factor: f64,
+    pub jitter: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesSpec {
+    /// controller-runtime v0.14.6 `GetConfig`: QPS 20 / burst 30.
+    pub api_qps: f64,
+    pub api_burst: u32,
+    /// apiserver round trip of a write (assumption).
+    pub api_latency: Distribution,
+    /// From a write to the watch event reaching the work queue (assumption).
+    pub watch_delay: Distribution,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControllerProfile {
+    pub name: String,
+    pub env: EnvSettings,
+    pub behaviour: Behaviour,
+    pub wrapper_backoff: BackoffSpec,
+    /// Subnet/security-group cache TTL, one shared clock (E:70).
+    pub cache_ttl: GoDuration,
+    pub kubernetes: KubernetesSpec,
+    /// Per-operation costs for CPU and memory (see `resources`).
+    #[serde(default)]
+    pub costs: Option<serde_yaml_ng::Value>,
+}
+
+impl ControllerProfile {
+    pub fn embedded() -> ControllerProfile {
+        Self::from_str(Path::new(EMBEDDED_PATH), EMBEDDED)
+            .unwrap_or_else(|e| panic!("the embedded controller profile is invalid: {e}"))
+    }
+
+    pub fn load(path: &Path) -> Result<ControllerProfile, InputError> {
+        let text = read_text(path)?;
+        Self::from_str(path, &text)
+    }
+
+    pub fn from_str(file: &Path, text: &str) -> Result<ControllerProfile, InputError> {
+        let p: ControllerProfile = parse_yaml(file, text)?;
+        p.validate()
+            .map_err(|(k, m)| InputError::for_yaml_key(file, text, &k, m))?;
+        Ok(p)
+    }
+
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        let e = &self.env;
+        if e.max_concurrent_reconciles == 0 {
+            return Err(("env.max_concurrent_reconciles".into(), "must be ≥ 1".into()));
+        }
+        if e.max_concurrent_eni_cleanup == 0 {
+            return Err((
+                "env.max_concurrent_eni_cleanup".into(),
+                "must be ≥ 1".into(),
+            ));
+        }
+        if e.detachment_timeout.0 == 0 {
+            return Err(("env.detachment_timeout".into(), "must be > 0".into()));
+        }
+        if e.aws_max_attempts == Some(0) {
+            return Err(("env.aws_max_attempts".into(), "must be ≥ 1".into()));
+        }
+        let b = &self.wrapper_backoff;
+        if b.steps == 0 || b.factor < 1.0 || !(0.0..=1.0).contains(&b.jitter) {
+            return Err((
+                "wrapper_backoff".into(),
+                "steps ≥ 1, factor ≥ 1 and jitter in [0, 1] are required".into(),
+            ));
+        }
+        if let Some(r) = &self.behaviour.ec2_rate_limit {
+            if !(r.rate_per_s > 0.0) || r.burst == 0 {
+                return Err((
+                    "behaviour.ec2_rate_limit".into(),
+                    "rate_per_s must be > 0 and burst ≥ 1".into(),
+                ));
+            }
+        }
+        let k = &self.kubernetes;
+        k.api_latency
+            .validate()
+            .map_err(|m| ("kubernetes.api_latency".to_string(), m))?;
+        k.watch_delay
+            .validate()
+            .map_err(|m| ("kubernetes.watch_delay".to_string(), m))?;
+        Ok(())
+    }
+}

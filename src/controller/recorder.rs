@@ -1,0 +1,101 @@
+//! What the controller model records as it runs: per-ENI timelines, reconciles, cleanup.
+
+use super::cluster::NodeEniKey;
+use crate::aws::{EniId, SubnetId};
+use crate::engine::{Nanos, TimeWeighted};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum EniFate {
+    /// Still alive at the end of the run.
+    Alive,
+    /// Deleted right after a failed attach (churn: limit exceeded, index conflict…).
+    ChurnedAfterAttachFailure,
+    /// Found `available` by verification and deleted.
+    DeletedWhenFoundAvailable,
+    /// Cleaned up by a deletion or stale-attachment pass.
+    CleanedUp,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EniTimeline {
+    pub eni: EniId,
+    pub nodeeni: NodeEniKey,
+    pub node: String,
+    pub subnet: SubnetId,
+    /// When the NodeENI that asked for it was created.
+    pub requested_at: Nanos,
+    /// CreateNetworkInterface completed.
+    pub created_at: Nanos,
+    /// AttachNetworkInterface returned (what the controller records as "attached").
+    pub attach_returned_at: Option<Nanos>,
+    /// The status write that recorded it completed.
+    pub in_status_at: Option<Nanos>,
+    pub fate: EniFate,
+    pub gone_at: Option<Nanos>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReconcileOutcome {
+    /// `Result{}`: no requeue.
+    Done,
+    RequeueAfter(Nanos),
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReconcileRecord {
+    pub key: NodeEniKey,
+    pub start: Nanos,
+    pub end: Nanos,
+    pub outcome: ReconcileOutcome,
+    pub deleting: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CleanupRecord {
+    pub eni: EniId,
+    pub start: Nanos,
+    pub end: Nanos,
+    pub ok: bool,
+    pub detach_polls: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    pub enis: BTreeMap<EniId, EniTimeline>,
+    pub reconciles: Vec<ReconcileRecord>,
+    pub workers_busy: TimeWeighted,
+    pub cleanups: Vec<CleanupRecord>,
+    pub attach_failures: BTreeMap<String, u64>,
+    pub index_conflict_retries: u64,
+    pub forced_finalizer_removals: u64,
+    /// ENIs left in EC2 when a finalizer was forced off.
+    pub leaked_on_forced_removal: Vec<EniId>,
+    pub nodeeni_deleted_at: BTreeMap<NodeEniKey, Nanos>,
+}
+
+impl Recorder {
+    pub fn new(start: Nanos) -> Self {
+        Recorder {
+            enis: BTreeMap::new(),
+            reconciles: Vec::new(),
+            workers_busy: TimeWeighted::new(start),
+            cleanups: Vec::new(),
+            attach_failures: BTreeMap::new(),
+            index_conflict_retries: 0,
+            forced_finalizer_removals: 0,
+            leaked_on_forced_removal: Vec::new(),
+            nodeeni_deleted_at: BTreeMap::new(),
+        }
+    }
+
+    pub fn eni_gone(&mut self, eni: EniId, fate: EniFate, now: Nanos) {
+        if let Some(t) = self.enis.get_mut(&eni) {
+            if t.gone_at.is_none() {
+                t.fate = fate;
+                t.gone_at = Some(now);
+            }
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! What one replication produces: per-ENI rows, per-call rows, and its scalar metrics.
+
+use crate::aws::{Action, CallRecord};
+use crate::engine::{time, Nanos};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One ENI the controller created.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EniRow {
+    pub eni: String,
+    pub nodeeni: String,
+    pub node: String,
+    pub subnet: String,
+    pub requested_s: f64,
+    pub created_s: f64,
+    pub attach_returned_s: Option<f64>,
+    /// EC2's view: attachment state `attached`.
+    pub ec2_attached_s: Option<f64>,
+    /// The controller's view: written to NodeENI status.
+    pub in_status_s: Option<f64>,
+    pub fate: String,
+    pub gone_s: Option<f64>,
+}
+
+/// Per-action figures of one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct ActionStats {
+    pub calls: u64,
+    pub attempts: u64,
+    pub retries: u64,
+    pub throttled: u64,
+    /// Errors other than expected probe answers (DryRunOperation, *.NotFound).
+    pub errors: u64,
+    pub peak_per_s: u64,
+    pub mean_per_s: f64,
+    pub latency_p50_ms: f64,
+    pub latency_p95_ms: f64,
+    pub latency_p99_ms: f64,
+}
+
+/// The scalar metrics of one replication (seconds unless named otherwise).
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct RunMetrics {
+    pub desired_attachments: u64,
+    pub attached_at_end: u64,
+    pub converged: bool,
+    pub full_reconcile_s: f64,
+    pub eni_creation_p50_s: f64,
+    pub eni_creation_p95_s: f64,
+    pub eni_creation_p99_s: f64,
+    pub eni_creation_max_s: f64,
+    pub eni_attachment_p50_s: f64,
+    pub eni_attachment_p95_s: f64,
+    pub eni_attachment_p99_s: f64,
+    pub eni_attachment_max_s: f64,
+    pub eni_ready_p95_s: f64,
+    pub reconcile_p50_s: f64,
+    pub reconcile_p95_s: f64,
+    pub reconcile_max_s: f64,
+    pub reconciles: u64,
+    pub workers_busy_max: f64,
+    pub workers_busy_mean: f64,
+    /// Mean busy workers from t = 0 until converged (or the end).
+    pub workers_busy_to_converge: f64,
+    pub ec2_in_flight_max: f64,
+    pub ec2_in_flight_mean: f64,
+    pub ec2_calls: u64,
+    pub ec2_attempts: u64,
+    pub ec2_throttled: u64,
+    pub ec2_errors: u64,
+    pub error_rate_percent: f64,
+    pub sdk_retries: u64,
+    pub sdk_quota_exhausted: u64,
+    pub wrapper_retries: u64,
+    pub enis_created: u64,
+    pub churned_enis: u64,
+    pub index_conflicts: u64,
+    pub status_writes: u64,
+    pub queue_depth_max: f64,
+    pub breaker_transitions: u64,
+    pub end_s: f64,
+}
+
+/// Everything one replication produced.
+#[derive(Debug, Clone, Default)]
+pub struct RunRecord {
+    pub seed: u64,
+    pub metrics: RunMetrics,
+    pub actions: BTreeMap<Action, ActionStats>,
+    pub enis: Vec<EniRow>,
+    pub calls: Vec<CallRecord>,
+    /// (bucket name, time below one token in seconds, throttled requests).
+    pub buckets: Vec<(String, f64, u64)>,
+    pub queue_depth: Vec<(Nanos, u32)>,
+    pub breaker: Vec<(Nanos, String)>,
+    pub attach_failures: BTreeMap<String, u64>,
+}
+
+/// Quantile summary of a set of durations in seconds: (p50, p95, p99, max).
+pub fn quantiles(mut xs: Vec<f64>) -> (f64, f64, f64, f64) {
+    if xs.is_empty() {
+        return (0.0, 0.0, 0.0, 0.0);
+    }
+    xs.sort_by(f64::total_cmp);
+    let q = |p| super::stats::quantile(&xs, p);
+    (q(0.5), q(0.95), q(0.99), *xs.last().unwrap_or(&0.0))
+}
+
+/// Per-action statistics from the attempt log.
+pub fn action_stats(calls: &[CallRecord], span: Nanos) -> BTreeMap<Action, ActionStats> {
+    let mut out: BTreeMap<Action, ActionStats> = BTreeMap::new();
+    let mut per_second: BTreeMap<(Action, u64), u64> = BTreeMap::new();
+    let mut latencies: BTreeMap<Action, Vec<f64>> = BTreeMap::new();
+    for c in calls {
+        let s = out.entry(c.action).or_default();
+        s.attempts += 1;
+        if c.attempt == 1 {
+            s.calls += 1;
+        } else {
+            s.retries += 1;
+        }
+        let served = match c.error {
+            Some(e) => {
+                if e.is_throttle() {
+                    s.throttled += 1;
+                }
+                if is_unexpected_error(e) {
+                    s.errors += 1;
+                }
+                !e.is_throttle() && e != crate::aws::ErrorCode::ServiceUnavailable
+            }
+            None => true,
+        };
+        if served {
+            latencies
+                .entry(c.action)
+                .or_default()
+                .push(time::to_millis(c.end - c.start));
+        }
+        *per_second
+            .entry((c.action, c.start / crate::engine::SECOND))
+            .or_insert(0) += 1;
+    }
+    for ((a, _), n) in per_second {
+        let s = out.entry(a).or_default();
+        s.peak_per_s = s.peak_per_s.max(n);
+    }
+    let span_s = time::to_secs(span).max(1e-9);
+    for (a, s) in out.iter_mut() {
+        s.mean_per_s = s.attempts as f64 / span_s;
+        let (p50, p95, p99, _) = quantiles(latencies.remove(a).unwrap_or_default());
+        s.latency_p50_ms = p50;
+        s.latency_p95_ms = p95;
+        s.latency_p99_ms = p99;
+    }
+    out
+}
+
+/// An error that counts against the error rate: anything but the answers the controller
+/// asks for on purpose (DryRun "would succeed", "not found" probes).
+pub fn is_unexpected_error(e: crate::aws::ErrorCode) -> bool {
+    e != crate::aws::ErrorCode::DryRunOperation && !e.is_not_found()
+}

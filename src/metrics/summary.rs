@@ -1,0 +1,170 @@
+//! Replications summarised: mean and 95 % CI of each metric, verdicts, the bottleneck.
+
+use super::record::{RunMetrics, RunRecord};
+use super::stats::{mean_ci, MeanCi};
+use super::thresholds::{Thresholds, Verdict};
+use crate::aws::Action;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VerdictRow {
+    pub metric: String,
+    pub label: String,
+    pub unit: String,
+    pub mean: f64,
+    pub ci_low: f64,
+    pub ci_high: f64,
+    pub threshold: String,
+    pub verdict: Verdict,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ActionSummary {
+    pub calls: f64,
+    pub attempts: f64,
+    pub throttled: f64,
+    pub errors: f64,
+    pub retries: f64,
+    pub peak_per_s: f64,
+    pub mean_per_s: f64,
+    pub latency_p95_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub replications: usize,
+    pub metrics: BTreeMap<String, MeanCi>,
+    pub verdicts: Vec<VerdictRow>,
+    pub actions: BTreeMap<String, ActionSummary>,
+    pub bottleneck: String,
+    pub worst: Verdict,
+}
+
+/// The numeric fields of `RunMetrics` by name.
+pub fn metric_values(m: &RunMetrics) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(m) {
+        for (k, v) in map {
+            let x = match v {
+                serde_json::Value::Number(n) => n.as_f64(),
+                serde_json::Value::Bool(b) => Some(if b { 1.0 } else { 0.0 }),
+                _ => None,
+            };
+            if let Some(x) = x {
+                out.insert(k, x);
+            }
+        }
+    }
+    out
+}
+
+pub fn summarise(runs: &[RunRecord], thresholds: &Thresholds, workers: u32) -> Summary {
+    let per_run: Vec<BTreeMap<String, f64>> =
+        runs.iter().map(|r| metric_values(&r.metrics)).collect();
+    let mut metrics = BTreeMap::new();
+    if let Some(first) = per_run.first() {
+        for k in first.keys() {
+            let xs: Vec<f64> = per_run.iter().filter_map(|m| m.get(k).copied()).collect();
+            metrics.insert(k.clone(), mean_ci(&xs));
+        }
+    }
+    let mut verdicts = Vec::new();
+    for (name, th) in &thresholds.metrics {
+        let Some(ci) = metrics.get(name) else {
+            continue;
+        };
+        verdicts.push(VerdictRow {
+            metric: name.clone(),
+            label: th.label.clone(),
+            unit: th.unit.clone(),
+            mean: ci.mean,
+            ci_low: ci.low(),
+            ci_high: ci.high(),
+            threshold: th.describe(),
+            verdict: th.judge(ci.high()),
+        });
+    }
+    let mut actions: BTreeMap<String, ActionSummary> = BTreeMap::new();
+    let n = runs.len().max(1) as f64;
+    let mut all: Vec<Action> = runs
+        .iter()
+        .flat_map(|r| r.actions.keys().copied())
+        .collect();
+    all.sort();
+    all.dedup();
+    for a in all {
+        let get = |f: &dyn Fn(&super::record::ActionStats) -> f64| {
+            runs.iter()
+                .map(|r| r.actions.get(&a).map(f).unwrap_or(0.0))
+                .sum::<f64>()
+                / n
+        };
+        actions.insert(
+            a.name().to_string(),
+            ActionSummary {
+                calls: get(&|s| s.calls as f64),
+                attempts: get(&|s| s.attempts as f64),
+                throttled: get(&|s| s.throttled as f64),
+                errors: get(&|s| s.errors as f64),
+                retries: get(&|s| s.retries as f64),
+                peak_per_s: get(&|s| s.peak_per_s as f64),
+                mean_per_s: get(&|s| s.mean_per_s),
+                latency_p95_ms: get(&|s| s.latency_p95_ms),
+            },
+        );
+    }
+    let bottleneck = bottleneck(runs, &metrics, workers);
+    let worst = verdicts
+        .iter()
+        .map(|v| v.verdict)
+        .max()
+        .unwrap_or(Verdict::Acceptable);
+    Summary {
+        replications: runs.len(),
+        metrics,
+        verdicts,
+        actions,
+        bottleneck,
+        worst,
+    }
+}
+
+/// One line naming what limits the run most.
+fn bottleneck(runs: &[RunRecord], m: &BTreeMap<String, MeanCi>, workers: u32) -> String {
+    let n = runs.len().max(1) as f64;
+    let mut buckets: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
+    for r in runs {
+        for (name, empty, throttled) in &r.buckets {
+            let e = buckets.entry(name.as_str()).or_insert((0.0, 0.0));
+            e.0 += empty / n;
+            e.1 += *throttled as f64 / n;
+        }
+    }
+    let worst_bucket = buckets
+        .iter()
+        .max_by(|a, b| a.1 .1.total_cmp(&b.1 .1).then(a.1 .0.total_cmp(&b.1 .0)));
+    let get = |k: &str| m.get(k).map(|c| c.mean).unwrap_or(0.0);
+    if let Some((name, (empty, throttled))) = worst_bucket {
+        if *throttled > 0.0 {
+            return format!(
+                "{name} bucket empty for {empty:.1} s; {throttled:.0} throttled calls (mean per run)"
+            );
+        }
+    }
+    if get("churned_enis") > 0.0 {
+        return format!(
+            "attach failures churn ENIs: {:.0} created then deleted per run (create → attach fail → delete)",
+            get("churned_enis")
+        );
+    }
+    let busy = get("workers_busy_to_converge");
+    if busy >= 0.9 * workers as f64 {
+        return format!(
+            "all {workers} reconcile workers busy until converged (mean {busy:.1} busy): NodeENIs wait for a worker"
+        );
+    }
+    format!(
+        "no EC2 throttling; time goes to sequential EC2 calls inside each reconcile (mean {busy:.1} of {workers} workers busy until converged)"
+    )
+}
