@@ -24,7 +24,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run a scenario (default: the 100-ENI burst) and judge it against the thresholds.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Run the engine and the work queue on textbook queues (M/M/1, M/M/c, M/D/1) and
     /// print the simulated mean wait beside the closed form.
     Check(check::CheckArgs),
@@ -50,7 +50,7 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Check(args) => check::run(args),
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(*args),
     };
     match result {
         Ok(code) => code,

@@ -38,14 +38,7 @@ fn csv_bytes<T: serde::Serialize>(rows: impl IntoIterator<Item = T>) -> anyhow::
     for r in rows {
         w.serialize(r)?;
     }
-    Ok(w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)
-}
-
-#[derive(serde::Serialize)]
-struct EniCsv<'a> {
-    replication: usize,
-    #[serde(flatten)]
-    row: &'a crate::metrics::EniRow,
+    w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 #[derive(serde::Serialize)]
@@ -79,12 +72,7 @@ pub fn write_run_outputs(
         "summary": summary,
         "replications": runs.iter().map(|r| serde_json::json!({"seed": r.seed, "metrics": r.metrics})).collect::<Vec<_>>(),
     });
-    let enis = csv_bytes(runs.iter().enumerate().flat_map(|(i, r)| {
-        r.enis.iter().map(move |row| EniCsv {
-            replication: i,
-            row,
-        })
-    }))?;
+    let enis = csv_bytes(runs.iter().flat_map(|r| r.enis.iter()))?;
     let calls = csv_bytes(runs.iter().enumerate().flat_map(|(i, r)| {
         r.calls.iter().map(move |c| CallCsv {
             replication: i,

@@ -60,11 +60,12 @@ pub fn replicate(
     (0..replications)
         .into_par_iter()
         .map(|r| {
-            simulate(
-                settings,
-                model,
-                rng::stream_seed(seed, &format!("replication-{r}")),
-            )
+            let seed_r = rng::stream_seed(seed, &format!("replication-{r}"));
+            let mut rec = simulate(settings, model, seed_r)?;
+            for row in &mut rec.enis {
+                row.replication = r;
+            }
+            Ok(rec)
         })
         .collect()
 }
@@ -181,8 +182,8 @@ fn print_table(
     );
     println!();
     println!(
-        "{:<48} {:>24}  {:<28} {}",
-        "metric", "predicted (95 % CI)", "threshold", "verdict"
+        "{:<48} {:>24}  {:<28} verdict",
+        "metric", "predicted (95 % CI)", "threshold"
     );
     for v in &s.verdicts {
         let pred = format!("{:.2} [{:.2}, {:.2}]", v.mean, v.ci_low, v.ci_high);

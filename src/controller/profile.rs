@@ -166,7 +166,7 @@ impl ControllerProfile {
             ));
         }
         if let Some(r) = &self.behaviour.ec2_rate_limit {
-            if !(r.rate_per_s > 0.0) || r.burst == 0 {
+            if r.rate_per_s.is_nan() || r.rate_per_s <= 0.0 || r.burst == 0 {
                 return Err((
                     "behaviour.ec2_rate_limit".into(),
                     "rate_per_s must be > 0 and burst ≥ 1".into(),

@@ -90,6 +90,8 @@ impl Controller {
                         .api
                         .get(key)
                         .is_some_and(|n| n.deletion_requested.is_some());
+                    let calls_before = c.ec2.client().stats().calls;
+                    let writes_before = c.api.stats.borrow().status_writes;
                     let outcome = match c.reconcile(key).await {
                         Err(_) => {
                             c.queue.add_rate_limited(key);
@@ -115,6 +117,8 @@ impl Controller {
                             end,
                             outcome,
                             deleting,
+                            ec2_calls: c.ec2.client().stats().calls - calls_before,
+                            status_writes: c.api.stats.borrow().status_writes - writes_before,
                         });
                     }
                     c.queue.done(&key);
@@ -301,7 +305,8 @@ impl Controller {
                     gone_at: None,
                 },
             );
-            let Some((attachment, device_index)) = self.attach_eni(eni, instance, index).await
+            let Some((attachment, device_index, returned_at)) =
+                self.attach_eni(eni, instance, index).await
             else {
                 // Any attach failure: delete the new ENI, error swallowed, next subnet (C:1664).
                 if self.ec2.delete(eni).await.is_ok() {
@@ -314,7 +319,7 @@ impl Controller {
                 continue;
             };
             if let Some(t) = self.rec.borrow_mut().enis.get_mut(&eni) {
-                t.attach_returned_at = Some(self.sim.now());
+                t.attach_returned_at = Some(returned_at);
             }
             let subnet_cidr = self.ec2.subnet_cidr(*subnet).await.ok();
             let atts = {
@@ -340,17 +345,18 @@ impl Controller {
     /// `attachENI` (C:2183): Attach, Modify(DeleteOnTermination); on a device-index
     /// conflict one retry from the conflicting index at the lowest index AWS reports
     /// free — AWS only reports `attached`, so an index held by an attaching ENI looks free
-    /// (§12.1). Returns the attachment and the index used.
+    /// (§12.1). Returns the attachment, the index used and when the Attach call returned.
     async fn attach_eni(
         &self,
         eni: EniId,
         instance: InstanceId,
         index: u32,
-    ) -> Option<(crate::aws::AttachmentId, u32)> {
+    ) -> Option<(crate::aws::AttachmentId, u32, crate::engine::Nanos)> {
         match self.ec2.attach(eni, instance, index).await {
             Ok(att) => {
+                let returned = self.sim.now();
                 self.modify_after_attach(eni, att).await;
-                Some((att, index))
+                Some((att, index, returned))
             }
             Err(e) => {
                 self.note_attach_failure(&e);
@@ -373,8 +379,9 @@ impl Controller {
                 }
                 match self.ec2.attach(eni, instance, next).await {
                     Ok(att) => {
+                        let returned = self.sim.now();
                         self.modify_after_attach(eni, att).await;
-                        Some((att, next))
+                        Some((att, next, returned))
                     }
                     Err(e) => {
                         self.note_attach_failure(&e);

@@ -50,6 +50,10 @@ pub struct ReconcileRecord {
     pub end: Nanos,
     pub outcome: ReconcileOutcome,
     pub deleting: bool,
+    /// EC2 calls started and status writes made while it ran (exact with one worker;
+    /// with several, other workers' calls are counted too).
+    pub ec2_calls: u64,
+    pub status_writes: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]

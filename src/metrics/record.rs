@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 /// One ENI the controller created.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EniRow {
+    /// Index of the replication within its run (set by the caller that numbers them).
+    pub replication: u32,
     pub eni: String,
     pub nodeeni: String,
     pub node: String,

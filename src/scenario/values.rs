@@ -354,7 +354,7 @@ impl Settings {
 /// Dotted keys of the leaves; maps under ignored chart keys are leaves as a whole.
 fn flatten<'a>(prefix: &str, v: &'a Value, out: &mut Vec<(String, &'a Value)>) {
     match v {
-        Value::Mapping(m) if !(!prefix.is_empty() && is_ignored(prefix)) => {
+        Value::Mapping(m) if prefix.is_empty() || !is_ignored(prefix) => {
             for (k, child) in m {
                 let k = match k {
                     Value::String(s) => s.clone(),

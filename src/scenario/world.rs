@@ -100,268 +100,357 @@ fn nodeenis(
     }
 }
 
-/// One replication of the scenario under `settings`.
-pub fn simulate(settings: &Settings, model: &Model, seed: u64) -> Result<RunRecord, BuildError> {
-    let c = &settings.scenario.cluster;
-    let itype = model.instance_type(&c.instance_type)?.clone();
-    let sim = Sim::new();
-    let h = sim.handle();
-    let mut server = Ec2Server::new(&model.ec2, seed);
-    let subnets: Vec<SubnetId> = (0..c.enis_per_node)
-        .map(|i| server.add_subnet(&format!("multi-eni-{i}")))
-        .collect();
-    let node_subnet = server.add_subnet("nodes");
-    let group = server.add_security_group("multi-eni");
-    for name in &c.security_group_names {
-        server.add_security_group(name);
-    }
-    let node_names: Vec<String> = (0..c.nodes).map(|i| format!("node-{i:02}")).collect();
-    let mut nodes = Vec::new();
-    for name in &node_names {
-        let inst = server.add_instance(&itype, node_subnet, 0);
-        nodes.push(Node {
-            name: name.clone(),
-            instance: Some(inst),
-            labels: [
-                ("ng".to_string(), "multi-eni".to_string()),
-                ("kubernetes.io/hostname".to_string(), name.clone()),
-            ]
-            .into_iter()
-            .collect(),
-            deleted: false,
+/// A built world: EC2, the cluster, the API server and the controller, ready to run.
+pub struct World {
+    pub sim: Sim,
+    pub server: Rc<RefCell<Ec2Server>>,
+    pub cluster: Rc<RefCell<Cluster>>,
+    pub api: ApiServer,
+    pub client: Ec2Client,
+    pub ops: Ec2Ops,
+    pub queue: WorkQueue<NodeEniKey>,
+    pub controller: Controller,
+    pub log: Rc<RefCell<Vec<crate::aws::CallRecord>>>,
+    pub subnets: Vec<SubnetId>,
+    pub group: SecurityGroupId,
+    pub node_names: Vec<String>,
+    pub seed: u64,
+    settings: Settings,
+}
+
+impl World {
+    /// EC2 with the scenario's instances and subnets, the nodes, and a started
+    /// controller; no NodeENI yet.
+    pub fn build(settings: &Settings, model: &Model, seed: u64) -> Result<World, BuildError> {
+        let c = &settings.scenario.cluster;
+        let itype = model.instance_type(&c.instance_type)?.clone();
+        let sim = Sim::new();
+        let h = sim.handle();
+        let mut server = Ec2Server::new(&model.ec2, seed);
+        let subnets: Vec<SubnetId> = (0..c.enis_per_node)
+            .map(|i| server.add_subnet(&format!("multi-eni-{i}")))
+            .collect();
+        let node_subnet = server.add_subnet("nodes");
+        let group = server.add_security_group("multi-eni");
+        for name in &c.security_group_names {
+            server.add_security_group(name);
+        }
+        let node_names: Vec<String> = (0..c.nodes).map(|i| format!("node-{i:02}")).collect();
+        let mut nodes = Vec::new();
+        for name in &node_names {
+            let inst = server.add_instance(&itype, node_subnet, 0);
+            nodes.push(Node {
+                name: name.clone(),
+                instance: Some(inst),
+                labels: [
+                    ("ng".to_string(), "multi-eni".to_string()),
+                    ("kubernetes.io/hostname".to_string(), name.clone()),
+                ]
+                .into_iter()
+                .collect(),
+                deleted: false,
+            });
+        }
+        let server = Rc::new(RefCell::new(server));
+        let queue: WorkQueue<NodeEniKey> = WorkQueue::new(&h, ControllerRateLimiter::default());
+        queue.record_depth_series();
+        let cluster = Rc::new(RefCell::new(Cluster {
+            nodes,
+            nodeenis: Vec::new(),
+        }));
+        let profile = &settings.controller;
+        let api = ApiServer::new(
+            &h,
+            cluster.clone(),
+            queue.clone(),
+            &profile.kubernetes,
+            profile.behaviour.self_trigger,
+            seed,
+        );
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let client = Ec2Client::new(
+            &h,
+            server.clone(),
+            profile.env.aws_retry_mode,
+            profile.env.aws_max_attempts,
+            seed,
+        )
+        .with_log(log.clone());
+        let ops = Ec2Ops::new(&h, client.clone(), profile, seed);
+        let limit_server = server.clone();
+        let limits = Rc::new(move |i| {
+            limit_server
+                .borrow()
+                .instance_type(i)
+                .map(|t| t.max_enis_default_card)
         });
-    }
-    let server = Rc::new(RefCell::new(server));
-    let queue: WorkQueue<NodeEniKey> = WorkQueue::new(&h, ControllerRateLimiter::default());
-    queue.record_depth_series();
-    let cluster = Rc::new(RefCell::new(Cluster {
-        nodes,
-        nodeenis: Vec::new(),
-    }));
-    let profile = &settings.controller;
-    let api = ApiServer::new(
-        &h,
-        cluster.clone(),
-        queue.clone(),
-        &profile.kubernetes,
-        profile.behaviour.self_trigger,
-        seed,
-    );
-    let log = Rc::new(RefCell::new(Vec::new()));
-    let client = Ec2Client::new(
-        &h,
-        server.clone(),
-        profile.env.aws_retry_mode,
-        profile.env.aws_max_attempts,
-        seed,
-    )
-    .with_log(log.clone());
-    let ops = Ec2Ops::new(&h, client.clone(), profile, seed);
-    let limit_server = server.clone();
-    let limits = Rc::new(move |i| {
-        limit_server
-            .borrow()
-            .instance_type(i)
-            .map(|t| t.max_enis_default_card)
-    });
-    let controller = Controller::new(
-        &h,
-        api.clone(),
-        ops.clone(),
-        profile.clone(),
-        queue.clone(),
-        limits,
-        seed,
-    );
-    controller.start();
-    // Every NodeENI is created at t = 0 (burst).
-    let mut all_subnets = subnets.clone();
-    all_subnets.truncate(c.enis_per_node as usize);
-    for n in nodeenis(settings, &all_subnets, group, &node_names) {
-        api.create_nodeeni(n);
-    }
-    let desired = (c.nodes as u64) * (c.enis_per_node as u64);
-    // Run in monitor steps until converged (+ the observation window) or the horizon.
-    let horizon = settings.scenario.horizon();
-    let step = settings.scenario.run.monitor_interval.0;
-    let mut t = 0;
-    let mut converged_at: Option<Nanos> = None;
-    let mut busy_to_converge = None;
-    while t < horizon {
-        t = (t + step).min(horizon);
-        sim.run_until(t);
-        if converged_at.is_none() {
-            converged_at =
-                convergence_time(&cluster.borrow(), &server.borrow(), &controller, desired, t);
-            if let Some(ct) = converged_at {
-                busy_to_converge = Some(controller.rec.borrow().workers_busy.mean(t));
-                let stop =
-                    (ct.max(t) + settings.scenario.run.observe_after_converged.0).min(horizon);
-                sim.run_until(stop);
-                t = stop;
-                break;
-            }
-        }
-    }
-    let end = t;
-    // ---- collect ------------------------------------------------------------------
-    let calls = log.borrow().clone();
-    let rec = controller.rec.borrow().clone();
-    let mut srv = server.borrow_mut();
-    srv.settle_buckets(end);
-    let mut enis = Vec::new();
-    let (mut creation, mut attachment, mut ready) = (Vec::new(), Vec::new(), Vec::new());
-    let nodeeni_names: Vec<String> = cluster
-        .borrow()
-        .nodeenis
-        .iter()
-        .map(|n| n.name.clone())
-        .collect();
-    let in_status: std::collections::BTreeSet<_> = cluster
-        .borrow()
-        .nodeenis
-        .iter()
-        .flat_map(|n| n.attachments.iter().map(|a| a.eni))
-        .collect();
-    let mut churned = 0;
-    for (eni, tl) in &rec.enis {
-        let attached = srv.attached_at(*eni);
-        if tl.fate == crate::controller::EniFate::ChurnedAfterAttachFailure {
-            churned += 1;
-        }
-        if in_status.contains(eni) {
-            creation.push(time::to_secs(tl.created_at - tl.requested_at));
-            if let Some(a) = attached {
-                attachment.push(time::to_secs(a.saturating_sub(tl.created_at)));
-                ready.push(time::to_secs(a.saturating_sub(tl.requested_at)));
-            }
-        }
-        enis.push(EniRow {
-            eni: eni.to_string(),
-            nodeeni: nodeeni_names
-                .get(tl.nodeeni as usize)
-                .cloned()
-                .unwrap_or_default(),
-            node: tl.node.clone(),
-            subnet: tl.subnet.to_string(),
-            requested_s: time::to_secs(tl.requested_at),
-            created_s: time::to_secs(tl.created_at),
-            attach_returned_s: tl.attach_returned_at.map(time::to_secs),
-            ec2_attached_s: attached.map(time::to_secs),
-            in_status_s: tl.in_status_at.map(time::to_secs),
-            fate: format!("{:?}", tl.fate),
-            gone_s: tl.gone_at.map(time::to_secs),
-        });
-    }
-    let attached_at_end = attachment.len() as u64;
-    // Missing attachments count at the horizon (censored, the worst case).
-    let missing = desired.saturating_sub(creation.len() as u64);
-    for _ in 0..missing {
-        creation.push(time::to_secs(end));
-    }
-    for _ in 0..desired.saturating_sub(attachment.len() as u64) {
-        attachment.push(time::to_secs(end));
-        ready.push(time::to_secs(end));
-    }
-    let (c50, c95, c99, cmax) = quantiles(creation);
-    let (a50, a95, a99, amax) = quantiles(attachment);
-    let (_, r95, _, _) = quantiles(ready);
-    let (rc50, rc95, _, rcmax) = quantiles(
-        rec.reconciles
-            .iter()
-            .map(|r| time::to_secs(r.end - r.start))
-            .collect(),
-    );
-    let actions = action_stats(&calls, end);
-    let attempts = calls.len() as u64;
-    let errors = calls
-        .iter()
-        .filter(|c| c.error.is_some_and(is_unexpected_error))
-        .count() as u64;
-    let throttled = calls
-        .iter()
-        .filter(|c| c.error.is_some_and(|e| e.is_throttle()))
-        .count() as u64;
-    let cstats = client.stats();
-    let in_flight = client.in_flight();
-    let qstats = queue.stats();
-    let breaker = ops.breaker();
-    let metrics = RunMetrics {
-        desired_attachments: desired,
-        attached_at_end,
-        converged: converged_at.is_some(),
-        full_reconcile_s: time::to_secs(converged_at.unwrap_or(end)),
-        eni_creation_p50_s: c50,
-        eni_creation_p95_s: c95,
-        eni_creation_p99_s: c99,
-        eni_creation_max_s: cmax,
-        eni_attachment_p50_s: a50,
-        eni_attachment_p95_s: a95,
-        eni_attachment_p99_s: a99,
-        eni_attachment_max_s: amax,
-        eni_ready_p95_s: r95,
-        reconcile_p50_s: rc50,
-        reconcile_p95_s: rc95,
-        reconcile_max_s: rcmax,
-        reconciles: rec.reconciles.len() as u64,
-        workers_busy_max: rec.workers_busy.max() as f64,
-        workers_busy_mean: rec.workers_busy.mean(end),
-        workers_busy_to_converge: busy_to_converge.unwrap_or_else(|| rec.workers_busy.mean(end)),
-        ec2_in_flight_max: in_flight.max() as f64,
-        ec2_in_flight_mean: in_flight.mean(end),
-        ec2_calls: cstats.calls,
-        ec2_attempts: attempts,
-        ec2_throttled: throttled,
-        ec2_errors: errors,
-        error_rate_percent: if attempts == 0 {
-            0.0
-        } else {
-            100.0 * errors as f64 / attempts as f64
-        },
-        sdk_retries: cstats.retries,
-        sdk_quota_exhausted: cstats.quota_exhausted,
-        wrapper_retries: ops.stats.borrow().wrapper_retries,
-        enis_created: rec.enis.len() as u64,
-        churned_enis: churned,
-        index_conflicts: rec.index_conflict_retries,
-        status_writes: api.stats.borrow().status_writes,
-        queue_depth_max: qstats.max_depth as f64,
-        breaker_transitions: breaker
-            .as_ref()
-            .map(|b| b.transitions.len() as u64)
-            .unwrap_or(0),
-        end_s: time::to_secs(end),
-    };
-    let buckets = srv
-        .buckets()
-        .iter()
-        .map(|b| {
-            (
-                b.name.clone(),
-                time::to_secs(b.stats.empty_time),
-                b.stats.throttled,
-            )
+        let controller = Controller::new(
+            &h,
+            api.clone(),
+            ops.clone(),
+            profile.clone(),
+            queue.clone(),
+            limits,
+            seed,
+        );
+        controller.start();
+        Ok(World {
+            sim,
+            server,
+            cluster,
+            api,
+            client,
+            ops,
+            queue,
+            controller,
+            log,
+            subnets,
+            group,
+            node_names,
+            seed,
+            settings: settings.clone(),
         })
-        .collect();
-    drop(srv);
-    Ok(RunRecord {
-        seed,
-        metrics,
-        actions,
-        enis,
-        calls,
-        buckets,
-        queue_depth: queue.depth_series(),
-        breaker: breaker
-            .map(|b| {
-                b.transitions
+    }
+
+    /// Creates the layout's NodeENIs now.
+    pub fn create_nodeenis(&self) {
+        for n in nodeenis(&self.settings, &self.subnets, self.group, &self.node_names) {
+            self.api.create_nodeeni(n);
+        }
+    }
+
+    /// Attachments the NodeENIs that exist ask for.
+    pub fn desired_attachments(&self) -> u64 {
+        let c = self.cluster.borrow();
+        c.nodeenis
+            .iter()
+            .filter(|n| !n.gone && n.deletion_requested.is_none())
+            .map(|n| {
+                let nodes = c
+                    .nodes
                     .iter()
-                    .map(|(t, s)| (*t, format!("{s:?}")))
-                    .collect()
+                    .filter(|x| n.selects(x) && x.instance.is_some())
+                    .count();
+                (nodes * n.spec.subnets.len()) as u64
             })
-            .unwrap_or_default(),
-        attach_failures: rec.attach_failures.clone(),
-    })
+            .sum()
+    }
+
+    /// Runs in monitor steps until converged (then the observation window) or `horizon`.
+    /// Returns (converged at, mean busy workers until then).
+    pub fn run_to_convergence(&self, horizon: Nanos) -> (Option<Nanos>, Option<f64>, Nanos) {
+        let step = self.settings.scenario.run.monitor_interval.0;
+        let desired = self.desired_attachments();
+        let mut t = self.sim.now();
+        while t < horizon {
+            t = (t + step).min(horizon);
+            self.sim.run_until(t);
+            let converged = convergence_time(
+                &self.cluster.borrow(),
+                &self.server.borrow(),
+                &self.controller,
+                desired,
+                t,
+            );
+            if let Some(ct) = converged {
+                let busy = self.controller.rec.borrow().workers_busy.mean(t);
+                let stop =
+                    (ct.max(t) + self.settings.scenario.run.observe_after_converged.0).min(horizon);
+                self.sim.run_until(stop);
+                return (Some(ct), Some(busy), stop);
+            }
+        }
+        (None, None, t)
+    }
+
+    /// Everything the replication produced, up to `end`.
+    pub fn record(
+        &self,
+        converged_at: Option<Nanos>,
+        busy_to_converge: Option<f64>,
+        end: Nanos,
+    ) -> RunRecord {
+        let desired = self.desired_attachments();
+        let (cluster, controller, client, queue, api, ops, log, seed) = (
+            &self.cluster,
+            &self.controller,
+            &self.client,
+            &self.queue,
+            &self.api,
+            &self.ops,
+            &self.log,
+            self.seed,
+        );
+        // ---- collect ------------------------------------------------------------------
+        let calls = log.borrow().clone();
+        let rec = controller.rec.borrow().clone();
+        let mut srv = self.server.borrow_mut();
+        srv.settle_buckets(end);
+        let mut enis = Vec::new();
+        let (mut creation, mut attachment, mut ready) = (Vec::new(), Vec::new(), Vec::new());
+        let nodeeni_names: Vec<String> = cluster
+            .borrow()
+            .nodeenis
+            .iter()
+            .map(|n| n.name.clone())
+            .collect();
+        let in_status: std::collections::BTreeSet<_> = cluster
+            .borrow()
+            .nodeenis
+            .iter()
+            .flat_map(|n| n.attachments.iter().map(|a| a.eni))
+            .collect();
+        let mut churned = 0;
+        for (eni, tl) in &rec.enis {
+            let attached = srv.attached_at(*eni);
+            if tl.fate == crate::controller::EniFate::ChurnedAfterAttachFailure {
+                churned += 1;
+            }
+            if in_status.contains(eni) {
+                creation.push(time::to_secs(tl.created_at - tl.requested_at));
+                if let Some(a) = attached {
+                    attachment.push(time::to_secs(a.saturating_sub(tl.created_at)));
+                    ready.push(time::to_secs(a.saturating_sub(tl.requested_at)));
+                }
+            }
+            enis.push(EniRow {
+                replication: 0,
+                eni: eni.to_string(),
+                nodeeni: nodeeni_names
+                    .get(tl.nodeeni as usize)
+                    .cloned()
+                    .unwrap_or_default(),
+                node: tl.node.clone(),
+                subnet: tl.subnet.to_string(),
+                requested_s: time::to_secs(tl.requested_at),
+                created_s: time::to_secs(tl.created_at),
+                attach_returned_s: tl.attach_returned_at.map(time::to_secs),
+                ec2_attached_s: attached.map(time::to_secs),
+                in_status_s: tl.in_status_at.map(time::to_secs),
+                fate: format!("{:?}", tl.fate),
+                gone_s: tl.gone_at.map(time::to_secs),
+            });
+        }
+        let attached_at_end = attachment.len() as u64;
+        // Missing attachments count at the horizon (censored, the worst case).
+        let missing = desired.saturating_sub(creation.len() as u64);
+        for _ in 0..missing {
+            creation.push(time::to_secs(end));
+        }
+        for _ in 0..desired.saturating_sub(attachment.len() as u64) {
+            attachment.push(time::to_secs(end));
+            ready.push(time::to_secs(end));
+        }
+        let (c50, c95, c99, cmax) = quantiles(creation);
+        let (a50, a95, a99, amax) = quantiles(attachment);
+        let (_, r95, _, _) = quantiles(ready);
+        let (rc50, rc95, _, rcmax) = quantiles(
+            rec.reconciles
+                .iter()
+                .map(|r| time::to_secs(r.end - r.start))
+                .collect(),
+        );
+        let actions = action_stats(&calls, end);
+        let attempts = calls.len() as u64;
+        let errors = calls
+            .iter()
+            .filter(|c| c.error.is_some_and(is_unexpected_error))
+            .count() as u64;
+        let throttled = calls
+            .iter()
+            .filter(|c| c.error.is_some_and(|e| e.is_throttle()))
+            .count() as u64;
+        let cstats = client.stats();
+        let in_flight = client.in_flight();
+        let qstats = queue.stats();
+        let breaker = ops.breaker();
+        let metrics = RunMetrics {
+            desired_attachments: desired,
+            attached_at_end,
+            converged: converged_at.is_some(),
+            full_reconcile_s: time::to_secs(converged_at.unwrap_or(end)),
+            eni_creation_p50_s: c50,
+            eni_creation_p95_s: c95,
+            eni_creation_p99_s: c99,
+            eni_creation_max_s: cmax,
+            eni_attachment_p50_s: a50,
+            eni_attachment_p95_s: a95,
+            eni_attachment_p99_s: a99,
+            eni_attachment_max_s: amax,
+            eni_ready_p95_s: r95,
+            reconcile_p50_s: rc50,
+            reconcile_p95_s: rc95,
+            reconcile_max_s: rcmax,
+            reconciles: rec.reconciles.len() as u64,
+            workers_busy_max: rec.workers_busy.max() as f64,
+            workers_busy_mean: rec.workers_busy.mean(end),
+            workers_busy_to_converge: busy_to_converge
+                .unwrap_or_else(|| rec.workers_busy.mean(end)),
+            ec2_in_flight_max: in_flight.max() as f64,
+            ec2_in_flight_mean: in_flight.mean(end),
+            ec2_calls: cstats.calls,
+            ec2_attempts: attempts,
+            ec2_throttled: throttled,
+            ec2_errors: errors,
+            error_rate_percent: if attempts == 0 {
+                0.0
+            } else {
+                100.0 * errors as f64 / attempts as f64
+            },
+            sdk_retries: cstats.retries,
+            sdk_quota_exhausted: cstats.quota_exhausted,
+            wrapper_retries: ops.stats.borrow().wrapper_retries,
+            enis_created: rec.enis.len() as u64,
+            churned_enis: churned,
+            index_conflicts: rec.index_conflict_retries,
+            status_writes: api.stats.borrow().status_writes,
+            queue_depth_max: qstats.max_depth as f64,
+            breaker_transitions: breaker
+                .as_ref()
+                .map(|b| b.transitions.len() as u64)
+                .unwrap_or(0),
+            end_s: time::to_secs(end),
+        };
+        let buckets = srv
+            .buckets()
+            .iter()
+            .map(|b| {
+                (
+                    b.name.clone(),
+                    time::to_secs(b.stats.empty_time),
+                    b.stats.throttled,
+                )
+            })
+            .collect();
+        drop(srv);
+        RunRecord {
+            seed,
+            metrics,
+            actions,
+            enis,
+            calls,
+            buckets,
+            queue_depth: queue.depth_series(),
+            breaker: breaker
+                .map(|b| {
+                    b.transitions
+                        .iter()
+                        .map(|(t, s)| (*t, format!("{s:?}")))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            attach_failures: rec.attach_failures.clone(),
+        }
+    }
+}
+
+/// One replication of the scenario under `settings`: the burst's NodeENIs at t = 0, run
+/// until converged (plus the observation window) or the horizon.
+pub fn simulate(settings: &Settings, model: &Model, seed: u64) -> Result<RunRecord, BuildError> {
+    let world = World::build(settings, model, seed)?;
+    world.create_nodeenis();
+    let (converged, busy, end) = world.run_to_convergence(settings.scenario.horizon());
+    Ok(world.record(converged, busy, end))
 }
 
 /// The time at which every desired attachment was in NodeENI status and `attached` in
