@@ -8,8 +8,16 @@ fn main() {
     for a in std::env::args().skip(1) {
         s.apply_set(&a).unwrap();
     }
+    let m = Model::embedded();
+    let n: u64 = std::env::var("N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
     let t = std::time::Instant::now();
-    let r = simulate(&s, &Model::embedded(), 1).unwrap();
+    for i in 1..n {
+        simulate(&s, &m, i + 100).unwrap();
+    }
+    let r = simulate(&s, &m, 1).unwrap();
     println!("{:#?}", r.metrics);
     for (a, st) in &r.actions {
         println!("{a}: {st:?}");

@@ -1,6 +1,7 @@
 //! The command line: thin glue over the library. Exit status 0 on success, 1 when a run
 //! breaches `--fail-on`, 2 for bad input (design.md, "Errors").
 
+mod bench;
 mod check;
 mod model_args;
 mod output;
@@ -28,6 +29,8 @@ pub enum Command {
     /// Run the engine and the work queue on textbook queues (M/M/1, M/M/c, M/D/1) and
     /// print the simulated mean wait beside the closed form.
     Check(check::CheckArgs),
+    /// Measure the engine's events/s and the model's runs/s on this machine.
+    Bench(bench::BenchArgs),
 }
 
 /// An error that is the user's input, not the tool: exit status 2.
@@ -50,6 +53,7 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Check(args) => check::run(args),
+        Command::Bench(args) => bench::run(args),
         Command::Run(args) => run::run(*args),
     };
     match result {

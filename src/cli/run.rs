@@ -182,13 +182,13 @@ fn print_table(
     );
     println!();
     println!(
-        "{:<48} {:>24}  {:<28} verdict",
+        "{:<48} {:>26}  {:<28} verdict",
         "metric", "predicted (95 % CI)", "threshold"
     );
     for v in &s.verdicts {
         let pred = format!("{:.2} [{:.2}, {:.2}]", v.mean, v.ci_low, v.ci_high);
         println!(
-            "{:<48} {:>24}  {:<28} {}",
+            "{:<48} {:>26}  {:<28} {}",
             v.label,
             format!("{pred} {}", v.unit),
             v.threshold,

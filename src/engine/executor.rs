@@ -35,7 +35,6 @@ struct Inner {
     free: RefCell<Vec<u32>>,
     current: Cell<Option<TaskId>>,
     dispatched: Cell<u64>,
-    log: RefCell<Option<Vec<(Nanos, u32)>>>,
 }
 
 /// A cheap, clonable reference to the running simulation, held by processes.
@@ -73,15 +72,8 @@ impl Sim {
                 free: RefCell::new(Vec::new()),
                 current: Cell::new(None),
                 dispatched: Cell::new(0),
-                log: RefCell::new(None),
             })),
         }
-    }
-
-    /// Records (time, task index) of every dispatch, for determinism checks.
-    pub fn with_dispatch_log(self) -> Self {
-        *self.handle.0.log.borrow_mut() = Some(Vec::new());
-        self
     }
 
     pub fn handle(&self) -> SimHandle {
@@ -99,16 +91,6 @@ impl Sim {
     /// Number of task dispatches so far (the engine's "events").
     pub fn events_dispatched(&self) -> u64 {
         self.handle.0.dispatched.get()
-    }
-
-    pub fn take_dispatch_log(&self) -> Vec<(Nanos, u32)> {
-        self.handle
-            .0
-            .log
-            .borrow_mut()
-            .as_mut()
-            .map(std::mem::take)
-            .unwrap_or_default()
     }
 
     /// Runs every event with time ≤ `horizon`. Time is left at the last event run.
@@ -138,9 +120,6 @@ impl Sim {
             };
             let Some(mut process) = taken else { continue };
             inner.dispatched.set(inner.dispatched.get() + 1);
-            if let Some(log) = inner.log.borrow_mut().as_mut() {
-                log.push((time, task.index));
-            }
             inner.current.set(Some(task));
             let poll = process.as_mut().poll(&mut cx);
             inner.current.set(None);

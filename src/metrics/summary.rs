@@ -85,6 +85,17 @@ pub fn summarise(runs: &[RunRecord], thresholds: &Thresholds, workers: u32) -> S
             verdict: th.judge(ci.high()),
         });
     }
+    // The design table's order, then anything else a thresholds file adds.
+    const ORDER: [&str; 6] = [
+        "eni_creation_p95_s",
+        "eni_attachment_p95_s",
+        "full_reconcile_s",
+        "controller_cpu_p95_millicores",
+        "controller_memory_peak_mib",
+        "error_rate_percent",
+    ];
+    let rank = |m: &str| ORDER.iter().position(|o| *o == m).unwrap_or(ORDER.len());
+    verdicts.sort_by_key(|v| rank(&v.metric));
     let mut actions: BTreeMap<String, ActionSummary> = BTreeMap::new();
     let n = runs.len().max(1) as f64;
     let mut all: Vec<Action> = runs

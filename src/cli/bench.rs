@@ -1,0 +1,68 @@
+//! `enisim bench`: the engine's events/s and the model's runs/s on this machine, without
+//! criterion (which `cargo bench` runs for the statistically careful figures).
+
+use crate::engine::hold::hold;
+use crate::scenario::{simulate, Model, ScenarioSpec, Settings};
+use crate::textbook::{replicate, CheckCase, Service};
+use std::time::Instant;
+
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// Hold operations per measurement.
+    #[arg(long, default_value_t = 5_000_000)]
+    pub events: u64,
+    /// Burst replications to time.
+    #[arg(long, default_value_t = 200)]
+    pub runs: u64,
+}
+
+fn best_of<T>(n: usize, mut f: impl FnMut() -> T) -> f64 {
+    (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(f());
+            t.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+pub fn run(args: BenchArgs) -> anyhow::Result<std::process::ExitCode> {
+    if args.events == 0 || args.runs == 0 {
+        return Err(super::BadInput("--events and --runs must be ≥ 1".into()).into());
+    }
+    println!("one thread, best of 3");
+    for pending in [10usize, 1_000, 100_000] {
+        let secs = best_of(3, || hold(pending, args.events, 1));
+        println!(
+            "engine hold, {pending:>7} pending events: {:>6.1} M events/s",
+            args.events as f64 / secs / 1e6
+        );
+    }
+    let case = CheckCase {
+        servers: 5,
+        rho: 0.8,
+        service: Service::Exponential,
+    };
+    let events = replicate(&case, 20_000, 2_000, 1).events;
+    let secs = best_of(3, || replicate(&case, 20_000, 2_000, 1));
+    println!(
+        "M/M/5 through executor + work queue: {:>6.1} M events/s",
+        events as f64 / secs / 1e6
+    );
+    let settings = Settings::new(
+        crate::controller::ControllerProfile::embedded(),
+        ScenarioSpec::embedded("burst").expect("embedded burst"),
+    );
+    let model = Model::embedded();
+    let secs = best_of(3, || {
+        for seed in 0..args.runs {
+            let _ = simulate(&settings, &model, seed);
+        }
+    });
+    println!(
+        "default burst (10 × 10), one replication: {:.2} ms ({:.0} runs/s)",
+        secs / args.runs as f64 * 1e3,
+        args.runs as f64 / secs
+    );
+    Ok(std::process::ExitCode::SUCCESS)
+}
