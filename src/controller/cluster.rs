@@ -105,6 +105,12 @@ pub struct ApiStats {
     pub status_writes_changed: u64,
     pub meta_writes: u64,
     pub watch_events: u64,
+    /// When each write completed and each watch event was handled (for CPU).
+    pub status_write_times: Vec<Nanos>,
+    pub meta_write_times: Vec<Nanos>,
+    pub watch_event_times: Vec<Nanos>,
+    /// (time, nodes, NodeENIs, attachments in status) at every change (for memory).
+    pub objects: Vec<(Nanos, u32, u32, u32)>,
 }
 
 /// The API server as the controller's client sees it.
@@ -159,8 +165,12 @@ impl ApiServer {
 
     /// The watch event of a change to NodeENI `key`, after the watch delay.
     pub fn emit(&self, key: NodeEniKey) {
-        self.stats.borrow_mut().watch_events += 1;
         let delay = self.spec.watch_delay.sample(&mut self.rng.borrow_mut().1);
+        {
+            let mut s = self.stats.borrow_mut();
+            s.watch_events += 1;
+            s.watch_event_times.push(self.sim.now() + delay);
+        }
         let q = self.queue.clone();
         if delay == 0 {
             q.add(key);
@@ -171,6 +181,21 @@ impl ApiServer {
             sim.sleep(delay).await;
             q.add(key);
         });
+    }
+
+    /// Records the object counts the controller's caches hold now.
+    pub fn note_objects(&self) {
+        let c = self.cluster.borrow();
+        let nodes = c.nodes.iter().filter(|n| !n.deleted).count() as u32;
+        let live = c.nodeenis.iter().filter(|n| !n.gone);
+        let (nnes, atts) = live.fold((0u32, 0u32), |(n, a), x| {
+            (n + 1, a + x.attachments.len() as u32)
+        });
+        drop(c);
+        self.stats
+            .borrow_mut()
+            .objects
+            .push((self.sim.now(), nodes, nnes, atts));
     }
 
     async fn round_trip(&self) {
@@ -194,11 +219,14 @@ impl ApiServer {
             }
             changed
         };
-        let mut s = self.stats.borrow_mut();
-        s.status_writes += 1;
+        {
+            let mut s = self.stats.borrow_mut();
+            s.status_writes += 1;
+            s.status_write_times.push(self.sim.now());
+        }
         if changed {
-            s.status_writes_changed += 1;
-            drop(s);
+            self.stats.borrow_mut().status_writes_changed += 1;
+            self.note_objects();
             if self.self_trigger {
                 self.emit(key);
             }
@@ -218,7 +246,12 @@ impl ApiServer {
                 n.gone = true;
             }
         }
-        self.stats.borrow_mut().meta_writes += 1;
+        {
+            let mut s = self.stats.borrow_mut();
+            s.meta_writes += 1;
+            s.meta_write_times.push(self.sim.now());
+        }
+        self.note_objects();
         self.emit(key);
     }
 
@@ -235,6 +268,7 @@ impl ApiServer {
             c.nodeenis.push(n);
             (c.nodeenis.len() - 1) as NodeEniKey
         };
+        self.note_objects();
         self.emit(key);
         key
     }
@@ -254,6 +288,7 @@ impl ApiServer {
                 n.gone = true;
             }
         }
+        self.note_objects();
         self.emit(key);
     }
 
@@ -287,6 +322,7 @@ impl ApiServer {
             }
             keys
         };
+        self.note_objects();
         for k in keys {
             self.emit(k);
         }
@@ -299,6 +335,7 @@ impl ApiServer {
             c.nodes.push(node);
             keys
         };
+        self.note_objects();
         for k in keys {
             self.emit(k);
         }

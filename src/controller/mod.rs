@@ -9,6 +9,7 @@ pub mod ec2;
 pub mod profile;
 pub mod reconcile;
 pub mod recorder;
+pub mod resources;
 
 pub use circuit_breaker::{BreakerState, BreakerWiring, CircuitBreaker};
 pub use cluster::{ApiServer, AttachmentStatus, Cluster, Node, NodeEni, NodeEniKey, NodeEniSpec};

@@ -119,8 +119,41 @@ pub struct ControllerProfile {
     pub cache_ttl: GoDuration,
     pub kubernetes: KubernetesSpec,
     /// Per-operation costs for CPU and memory (see `resources`).
-    #[serde(default)]
-    pub costs: Option<serde_yaml_ng::Value>,
+    pub costs: Costs,
+    pub eni_manager: EniManagerCosts,
+}
+
+/// What the controller process spends per operation (all assumptions, each with the
+/// Prometheus series a user calibrates it from; see models/controller/v1.3.8.yaml).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Costs {
+    pub cpu_window: GoDuration,
+    pub cpu_base_millicores: f64,
+    pub cpu_ms_per_reconcile: f64,
+    pub cpu_ms_per_ec2_attempt: f64,
+    pub cpu_ms_per_status_write: f64,
+    pub cpu_ms_per_meta_write: f64,
+    pub cpu_ms_per_watch_event: f64,
+    pub memory_base_mib: f64,
+    pub memory_kib_per_node: f64,
+    pub memory_kib_per_nodeeni: f64,
+    pub memory_kib_per_attachment: f64,
+    pub memory_kib_per_inflight_call: f64,
+    pub memory_kib_per_busy_worker: f64,
+}
+
+/// The ENI Manager DaemonSet pod on each node: two unsynchronised 30 s loops, each listing
+/// every NodeENI (uncached) and GETting its Node per NodeENI (controller-v1.3.8.md §9).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EniManagerCosts {
+    pub loop_interval: GoDuration,
+    pub loops: u32,
+    pub cpu_ms_per_loop: f64,
+    pub cpu_ms_per_nodeeni_per_loop: f64,
+    pub memory_base_mib: f64,
+    pub memory_kib_per_nodeeni: f64,
 }
 
 impl ControllerProfile {
@@ -172,6 +205,35 @@ impl ControllerProfile {
                     "rate_per_s must be > 0 and burst ≥ 1".into(),
                 ));
             }
+        }
+        let c = &self.costs;
+        for (name, v) in [
+            ("cpu_base_millicores", c.cpu_base_millicores),
+            ("cpu_ms_per_reconcile", c.cpu_ms_per_reconcile),
+            ("cpu_ms_per_ec2_attempt", c.cpu_ms_per_ec2_attempt),
+            ("cpu_ms_per_status_write", c.cpu_ms_per_status_write),
+            ("cpu_ms_per_meta_write", c.cpu_ms_per_meta_write),
+            ("cpu_ms_per_watch_event", c.cpu_ms_per_watch_event),
+            ("memory_base_mib", c.memory_base_mib),
+            ("memory_kib_per_node", c.memory_kib_per_node),
+            ("memory_kib_per_nodeeni", c.memory_kib_per_nodeeni),
+            ("memory_kib_per_attachment", c.memory_kib_per_attachment),
+            (
+                "memory_kib_per_inflight_call",
+                c.memory_kib_per_inflight_call,
+            ),
+            ("memory_kib_per_busy_worker", c.memory_kib_per_busy_worker),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err((format!("costs.{name}"), format!("must be ≥ 0, got {v}")));
+            }
+        }
+        if c.cpu_window.0 == 0 {
+            return Err(("costs.cpu_window".into(), "must be > 0".into()));
+        }
+        let m = &self.eni_manager;
+        if m.loop_interval.0 == 0 {
+            return Err(("eni_manager.loop_interval".into(), "must be > 0".into()));
         }
         let k = &self.kubernetes;
         k.api_latency

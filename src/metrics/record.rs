@@ -81,6 +81,14 @@ pub struct RunMetrics {
     pub status_writes: u64,
     pub queue_depth_max: f64,
     pub breaker_transitions: u64,
+    pub cpu_p95_millicores: f64,
+    pub cpu_peak_millicores: f64,
+    pub cpu_mean_millicores: f64,
+    pub memory_p95_mib: f64,
+    pub memory_peak_mib: f64,
+    pub eni_manager_cpu_millicores: f64,
+    pub eni_manager_memory_mib: f64,
+    pub eni_manager_api_reads_per_s: f64,
     pub end_s: f64,
 }
 

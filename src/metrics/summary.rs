@@ -86,12 +86,14 @@ pub fn summarise(runs: &[RunRecord], thresholds: &Thresholds, workers: u32) -> S
         });
     }
     // The design table's order, then anything else a thresholds file adds.
-    const ORDER: [&str; 6] = [
+    const ORDER: [&str; 8] = [
         "eni_creation_p95_s",
         "eni_attachment_p95_s",
         "full_reconcile_s",
-        "controller_cpu_p95_millicores",
-        "controller_memory_peak_mib",
+        "cpu_p95_millicores",
+        "cpu_peak_millicores",
+        "memory_p95_mib",
+        "memory_peak_mib",
         "error_rate_percent",
     ];
     let rank = |m: &str| ORDER.iter().position(|o| *o == m).unwrap_or(ORDER.len());

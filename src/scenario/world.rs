@@ -194,6 +194,7 @@ impl World {
             seed,
         );
         controller.start();
+        api.note_objects();
         Ok(World {
             sim,
             server,
@@ -364,6 +365,14 @@ impl World {
         let in_flight = client.in_flight();
         let qstats = queue.stats();
         let breaker = ops.breaker();
+        let res = crate::controller::resources::controller_resources(
+            &self.settings.controller.costs,
+            &self.settings.controller.eni_manager,
+            &rec.reconciles,
+            &calls,
+            &api.stats.borrow(),
+            end,
+        );
         let metrics = RunMetrics {
             desired_attachments: desired,
             attached_at_end,
@@ -409,6 +418,14 @@ impl World {
                 .as_ref()
                 .map(|b| b.transitions.len() as u64)
                 .unwrap_or(0),
+            cpu_p95_millicores: res.cpu_p95_millicores,
+            cpu_peak_millicores: res.cpu_peak_millicores,
+            cpu_mean_millicores: res.cpu_mean_millicores,
+            memory_p95_mib: res.memory_p95_mib,
+            memory_peak_mib: res.memory_peak_mib,
+            eni_manager_cpu_millicores: res.eni_manager_cpu_millicores,
+            eni_manager_memory_mib: res.eni_manager_memory_mib,
+            eni_manager_api_reads_per_s: res.eni_manager_api_reads_per_s,
             end_s: time::to_secs(end),
         };
         let buckets = srv
