@@ -125,6 +125,45 @@ pub struct Ec2Profile {
     pub background: Vec<Tenant>,
 }
 
+impl Faults {
+    /// Checks action names, probabilities and windows; keys are under `prefix`.
+    pub fn validate(&self, prefix: &str) -> Result<(), (String, String)> {
+        for (name, p) in &self.error_probability {
+            let key = format!("{prefix}.error_probability.{name}");
+            if name != "*" {
+                action(&key, name)?;
+            }
+            if !(0.0..=1.0).contains(p) {
+                return Err((key, format!("a probability must lie in [0, 1], got {p}")));
+            }
+        }
+        for (i, w) in self.outages.iter().enumerate() {
+            window(&format!("{prefix}.outages[{i}]"), w.start_s, w.end_s)?;
+        }
+        for (i, s) in self.throttle_storms.iter().enumerate() {
+            let key = format!("{prefix}.throttle_storms[{i}]");
+            action(&format!("{key}.action"), &s.action)?;
+            window(&key, s.start_s, s.end_s)?;
+            if !(s.rate_per_s.is_finite() && s.rate_per_s >= 0.0) {
+                return Err((
+                    format!("{key}.rate_per_s"),
+                    format!("must be ≥ 0, got {}", s.rate_per_s),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// When the last fault window ends, in seconds (0 without windows).
+    pub fn last_window_end_s(&self) -> f64 {
+        self.outages
+            .iter()
+            .map(|w| w.end_s)
+            .chain(self.throttle_storms.iter().map(|s| s.end_s))
+            .fold(0.0, f64::max)
+    }
+}
+
 impl Ec2Profile {
     /// The profile embedded in the binary.
     pub fn embedded() -> Ec2Profile {
@@ -154,14 +193,6 @@ impl Ec2Profile {
     /// Checks everything serde cannot: action names, signs, windows, probabilities.
     /// The error is (dotted key, message).
     pub fn validate(&self) -> Result<(), (String, String)> {
-        fn action(key: &str, name: &str) -> Result<Action, (String, String)> {
-            Action::from_name(name).ok_or_else(|| {
-                (
-                    key.to_string(),
-                    format!("unknown EC2 action {name:?}; known: {}", known_actions()),
-                )
-            })
-        }
         fn bucket(key: &str, b: &BucketSpec) -> Result<(), (String, String)> {
             if !(b.max.is_finite() && b.max >= 1.0) {
                 return Err((format!("{key}.max"), format!("must be ≥ 1, got {}", b.max)));
@@ -176,21 +207,6 @@ impl Ec2Profile {
         }
         fn dist(key: &str, d: &Distribution) -> Result<(), (String, String)> {
             d.validate().map_err(|m| (key.to_string(), m))
-        }
-        fn window(key: &str, start: f64, end: f64) -> Result<(), (String, String)> {
-            if !(start.is_finite() && start >= 0.0) {
-                return Err((
-                    format!("{key}.start_s"),
-                    format!("must be ≥ 0, got {start}"),
-                ));
-            }
-            if !(end.is_finite() && end > start) {
-                return Err((
-                    format!("{key}.end_s"),
-                    format!("the window ends ({end}) before it starts ({start})"),
-                ));
-            }
-            Ok(())
         }
         let t = &self.throttling;
         for (name, b) in &t.actions {
@@ -229,29 +245,7 @@ impl Ec2Profile {
         }
         dist("attachment.attach", &self.attachment.attach)?;
         dist("attachment.detach", &self.attachment.detach)?;
-        for (name, p) in &self.faults.error_probability {
-            let key = format!("faults.error_probability.{name}");
-            if name != "*" {
-                action(&key, name)?;
-            }
-            if !(0.0..=1.0).contains(p) {
-                return Err((key, format!("a probability must lie in [0, 1], got {p}")));
-            }
-        }
-        for (i, w) in self.faults.outages.iter().enumerate() {
-            window(&format!("faults.outages[{i}]"), w.start_s, w.end_s)?;
-        }
-        for (i, s) in self.faults.throttle_storms.iter().enumerate() {
-            let key = format!("faults.throttle_storms[{i}]");
-            action(&format!("{key}.action"), &s.action)?;
-            window(&key, s.start_s, s.end_s)?;
-            if !(s.rate_per_s.is_finite() && s.rate_per_s >= 0.0) {
-                return Err((
-                    format!("{key}.rate_per_s"),
-                    format!("must be ≥ 0, got {}", s.rate_per_s),
-                ));
-            }
-        }
+        self.faults.validate("faults")?;
         for (i, b) in self.background.iter().enumerate() {
             let key = format!("background[{i}]");
             action(&format!("{key}.action"), &b.action)?;
@@ -264,6 +258,31 @@ impl Ec2Profile {
         }
         Ok(())
     }
+}
+
+fn action(key: &str, name: &str) -> Result<Action, (String, String)> {
+    Action::from_name(name).ok_or_else(|| {
+        (
+            key.to_string(),
+            format!("unknown EC2 action {name:?}; known: {}", known_actions()),
+        )
+    })
+}
+
+fn window(key: &str, start: f64, end: f64) -> Result<(), (String, String)> {
+    if !(start.is_finite() && start >= 0.0) {
+        return Err((
+            format!("{key}.start_s"),
+            format!("must be ≥ 0, got {start}"),
+        ));
+    }
+    if !(end.is_finite() && end > start) {
+        return Err((
+            format!("{key}.end_s"),
+            format!("the window ends ({end}) before it starts ({start})"),
+        ));
+    }
+    Ok(())
 }
 
 fn known_actions() -> String {

@@ -876,6 +876,10 @@ impl Ec2Server {
             .collect()
     }
 
+    pub fn instance_state(&self, instance: InstanceId) -> Option<InstanceState> {
+        self.instances.get(instance.0 as usize).map(|i| i.state)
+    }
+
     pub fn instance_type(&self, instance: InstanceId) -> Option<&InstanceType> {
         self.instances.get(instance.0 as usize).map(|i| &i.kind)
     }

@@ -50,21 +50,25 @@ fn level_per_second(intervals: impl Iterator<Item = (Nanos, Nanos)>, seconds: us
     out
 }
 
-/// Computes the controller's CPU and memory over [0, end].
+/// Computes the controller's CPU and memory over [from, to).
 pub fn controller_resources(
     costs: &Costs,
     manager: &EniManagerCosts,
     reconciles: &[ReconcileRecord],
     calls: &[CallRecord],
     api: &ApiStats,
-    end: Nanos,
+    from: Nanos,
+    to: Nanos,
 ) -> ResourceUse {
+    let end = to.saturating_sub(from);
     let seconds = (end / SECOND) as usize;
-    // Core-milliseconds spent in each second.
+    // Core-milliseconds spent in each second of the window.
     let mut cpu_ms = vec![0.0f64; seconds + 1];
     let mut add = |t: Nanos, ms: f64| {
-        let i = ((t / SECOND) as usize).min(seconds);
-        cpu_ms[i] += ms;
+        if t >= from && t < to {
+            let i = (((t - from) / SECOND) as usize).min(seconds);
+            cpu_ms[i] += ms;
+        }
     };
     for r in reconciles {
         add(r.start, costs.cpu_ms_per_reconcile);
@@ -101,13 +105,26 @@ pub fn controller_resources(
     cpu.sort_by(f64::total_cmp);
     let total_ms: f64 = cpu_ms.iter().sum();
     // Memory, sampled each second.
-    let inflight = level_per_second(calls.iter().map(|c| (c.start, c.end)), seconds);
-    let busy = level_per_second(reconciles.iter().map(|r| (r.start, r.end)), seconds);
+    let shift = |(s, e): (Nanos, Nanos)| (s.saturating_sub(from), e.saturating_sub(from));
+    let inflight = level_per_second(
+        calls
+            .iter()
+            .filter(|c| c.end > from && c.start < to)
+            .map(|c| shift((c.start, c.end))),
+        seconds,
+    );
+    let busy = level_per_second(
+        reconciles
+            .iter()
+            .filter(|r| r.end > from && r.start < to)
+            .map(|r| shift((r.start, r.end))),
+        seconds,
+    );
     let mut objects = api.objects.iter().peekable();
     let mut current = (0u32, 0u32, 0u32);
     let mut mem = Vec::with_capacity(seconds + 1);
     for k in 0..=seconds {
-        let t = k as Nanos * SECOND;
+        let t = from + k as Nanos * SECOND;
         while let Some(&&(at, n, e, a)) = objects.peek() {
             if at > t {
                 break;

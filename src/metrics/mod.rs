@@ -6,5 +6,5 @@ pub mod stats;
 pub mod summary;
 pub mod thresholds;
 
-pub use record::{ActionStats, EniRow, RunMetrics, RunRecord};
+pub use record::{ActionStats, EniRow, RunMetrics, RunRecord, StepMetrics};
 pub use stats::{mean_ci, quantile, MeanCi};

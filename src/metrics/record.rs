@@ -89,7 +89,46 @@ pub struct RunMetrics {
     pub eni_manager_cpu_millicores: f64,
     pub eni_manager_memory_mib: f64,
     pub eni_manager_api_reads_per_s: f64,
+    /// Failure recovery: from the end of the last fault until every desired attachment
+    /// holds again (0 when they held throughout).
+    pub recovery_s: f64,
+    /// Secondary ENIs alive in EC2 that no live NodeENI's status holds.
+    pub leaked_enis: u64,
+    /// NodeENIs asked to be deleted that still exist at the end.
+    pub stuck_finalizers: u64,
+    /// Status attachments no longer asked for (node gone or unmatched, subnet removed).
+    pub orphaned_attachments: u64,
+    /// (ENIs created − ENIs deleted) − attachments the final NodeENIs and nodes require.
+    pub eni_balance_gap: i64,
+    pub forced_finalizer_removals: u64,
+    /// Scale-down: from the deletion until the last NodeENI is gone (or the status empty).
+    pub cleanup_total_s: f64,
+    pub cleanup_eni_p50_s: f64,
+    pub cleanup_eni_p95_s: f64,
+    pub cleanup_eni_max_s: f64,
+    pub detach_polls: u64,
+    pub queue_depth_end: u64,
+    /// Changes a mixed run made.
+    pub changes: u64,
     pub end_s: f64,
+}
+
+/// One step of a gradual scale-up.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct StepMetrics {
+    pub step: u32,
+    pub nodes: u32,
+    pub enis_per_node: u32,
+    pub start_s: f64,
+    pub eni_creation_p95_s: f64,
+    pub eni_attachment_p95_s: f64,
+    pub full_reconcile_s: f64,
+    pub converged: bool,
+    pub cpu_p95_millicores: f64,
+    pub cpu_peak_millicores: f64,
+    pub memory_p95_mib: f64,
+    pub memory_peak_mib: f64,
+    pub error_rate_percent: f64,
 }
 
 /// Everything one replication produced.
@@ -105,6 +144,8 @@ pub struct RunRecord {
     pub queue_depth: Vec<(Nanos, u32)>,
     pub breaker: Vec<(Nanos, String)>,
     pub attach_failures: BTreeMap<String, u64>,
+    /// Gradual scale-up: one entry per step.
+    pub steps: Vec<StepMetrics>,
 }
 
 /// Quantile summary of a set of durations in seconds: (p50, p95, p99, max).

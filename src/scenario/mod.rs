@@ -1,10 +1,12 @@
 //! Scenarios as data, the Helm-values view of the controller's knobs, and running a
 //! scenario's replications.
 
+pub mod kinds;
 pub mod spec;
 pub mod values;
 pub mod world;
 
-pub use spec::{Layout, ScenarioSpec};
+pub use kinds::simulate;
+pub use spec::{Kind, Layout, ScenarioSpec};
 pub use values::Settings;
-pub use world::{simulate, BuildError, Model};
+pub use world::{BuildError, Model};

@@ -76,16 +76,133 @@ pub struct RunSpec {
     pub replications: u32,
 }
 
+/// The five scenarios of the controller's performance plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// Every attachment requested at t = 0.
+    #[default]
+    Burst,
+    /// 1 × 1 up to 10 × 10 along a path of steps.
+    Gradual,
+    /// Creates, updates and deletes at rates over a window.
+    Mixed,
+    /// Injected EC2 faults; time to recover.
+    Failure,
+    /// Every NodeENI deleted, or every node drained and terminated.
+    ScaleDown,
+}
+
+/// One step of a gradual scale-up.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    pub nodes: u32,
+    pub enis_per_node: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GradualSpec {
+    pub path: Vec<Step>,
+    pub step_interval: GoDuration,
+}
+
+/// Poisson rates, per minute, of the changes a mixed run makes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MixedRates {
+    pub create_nodeeni: f64,
+    pub delete_nodeeni: f64,
+    pub add_subnet: f64,
+    pub remove_subnet: f64,
+    pub change_selector: f64,
+    pub relabel_node: f64,
+    pub add_node: f64,
+    pub remove_node: f64,
+}
+
+impl MixedRates {
+    pub fn named(&self) -> [(&'static str, f64); 8] {
+        [
+            ("create_nodeeni", self.create_nodeeni),
+            ("delete_nodeeni", self.delete_nodeeni),
+            ("add_subnet", self.add_subnet),
+            ("remove_subnet", self.remove_subnet),
+            ("change_selector", self.change_selector),
+            ("relabel_node", self.relabel_node),
+            ("add_node", self.add_node),
+            ("remove_node", self.remove_node),
+        ]
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MixedSpec {
+    /// Changes start once the initial burst has converged and go on this long.
+    pub window: GoDuration,
+    pub rates_per_min: MixedRates,
+    /// Spare nodes (instances) that `add_node` can bring in.
+    pub spare_nodes: u32,
+    /// Spare subnets that new NodeENIs and `add_subnet` use.
+    pub spare_subnets: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScaleDownVariant {
+    /// `kubectl delete nodeeni --all`.
+    DeleteNodeenis,
+    /// Every node drained, its Node object deleted and its instance terminated.
+    DrainNodes,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScaleDownSpec {
+    pub variant: ScaleDownVariant,
+    /// How long after the burst converged the scale-down starts.
+    pub after_converged: GoDuration,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioSpec {
     pub name: String,
     pub description: String,
+    #[serde(default)]
+    pub kind: Kind,
     pub cluster: ClusterSpec,
     pub run: RunSpec,
+    #[serde(default)]
+    pub gradual: Option<GradualSpec>,
+    #[serde(default)]
+    pub mixed: Option<MixedSpec>,
+    /// EC2 faults added to the EC2 profile's for this scenario (seconds from t = 0).
+    #[serde(default)]
+    pub faults: Option<crate::aws::profile::Faults>,
+    #[serde(default)]
+    pub scale_down: Option<ScaleDownSpec>,
 }
 
-const EMBEDDED: &[(&str, &str)] = &[("burst", include_str!("../../models/scenarios/burst.yaml"))];
+const EMBEDDED: &[(&str, &str)] = &[
+    ("burst", include_str!("../../models/scenarios/burst.yaml")),
+    (
+        "gradual",
+        include_str!("../../models/scenarios/gradual.yaml"),
+    ),
+    ("mixed", include_str!("../../models/scenarios/mixed.yaml")),
+    (
+        "failure",
+        include_str!("../../models/scenarios/failure.yaml"),
+    ),
+    (
+        "scale-down",
+        include_str!("../../models/scenarios/scale-down.yaml"),
+    ),
+    ("drain", include_str!("../../models/scenarios/drain.yaml")),
+];
 
 impl ScenarioSpec {
     /// The scenarios built into the binary, by name.
@@ -151,6 +268,66 @@ impl ScenarioSpec {
         }
         if r.replications == 0 {
             return Err(("run.replications".into(), "must be ≥ 1".into()));
+        }
+        let need = |section: &str, present: bool| {
+            if present {
+                Ok(())
+            } else {
+                Err((
+                    "kind".to_string(),
+                    format!("kind {:?} needs a `{section}` section", self.kind),
+                ))
+            }
+        };
+        match self.kind {
+            Kind::Burst => {}
+            Kind::Gradual => need("gradual", self.gradual.is_some())?,
+            Kind::Mixed => need("mixed", self.mixed.is_some())?,
+            Kind::Failure => need("faults", self.faults.is_some())?,
+            Kind::ScaleDown => need("scale_down", self.scale_down.is_some())?,
+        }
+        if let Some(g) = &self.gradual {
+            if g.path.is_empty() {
+                return Err(("gradual.path".into(), "the path has no step".into()));
+            }
+            if g.step_interval.0 == 0 {
+                return Err(("gradual.step_interval".into(), "must be > 0".into()));
+            }
+            for (i, w) in g.path.windows(2).enumerate() {
+                if w[1].nodes < w[0].nodes || w[1].enis_per_node < w[0].enis_per_node {
+                    return Err((
+                        format!("gradual.path[{}]", i + 1),
+                        format!(
+                            "the path shrinks: {} × {} after {} × {}",
+                            w[1].nodes, w[1].enis_per_node, w[0].nodes, w[0].enis_per_node
+                        ),
+                    ));
+                }
+            }
+            for (i, s) in g.path.iter().enumerate() {
+                if s.nodes == 0 || s.enis_per_node == 0 || s.enis_per_node > 64 {
+                    return Err((
+                        format!("gradual.path[{i}]"),
+                        "nodes ≥ 1 and 1 ≤ enis_per_node ≤ 64".into(),
+                    ));
+                }
+            }
+        }
+        if let Some(m) = &self.mixed {
+            if m.window.0 == 0 {
+                return Err(("mixed.window".into(), "must be > 0".into()));
+            }
+            for (name, r) in m.rates_per_min.named() {
+                if !(r.is_finite() && r >= 0.0) {
+                    return Err((
+                        format!("mixed.rates_per_min.{name}"),
+                        format!("a rate must be ≥ 0, got {r}"),
+                    ));
+                }
+            }
+        }
+        if let Some(f) = &self.faults {
+            f.validate("faults")?;
         }
         Ok(())
     }

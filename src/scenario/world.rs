@@ -1,7 +1,7 @@
 //! Builds the world a scenario describes (EC2 with its instances and subnets, the
 //! Kubernetes objects, the controller) and runs one replication of it.
 
-use super::spec::{DeviceIndexPlan, Layout};
+use super::spec::{DeviceIndexPlan, Kind, Layout};
 use super::values::Settings;
 use crate::aws::{
     Ec2Client, Ec2Profile, Ec2Server, InstanceType, InstanceTypes, SecurityGroupId, SubnetId,
@@ -13,7 +13,7 @@ use crate::kube::{ControllerRateLimiter, WorkQueue};
 use crate::metrics::record::{action_stats, is_unexpected_error, quantiles};
 use crate::metrics::{EniRow, RunMetrics, RunRecord};
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 /// Why a scenario cannot be built.
@@ -100,6 +100,9 @@ fn nodeenis(
     }
 }
 
+/// One attachment a NodeENI asks for: (NodeENI, node, subnet).
+pub type Want = (NodeEniKey, String, SubnetId);
+
 /// A built world: EC2, the cluster, the API server and the controller, ready to run.
 pub struct World {
     pub sim: Sim,
@@ -115,7 +118,10 @@ pub struct World {
     pub group: SecurityGroupId,
     pub node_names: Vec<String>,
     pub seed: u64,
-    settings: Settings,
+    /// When each (node, subnet) attachment was last asked for (creation times count
+    /// from here), and the pairs asked for now.
+    demand: RefCell<(BTreeMap<Want, Nanos>, BTreeSet<Want>)>,
+    pub(crate) settings: Settings,
 }
 
 impl World {
@@ -124,10 +130,30 @@ impl World {
     pub fn build(settings: &Settings, model: &Model, seed: u64) -> Result<World, BuildError> {
         let c = &settings.scenario.cluster;
         let itype = model.instance_type(&c.instance_type)?.clone();
+        let (spare_nodes, spare_subnets) = settings
+            .scenario
+            .mixed
+            .as_ref()
+            .map(|m| (m.spare_nodes, m.spare_subnets))
+            .unwrap_or((0, 0));
+        let active_nodes = match (&settings.scenario.kind, &settings.scenario.gradual) {
+            (Kind::Gradual, Some(g)) => g.path[0].nodes.min(c.nodes),
+            _ => c.nodes,
+        };
+        let mut ec2 = model.ec2.clone();
+        if let Some(f) = &settings.scenario.faults {
+            ec2.faults
+                .error_probability
+                .extend(f.error_probability.clone());
+            ec2.faults.outages.extend(f.outages.iter().cloned());
+            ec2.faults
+                .throttle_storms
+                .extend(f.throttle_storms.iter().cloned());
+        }
         let sim = Sim::new();
         let h = sim.handle();
-        let mut server = Ec2Server::new(&model.ec2, seed);
-        let subnets: Vec<SubnetId> = (0..c.enis_per_node)
+        let mut server = Ec2Server::new(&ec2, seed);
+        let subnets: Vec<SubnetId> = (0..c.enis_per_node + spare_subnets)
             .map(|i| server.add_subnet(&format!("multi-eni-{i}")))
             .collect();
         let node_subnet = server.add_subnet("nodes");
@@ -135,9 +161,11 @@ impl World {
         for name in &c.security_group_names {
             server.add_security_group(name);
         }
-        let node_names: Vec<String> = (0..c.nodes).map(|i| format!("node-{i:02}")).collect();
+        let node_names: Vec<String> = (0..c.nodes + spare_nodes)
+            .map(|i| format!("node-{i:02}"))
+            .collect();
         let mut nodes = Vec::new();
-        for name in &node_names {
+        for (i, name) in node_names.iter().enumerate() {
             let inst = server.add_instance(&itype, node_subnet, 0);
             nodes.push(Node {
                 name: name.clone(),
@@ -148,7 +176,8 @@ impl World {
                 ]
                 .into_iter()
                 .collect(),
-                deleted: false,
+                // Nodes past the active count join later (gradual steps, spare nodes).
+                deleted: i as u32 >= active_nodes,
             });
         }
         let server = Rc::new(RefCell::new(server));
@@ -209,15 +238,93 @@ impl World {
             group,
             node_names,
             seed,
+            demand: RefCell::new((BTreeMap::new(), BTreeSet::new())),
             settings: settings.clone(),
         })
     }
 
-    /// Creates the layout's NodeENIs now.
+    /// Creates the layout's NodeENIs now, over the scenario's subnets and active nodes.
     pub fn create_nodeenis(&self) {
-        for n in nodeenis(&self.settings, &self.subnets, self.group, &self.node_names) {
+        let m = self.settings.scenario.cluster.enis_per_node as usize;
+        self.create_layout(&self.subnets[..m.min(self.subnets.len())]);
+    }
+
+    /// The layout's NodeENIs over `subnets` (for nodeeni-per-node: one per active node).
+    pub fn create_layout(&self, subnets: &[SubnetId]) {
+        let active = self.active_node_names();
+        for n in nodeenis(&self.settings, subnets, self.group, &active) {
             self.api.create_nodeeni(n);
         }
+        self.refresh_demand();
+    }
+
+    pub fn active_node_names(&self) -> Vec<String> {
+        self.cluster
+            .borrow()
+            .nodes
+            .iter()
+            .filter(|n| !n.deleted)
+            .map(|n| n.name.clone())
+            .collect()
+    }
+
+    /// The attachments the live NodeENIs ask for: (NodeENI, node, subnet).
+    pub fn desired_pairs(&self) -> BTreeSet<Want> {
+        let c = self.cluster.borrow();
+        let mut out = BTreeSet::new();
+        for (k, n) in c.nodeenis.iter().enumerate() {
+            if n.gone || n.deletion_requested.is_some() {
+                continue;
+            }
+            for node in c
+                .nodes
+                .iter()
+                .filter(|x| n.selects(x) && x.instance.is_some())
+            {
+                for s in &n.spec.subnets {
+                    out.insert((k as NodeEniKey, node.name.clone(), *s));
+                }
+            }
+        }
+        out
+    }
+
+    /// Notes when newly desired attachments were asked for. Call after every change.
+    pub fn refresh_demand(&self) {
+        let now = self.sim.now();
+        let pairs = self.desired_pairs();
+        let mut d = self.demand.borrow_mut();
+        for p in &pairs {
+            if !d.1.contains(p) {
+                d.0.insert(p.clone(), now);
+            }
+        }
+        d.1 = pairs;
+    }
+
+    /// Every attachment ever asked for, with when it last was.
+    pub fn demand_times(&self) -> Vec<(Want, Nanos)> {
+        self.demand
+            .borrow()
+            .0
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect()
+    }
+
+    /// Whether EC2 has terminated the instance.
+    pub fn terminated(&self, i: crate::aws::InstanceId) -> bool {
+        self.server.borrow().instance_state(i)
+            == Some(crate::aws::server::InstanceState::Terminated)
+    }
+
+    /// When the attachment for (NodeENI, node, subnet) was asked for, if it was.
+    pub fn demanded_at(&self, nodeeni: NodeEniKey, node: &str, subnet: SubnetId) -> Option<Nanos> {
+        self.demand
+            .borrow()
+            .0
+            .get(&(nodeeni, node.to_string(), subnet))
+            .copied()
     }
 
     /// Attachments the NodeENIs that exist ask for.
@@ -240,28 +347,58 @@ impl World {
     /// Runs in monitor steps until converged (then the observation window) or `horizon`.
     /// Returns (converged at, mean busy workers until then).
     pub fn run_to_convergence(&self, horizon: Nanos) -> (Option<Nanos>, Option<f64>, Nanos) {
-        let step = self.settings.scenario.run.monitor_interval.0;
-        let desired = self.desired_attachments();
-        let mut t = self.sim.now();
-        while t < horizon {
-            t = (t + step).min(horizon);
-            self.sim.run_until(t);
-            let converged = convergence_time(
-                &self.cluster.borrow(),
-                &self.server.borrow(),
-                &self.controller,
-                desired,
-                t,
-            );
-            if let Some(ct) = converged {
-                let busy = self.controller.rec.borrow().workers_busy.mean(t);
-                let stop =
-                    (ct.max(t) + self.settings.scenario.run.observe_after_converged.0).min(horizon);
+        match self.run_until_converged(0, horizon) {
+            Some(ct) => {
+                let busy = self
+                    .controller
+                    .rec
+                    .borrow()
+                    .workers_busy
+                    .mean(self.sim.now());
+                let stop = (ct.max(self.sim.now())
+                    + self.settings.scenario.run.observe_after_converged.0)
+                    .min(horizon);
                 self.sim.run_until(stop);
-                return (Some(ct), Some(busy), stop);
+                (Some(ct), Some(busy), stop)
+            }
+            None => (None, None, self.sim.now()),
+        }
+    }
+
+    /// Runs in monitor steps until every desired attachment holds at a check made no
+    /// earlier than `not_before`, or until `deadline`. Returns when it converged.
+    pub fn run_until_converged(&self, not_before: Nanos, deadline: Nanos) -> Option<Nanos> {
+        self.run_until_condition(not_before, deadline, |w, t| {
+            convergence_time(
+                &w.cluster.borrow(),
+                &w.server.borrow(),
+                &w.controller,
+                w.desired_attachments(),
+                t,
+            )
+        })
+    }
+
+    /// Runs in monitor steps until `check` returns a time, or until `deadline`.
+    pub fn run_until_condition(
+        &self,
+        not_before: Nanos,
+        deadline: Nanos,
+        check: impl Fn(&World, Nanos) -> Option<Nanos>,
+    ) -> Option<Nanos> {
+        let step = self.settings.scenario.run.monitor_interval.0;
+        let mut t = self.sim.now();
+        while t < deadline {
+            t = (t + step).min(deadline);
+            self.sim.run_until(t);
+            if t < not_before {
+                continue;
+            }
+            if let Some(ct) = check(self, t) {
+                return Some(ct);
             }
         }
-        (None, None, t)
+        None
     }
 
     /// Everything the replication produced, up to `end`.
@@ -295,23 +432,21 @@ impl World {
             .iter()
             .map(|n| n.name.clone())
             .collect();
-        let in_status: std::collections::BTreeSet<_> = cluster
-            .borrow()
-            .nodeenis
-            .iter()
-            .flat_map(|n| n.attachments.iter().map(|a| a.eni))
-            .collect();
         let mut churned = 0;
         for (eni, tl) in &rec.enis {
             let attached = srv.attached_at(*eni);
             if tl.fate == crate::controller::EniFate::ChurnedAfterAttachFailure {
                 churned += 1;
             }
-            if in_status.contains(eni) {
-                creation.push(time::to_secs(tl.created_at - tl.requested_at));
+            let requested = self
+                .demanded_at(tl.nodeeni, &tl.node, tl.subnet)
+                .filter(|t| *t <= tl.created_at)
+                .unwrap_or(tl.requested_at);
+            if tl.in_status_at.is_some() {
+                creation.push(time::to_secs(tl.created_at - requested));
                 if let Some(a) = attached {
                     attachment.push(time::to_secs(a.saturating_sub(tl.created_at)));
-                    ready.push(time::to_secs(a.saturating_sub(tl.requested_at)));
+                    ready.push(time::to_secs(a.saturating_sub(requested)));
                 }
             }
             enis.push(EniRow {
@@ -323,7 +458,7 @@ impl World {
                     .unwrap_or_default(),
                 node: tl.node.clone(),
                 subnet: tl.subnet.to_string(),
-                requested_s: time::to_secs(tl.requested_at),
+                requested_s: time::to_secs(requested),
                 created_s: time::to_secs(tl.created_at),
                 attach_returned_s: tl.attach_returned_at.map(time::to_secs),
                 ec2_attached_s: attached.map(time::to_secs),
@@ -332,13 +467,22 @@ impl World {
                 gone_s: tl.gone_at.map(time::to_secs),
             });
         }
-        let attached_at_end = attachment.len() as u64;
-        // Missing attachments count at the horizon (censored, the worst case).
-        let missing = desired.saturating_sub(creation.len() as u64);
+        // Desired attachments not in place at the end count at the end (censored, the
+        // worst case).
+        let satisfied: BTreeSet<Want> = cluster
+            .borrow()
+            .nodeenis
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| !n.gone)
+            .flat_map(|(k, n)| n.attachments.iter().map(move |a| (k as NodeEniKey, a)))
+            .filter(|(_, a)| srv.attached_at(a.eni).is_some_and(|t| t <= end))
+            .map(|(k, a)| (k, a.node.clone(), a.subnet))
+            .collect();
+        let missing = self.desired_pairs().difference(&satisfied).count();
+        let attached_at_end = desired - missing as u64;
         for _ in 0..missing {
             creation.push(time::to_secs(end));
-        }
-        for _ in 0..desired.saturating_sub(attachment.len() as u64) {
             attachment.push(time::to_secs(end));
             ready.push(time::to_secs(end));
         }
@@ -371,7 +515,42 @@ impl World {
             &rec.reconciles,
             &calls,
             &api.stats.borrow(),
+            0,
             end,
+        );
+        let live_status: BTreeSet<crate::aws::EniId> = cluster
+            .borrow()
+            .nodeenis
+            .iter()
+            .filter(|n| !n.gone)
+            .flat_map(|n| n.attachments.iter().map(|a| a.eni))
+            .collect();
+        let live = srv.live_secondary_enis();
+        let leaked_enis = live.iter().filter(|e| !live_status.contains(e)).count() as u64;
+        let stuck_finalizers = cluster
+            .borrow()
+            .nodeenis
+            .iter()
+            .filter(|n| !n.gone && n.deletion_requested.is_some())
+            .count() as u64;
+        let wanted = self.desired_pairs();
+        let orphaned_attachments = cluster
+            .borrow()
+            .nodeenis
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| !n.gone && n.deletion_requested.is_none())
+            .flat_map(|(k, n)| n.attachments.iter().map(move |a| (k as NodeEniKey, a)))
+            .filter(|(k, a)| !wanted.contains(&(*k, a.node.clone(), a.subnet)))
+            .count() as u64;
+        let eni_balance_gap =
+            (srv.stats.enis_created as i64 - srv.stats.enis_deleted as i64) - wanted.len() as i64;
+        let (cl50, cl95, _, clmax) = quantiles(
+            rec.cleanups
+                .iter()
+                .filter(|c| c.ok)
+                .map(|c| time::to_secs(c.end - c.start))
+                .collect(),
         );
         let metrics = RunMetrics {
             desired_attachments: desired,
@@ -426,7 +605,18 @@ impl World {
             eni_manager_cpu_millicores: res.eni_manager_cpu_millicores,
             eni_manager_memory_mib: res.eni_manager_memory_mib,
             eni_manager_api_reads_per_s: res.eni_manager_api_reads_per_s,
+            leaked_enis,
+            stuck_finalizers,
+            orphaned_attachments,
+            eni_balance_gap,
+            forced_finalizer_removals: rec.forced_finalizer_removals,
+            cleanup_eni_p50_s: cl50,
+            cleanup_eni_p95_s: cl95,
+            cleanup_eni_max_s: clmax,
+            detach_polls: rec.cleanups.iter().map(|c| c.detach_polls as u64).sum(),
+            queue_depth_end: queue.len() as u64,
             end_s: time::to_secs(end),
+            ..Default::default()
         };
         let buckets = srv
             .buckets()
@@ -457,17 +647,9 @@ impl World {
                 })
                 .unwrap_or_default(),
             attach_failures: rec.attach_failures.clone(),
+            steps: Vec::new(),
         }
     }
-}
-
-/// One replication of the scenario under `settings`: the burst's NodeENIs at t = 0, run
-/// until converged (plus the observation window) or the horizon.
-pub fn simulate(settings: &Settings, model: &Model, seed: u64) -> Result<RunRecord, BuildError> {
-    let world = World::build(settings, model, seed)?;
-    world.create_nodeenis();
-    let (converged, busy, end) = world.run_to_convergence(settings.scenario.horizon());
-    Ok(world.record(converged, busy, end))
 }
 
 /// The time at which every desired attachment was in NodeENI status and `attached` in
