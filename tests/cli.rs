@@ -146,3 +146,70 @@ fn check_prints_theory_beside_simulation() {
         .stdout(predicate::str::contains("M/M/15"))
         .stdout(predicate::str::contains("M/D/1"));
 }
+
+#[test]
+fn bad_scenario_files_are_exit_2_with_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = include_str!("../models/scenarios/gradual.yaml");
+    let cases = [
+        (
+            base.replace("kind: gradual", "kind: gradual\nsurprise: 1"),
+            "unknown field `surprise`",
+        ),
+        (
+            base.replace(
+                "- { nodes: 4, enis_per_node: 4 }",
+                "- { nodes: 1, enis_per_node: 1 }",
+            ),
+            "gradual.path[2]: the path shrinks",
+        ),
+        (
+            include_str!("../models/scenarios/mixed.yaml")
+                .replace("relabel_node: 0.5", "relabel_node: -0.5"),
+            "mixed.rates_per_min.relabel_node: a rate must be ≥ 0",
+        ),
+        (
+            include_str!("../models/scenarios/failure.yaml")
+                .replace("{ start_s: 10, end_s: 70 }", "{ start_s: 70, end_s: 10 }"),
+            "faults.outages[0].end_s: the window ends (10) before it starts (70)",
+        ),
+    ];
+    for (i, (text, msg)) in cases.iter().enumerate() {
+        let f = dir.path().join(format!("scenario-{i}.yaml"));
+        fs::write(&f, text).unwrap();
+        enisim()
+            .arg("run")
+            .arg(&f)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(format!("scenario-{i}.yaml:")))
+            .stderr(predicate::str::contains(*msg));
+    }
+}
+
+#[test]
+fn scenarios_lists_the_five_kinds() {
+    let out = enisim().arg("scenarios").assert().success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    for name in [
+        "burst",
+        "gradual",
+        "mixed",
+        "failure",
+        "scale-down",
+        "drain",
+    ] {
+        assert!(text.contains(name), "{name}");
+    }
+}
+
+#[test]
+fn each_scenario_runs_from_the_cli() {
+    for name in ["gradual", "mixed", "failure", "scale-down", "drain"] {
+        enisim()
+            .args(["run", name, "--replications", "2"])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("controller CPU p95"));
+    }
+}

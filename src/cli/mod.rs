@@ -6,6 +6,7 @@ mod check;
 mod model_args;
 mod output;
 mod run;
+mod scenarios;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -26,6 +27,8 @@ pub struct Cli {
 pub enum Command {
     /// Run a scenario (default: the 100-ENI burst) and judge it against the thresholds.
     Run(Box<run::RunArgs>),
+    /// List the built-in scenarios.
+    Scenarios,
     /// Run the engine and the work queue on textbook queues (M/M/1, M/M/c, M/D/1) and
     /// print the simulated mean wait beside the closed form.
     Check(check::CheckArgs),
@@ -55,6 +58,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Run(args) => run::run(*args),
+        Command::Scenarios => scenarios::run(),
     };
     match result {
         Ok(code) => code,

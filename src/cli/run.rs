@@ -5,9 +5,12 @@ use super::output::write_run_outputs;
 use super::BadInput;
 use crate::engine::rng;
 use crate::metrics::summary::{summarise, Summary};
+use crate::metrics::thresholds::Thresholds;
 use crate::metrics::thresholds::Verdict;
 use crate::metrics::RunRecord;
-use crate::scenario::{simulate, BuildError, Model, ScenarioSpec, Settings};
+use crate::metrics::StepMetrics;
+use crate::scenario::kinds::{degradation_points, step_value};
+use crate::scenario::{simulate, BuildError, Kind, Model, ScenarioSpec, Settings};
 use rayon::prelude::*;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -134,10 +137,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 "scenario": settings.scenario,
                 "seed": args.seed,
                 "summary": summary,
+                "steps": step_means(&runs),
+                "degradation": degradation_points(&runs, &thresholds),
             });
             println!("{}", serde_json::to_string_pretty(&doc)?);
         }
-        Format::Table => print_table(&settings, &model, args.seed, &summary, elapsed),
+        Format::Table => {
+            print_table(&settings, &model, args.seed, &summary, elapsed);
+            print_kind_report(&settings, &summary, &runs, &thresholds);
+        }
     }
     let fail = match args.fail_on {
         Some(FailOn::Warning) => summary.worst >= Verdict::Warning,
@@ -210,4 +218,165 @@ fn print_table(
         m("reconcile_p95_s"),
     );
     println!("bottleneck: {}", s.bottleneck);
+}
+
+/// Per-step means over the replications (gradual scale-up).
+pub fn step_means(runs: &[RunRecord]) -> Vec<StepMetrics> {
+    let n_steps = runs.iter().map(|r| r.steps.len()).min().unwrap_or(0);
+    (0..n_steps)
+        .map(|k| {
+            let n = runs.len() as f64;
+            let mean = |f: &dyn Fn(&StepMetrics) -> f64| {
+                runs.iter().map(|r| f(&r.steps[k])).sum::<f64>() / n
+            };
+            let first = &runs[0].steps[k];
+            StepMetrics {
+                step: first.step,
+                nodes: first.nodes,
+                enis_per_node: first.enis_per_node,
+                start_s: first.start_s,
+                eni_creation_p95_s: mean(&|s| s.eni_creation_p95_s),
+                eni_attachment_p95_s: mean(&|s| s.eni_attachment_p95_s),
+                full_reconcile_s: mean(&|s| s.full_reconcile_s),
+                converged: runs.iter().all(|r| r.steps[k].converged),
+                cpu_p95_millicores: mean(&|s| s.cpu_p95_millicores),
+                cpu_peak_millicores: mean(&|s| s.cpu_peak_millicores),
+                memory_p95_mib: mean(&|s| s.memory_p95_mib),
+                memory_peak_mib: mean(&|s| s.memory_peak_mib),
+                error_rate_percent: mean(&|s| s.error_rate_percent),
+            }
+        })
+        .collect()
+}
+
+fn print_kind_report(
+    settings: &Settings,
+    s: &Summary,
+    runs: &[RunRecord],
+    thresholds: &Thresholds,
+) {
+    let m = |k: &str| s.metrics.get(k).copied();
+    let mean = |k: &str| m(k).map(|c| c.mean).unwrap_or(f64::NAN);
+    let ci = |k: &str| {
+        m(k).map(|c| format!("{:.1} [{:.1}, {:.1}]", c.mean, c.low(), c.high()))
+            .unwrap_or_default()
+    };
+    match settings.scenario.kind {
+        Kind::Burst => {}
+        Kind::Gradual => {
+            println!();
+            println!(
+                "{:<5} {:>11} {:>13} {:>15} {:>15} {:>9} {:>11} {:>8}",
+                "step",
+                "nodes×ENIs",
+                "creation p95",
+                "attachment p95",
+                "full reconcile",
+                "CPU p95",
+                "memory max",
+                "errors"
+            );
+            for st in step_means(runs) {
+                println!(
+                    "{:<5} {:>11} {:>11.1} s {:>13.1} s {:>13.1} s{} {:>7.0} m {:>8.1} Mi {:>6.2} %",
+                    st.step,
+                    format!("{}×{}", st.nodes, st.enis_per_node),
+                    st.eni_creation_p95_s,
+                    st.eni_attachment_p95_s,
+                    st.full_reconcile_s,
+                    if st.converged { " " } else { "*" },
+                    st.cpu_p95_millicores,
+                    st.memory_peak_mib,
+                    st.error_rate_percent
+                );
+            }
+            println!("(* not converged within the step in every replication)");
+            println!(
+                "degradation point (first step whose upper 95 % bound leaves \"acceptable\"):"
+            );
+            for (metric, step) in degradation_points(runs, thresholds) {
+                let label = thresholds
+                    .metrics
+                    .get(&metric)
+                    .map(|t| t.label.as_str())
+                    .unwrap_or(&metric);
+                match step {
+                    Some(k) => {
+                        let st = &runs[0].steps[k as usize];
+                        let v: f64 = runs
+                            .iter()
+                            .filter_map(|r| step_value(&r.steps[k as usize], &metric))
+                            .sum::<f64>()
+                            / runs.len() as f64;
+                        println!(
+                            "  {label}: step {k} ({}×{}), mean {v:.1}",
+                            st.nodes, st.enis_per_node
+                        );
+                    }
+                    None => println!("  {label}: never along this path"),
+                }
+            }
+        }
+        Kind::Mixed => {
+            println!();
+            println!(
+                "stability: {:.1} changes; converged after the window in {:.0} % of runs; stuck finalizers {:.2}; leaked ENIs {:.2}; orphaned attachments {:.2}",
+                mean("changes"),
+                100.0 * mean("converged"),
+                mean("stuck_finalizers"),
+                mean("leaked_enis"),
+                mean("orphaned_attachments"),
+            );
+            println!(
+                "ENIs created − deleted − required = {:.2} (0 when every ENI is accounted for); keys queued at the end {:.1}",
+                mean("eni_balance_gap"),
+                mean("queue_depth_end"),
+            );
+        }
+        Kind::Failure => {
+            println!();
+            println!(
+                "recovery (last fault end → every attachment holds again): {} s; SDK retries {:.0}, wrapper retries {:.0}, throttled {:.0}, quota exhausted {:.0}",
+                ci("recovery_s"),
+                mean("sdk_retries"),
+                mean("wrapper_retries"),
+                mean("ec2_throttled"),
+                mean("sdk_quota_exhausted"),
+            );
+            let mut failures: std::collections::BTreeMap<&str, f64> = Default::default();
+            for r in runs {
+                for (k, v) in &r.attach_failures {
+                    *failures.entry(k.as_str()).or_default() += *v as f64 / runs.len() as f64;
+                }
+            }
+            println!(
+                "attach failures reaching NodeENIs (swallowed, retried next pass): {failures:.1?}; leaked ENIs {:.2}; circuit-breaker transitions {:.1}",
+                mean("leaked_enis"),
+                mean("breaker_transitions"),
+            );
+            if let Some(r) = runs.first() {
+                if !r.breaker.is_empty() {
+                    let path: Vec<String> = r
+                        .breaker
+                        .iter()
+                        .map(|(t, st)| format!("{st}@{:.0}s", crate::engine::time::to_secs(*t)))
+                        .collect();
+                    println!("breaker (replication 0): {}", path.join(" → "));
+                }
+            }
+        }
+        Kind::ScaleDown => {
+            println!();
+            println!(
+                "cleanup: total {} s; per ENI p50 {:.1} s, p95 {:.1} s, max {:.1} s; detach polls {:.0}; forced finalizer removals {:.2}; leaked ENIs {:.2}",
+                ci("cleanup_total_s"),
+                mean("cleanup_eni_p50_s"),
+                mean("cleanup_eni_p95_s"),
+                mean("cleanup_eni_max_s"),
+                mean("detach_polls"),
+                mean("forced_finalizer_removals"),
+                mean("leaked_enis"),
+            );
+        }
+    }
 }

@@ -93,6 +93,18 @@ pub enum Kind {
     ScaleDown,
 }
 
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Burst => "burst",
+            Kind::Gradual => "gradual",
+            Kind::Mixed => "mixed",
+            Kind::Failure => "failure",
+            Kind::ScaleDown => "scale-down",
+        }
+    }
+}
+
 /// One step of a gradual scale-up.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
