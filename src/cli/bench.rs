@@ -49,20 +49,24 @@ pub fn run(args: BenchArgs) -> anyhow::Result<std::process::ExitCode> {
         "M/M/5 through executor + work queue: {:>6.1} M events/s",
         events as f64 / secs / 1e6
     );
-    let settings = Settings::new(
-        crate::controller::ControllerProfile::embedded(),
-        ScenarioSpec::embedded("burst").expect("embedded burst"),
-    );
     let model = Model::embedded();
-    let secs = best_of(3, || {
-        for seed in 0..args.runs {
-            let _ = simulate(&settings, &model, seed);
-        }
-    });
-    println!(
-        "default burst (10 × 10), one replication: {:.2} ms ({:.0} runs/s)",
-        secs / args.runs as f64 * 1e3,
-        args.runs as f64 / secs
-    );
+    for name in ScenarioSpec::embedded_names() {
+        let settings = Settings::new(
+            crate::controller::ControllerProfile::embedded(),
+            ScenarioSpec::embedded(name).expect("embedded scenario"),
+        );
+        // The burst is the hot path; the longer scenarios get fewer runs.
+        let runs = if name == "burst" { args.runs } else { (args.runs / 20).max(3) };
+        let secs = best_of(3, || {
+            for seed in 0..runs {
+                let _ = simulate(&settings, &model, seed);
+            }
+        });
+        println!(
+            "scenario {name:<11} one replication: {:>7.2} ms ({:.0} runs/s)",
+            secs / runs as f64 * 1e3,
+            runs as f64 / secs
+        );
+    }
     Ok(std::process::ExitCode::SUCCESS)
 }
