@@ -34,6 +34,8 @@ fn fixed_model() -> (Model, Settings) {
         "enisim.scenario.layout=one-nodeeni",
         "enisim.whatIf.nodeOrder=sorted",
         "controller.maxConcurrentReconciles=1",
+        // The IMDS hop-limit job's DescribeInstances are not the reconciler's calls.
+        "imds.autoConfigureHopLimit=false",
     ]);
     s.controller.kubernetes.api_latency = Distribution::fixed_ms(10.0);
     s.controller.kubernetes.watch_delay = Distribution::fixed_ms(5.0);

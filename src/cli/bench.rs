@@ -56,7 +56,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<std::process::ExitCode> {
             ScenarioSpec::embedded(name).expect("embedded scenario"),
         );
         // The burst is the hot path; the longer scenarios get fewer runs.
-        let runs = if name == "burst" { args.runs } else { (args.runs / 20).max(3) };
+        let runs = if name == "burst" {
+            args.runs
+        } else {
+            (args.runs / 20).max(3)
+        };
         let secs = best_of(3, || {
             for seed in 0..runs {
                 let _ = simulate(&settings, &model, seed);

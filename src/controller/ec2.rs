@@ -268,6 +268,15 @@ impl Ec2Ops {
         }
     }
 
+    /// DescribeInstances straight through the SDK (the IMDS job's look-up).
+    pub async fn describe_instance_sdk(&self, instance: InstanceId) -> Result<(), CallError> {
+        self.sdk(Request::DescribeInstances {
+            ids: vec![instance],
+        })
+        .await
+        .map(|_| ())
+    }
+
     /// DetachNetworkInterface (E:317-353): attachment not found counts as success.
     pub async fn detach(
         &self,

@@ -84,6 +84,16 @@ pub struct Behaviour {
     pub eni_limit_aware: bool,
     /// What-if: a client-side EC2 rate limiter (x/time/rate) before every call.
     pub ec2_rate_limit: Option<RateLimitSpec>,
+    /// The IMDS hop-limit job (Helm `imds.autoConfigureHopLimit`, default true): at start
+    /// and on a 5-minute ticker, STS + DescribeInstances calls (C:2529; §6).
+    pub imds_job: Option<ImdsJob>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImdsJob {
+    pub period: GoDuration,
+    pub describe_instances_per_run: u32,
 }
 
 /// `wait.Backoff` of the wrappers (E:340…; C:1111, 1163): Steps 5, 1 s, ×2, jitter 0.1.

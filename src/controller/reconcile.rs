@@ -79,6 +79,27 @@ impl Controller {
     /// (controller-runtime v0.14.6 internal/controller/controller.go:L228-269, L323-346):
     /// error → AddRateLimited; RequeueAfter → Forget + AddAfter; success → Forget; then Done.
     pub fn start(&self) {
+        if let Some(job) = self.profile.behaviour.imds_job {
+            // The controller's own instance: the first node's (assumption: any one instance).
+            let c = self.clone();
+            let own = self
+                .api
+                .cluster
+                .borrow()
+                .nodes
+                .iter()
+                .find_map(|n| n.instance);
+            if let Some(own) = own {
+                self.sim.spawn(async move {
+                    loop {
+                        for _ in 0..job.describe_instances_per_run {
+                            let _ = c.ec2.describe_instance_sdk(own).await;
+                        }
+                        c.sim.sleep(job.period.0).await;
+                    }
+                });
+            }
+        }
         for _ in 0..self.profile.env.max_concurrent_reconciles {
             let c = self.clone();
             self.sim.spawn(async move {

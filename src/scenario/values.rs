@@ -13,7 +13,7 @@
 
 use super::spec::{DeviceIndexPlan, Layout, ScenarioSpec};
 use crate::aws::RetryMode;
-use crate::controller::profile::{GoDuration, NodeOrder, RateLimitSpec};
+use crate::controller::profile::{GoDuration, ImdsJob, NodeOrder, RateLimitSpec};
 use crate::controller::{BreakerWiring, ControllerProfile};
 use crate::engine::time::parse_go_duration;
 use crate::input::{locate_yaml_key, read_text, InputError};
@@ -55,6 +55,7 @@ pub const KNOWN_KEYS: &[(&str, &str)] = &[
     ("enisim.whatIf.nodeOrder", "random|sorted"),
     ("enisim.whatIf.ec2RateLimit.rate", "requests per second > 0"),
     ("enisim.whatIf.ec2RateLimit.burst", "integer ≥ 1"),
+    ("imds.autoConfigureHopLimit", "true|false"),
     ("enisim.scenario.nodes", "integer ≥ 1"),
     ("enisim.scenario.enisPerNode", "integer ≥ 1"),
     ("enisim.scenario.instanceType", "instance type name"),
@@ -85,7 +86,8 @@ const IGNORED_PREFIXES: &[&str] = &[
     "affinity",
     "metrics",
     "logLevel",
-    "imds",
+    "imds.hopLimit",
+    "imds.aggressiveConfiguration",
     "env",
     "scaleTest",
     "hpa",
@@ -262,6 +264,16 @@ impl Settings {
                     rate_per_s: rate,
                     burst: b,
                 });
+            }
+            "imds.autoConfigureHopLimit" => {
+                beh.imds_job = if as_bool(v)? {
+                    Some(beh.imds_job.unwrap_or(ImdsJob {
+                        period: GoDuration(5 * 60 * crate::engine::SECOND),
+                        describe_instances_per_run: 2,
+                    }))
+                } else {
+                    None
+                }
             }
             "enisim.scenario.nodes" => cl.nodes = as_uint(v, 1)? as u32,
             "enisim.scenario.enisPerNode" => {
