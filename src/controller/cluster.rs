@@ -80,6 +80,8 @@ impl NodeEni {
 pub struct Cluster {
     pub nodes: Vec<Node>,
     pub nodeenis: Vec<NodeEni>,
+    /// Bumped by every change that can change what is desired (not by status writes).
+    pub generation: u64,
 }
 
 impl Cluster {
@@ -245,6 +247,7 @@ impl ApiServer {
             if n.deletion_requested.is_some() && !n.finalizer {
                 n.gone = true;
             }
+            c.generation += 1;
         }
         {
             let mut s = self.stats.borrow_mut();
@@ -266,6 +269,7 @@ impl ApiServer {
         let key = {
             let mut c = self.cluster.borrow_mut();
             c.nodeenis.push(n);
+            c.generation += 1;
             (c.nodeenis.len() - 1) as NodeEniKey
         };
         self.note_objects();
@@ -287,6 +291,7 @@ impl ApiServer {
             if !n.finalizer {
                 n.gone = true;
             }
+            c.generation += 1;
         }
         self.note_objects();
         self.emit(key);
@@ -300,6 +305,7 @@ impl ApiServer {
                 return;
             };
             f(&mut n.spec);
+            c.generation += 1;
         }
         self.emit(key);
     }
@@ -314,6 +320,7 @@ impl ApiServer {
             };
             let before = c.nodeenis_for(&c.nodes[i]);
             f(&mut c.nodes[i]);
+            c.generation += 1;
             let mut keys = before;
             for k in c.nodeenis_for(&c.nodes[i]) {
                 if !keys.contains(&k) {
@@ -333,6 +340,7 @@ impl ApiServer {
             let mut c = self.cluster.borrow_mut();
             let keys = c.nodeenis_for(&node);
             c.nodes.push(node);
+            c.generation += 1;
             keys
         };
         self.note_objects();

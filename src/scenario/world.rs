@@ -121,6 +121,7 @@ pub struct World {
     /// When each (node, subnet) attachment was last asked for (creation times count
     /// from here), and the pairs asked for now.
     demand: RefCell<(BTreeMap<Want, Nanos>, BTreeSet<Want>)>,
+    desired_cache: std::cell::Cell<(u64, u64)>,
     pub(crate) settings: Settings,
 }
 
@@ -186,6 +187,7 @@ impl World {
         let cluster = Rc::new(RefCell::new(Cluster {
             nodes,
             nodeenis: Vec::new(),
+            generation: 0,
         }));
         let profile = &settings.controller;
         let api = ApiServer::new(
@@ -239,6 +241,7 @@ impl World {
             node_names,
             seed,
             demand: RefCell::new((BTreeMap::new(), BTreeSet::new())),
+            desired_cache: std::cell::Cell::new((u64::MAX, 0)),
             settings: settings.clone(),
         })
     }
@@ -327,21 +330,16 @@ impl World {
             .copied()
     }
 
-    /// Attachments the NodeENIs that exist ask for.
+    /// Attachments the NodeENIs that exist ask for (cached per cluster generation).
     pub fn desired_attachments(&self) -> u64 {
-        let c = self.cluster.borrow();
-        c.nodeenis
-            .iter()
-            .filter(|n| !n.gone && n.deletion_requested.is_none())
-            .map(|n| {
-                let nodes = c
-                    .nodes
-                    .iter()
-                    .filter(|x| n.selects(x) && x.instance.is_some())
-                    .count();
-                (nodes * n.spec.subnets.len()) as u64
-            })
-            .sum()
+        let generation = self.cluster.borrow().generation;
+        let (g, n) = self.desired_cache.get();
+        if g == generation {
+            return n;
+        }
+        let n = self.desired_pairs().len() as u64;
+        self.desired_cache.set((generation, n));
+        n
     }
 
     /// Runs in monitor steps until converged (then the observation window) or `horizon`.
@@ -661,6 +659,16 @@ fn convergence_time(
     desired: u64,
     now: Nanos,
 ) -> Option<Nanos> {
+    // Cheap test first: not enough attachments in status yet.
+    let in_status: usize = cluster
+        .nodeenis
+        .iter()
+        .filter(|n| !n.gone && n.deletion_requested.is_none())
+        .map(|n| n.attachments.len())
+        .sum();
+    if (in_status as u64) < desired {
+        return None;
+    }
     let rec = controller.rec.borrow();
     let mut count = 0;
     let mut latest = 0;
