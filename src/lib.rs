@@ -13,3 +13,4 @@ pub mod kube;
 pub mod metrics;
 pub mod scenario;
 pub mod textbook;
+pub mod trace;

@@ -213,3 +213,52 @@ fn each_scenario_runs_from_the_cli() {
             .stdout(predicate::str::contains("controller CPU p95"));
     }
 }
+
+#[test]
+fn trace_synth_ingest_stats_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let trail = dir.path().join("trail");
+    enisim()
+        .args(["trace", "synth", "--seed", "2", "-o"])
+        .arg(&trail)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("records"));
+    let table = dir.path().join("t.parquet");
+    enisim()
+        .args(["trace", "ingest"])
+        .arg(&trail)
+        .arg("-o")
+        .arg(&table)
+        .assert()
+        .success();
+    enisim()
+        .args(["trace", "stats"])
+        .arg(&table)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("AttachNetworkInterface"));
+}
+
+#[test]
+fn trace_bad_input_is_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("broken.json");
+    fs::write(&f, "{\"Records\": [{\"eventVersion\": \"1.08\", ").unwrap();
+    enisim()
+        .args(["trace", "ingest", "--strict"])
+        .arg(&f)
+        .arg("-o")
+        .arg(dir.path().join("o.parquet"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("broken.json"));
+    assert!(!dir.path().join("o.parquet").exists(), "nothing half-written");
+    enisim()
+        .args(["trace", "ingest", "--caller-rule", "nonsense"])
+        .arg(&f)
+        .arg("-o")
+        .arg(dir.path().join("o.parquet"))
+        .assert()
+        .code(2);
+}

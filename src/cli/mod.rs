@@ -7,6 +7,7 @@ mod model_args;
 mod output;
 mod run;
 mod scenarios;
+mod trace;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -29,6 +30,9 @@ pub enum Command {
     Run(Box<run::RunArgs>),
     /// List the built-in scenarios.
     Scenarios,
+    /// CloudTrail: ingest real trails, summarise them, write synthetic ones.
+    #[command(subcommand)]
+    Trace(trace::TraceCommand),
     /// Run the engine and the work queue on textbook queues (M/M/1, M/M/c, M/D/1) and
     /// print the simulated mean wait beside the closed form.
     Check(check::CheckArgs),
@@ -59,6 +63,7 @@ pub fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::Run(args) => run::run(*args),
         Command::Scenarios => scenarios::run(),
+        Command::Trace(cmd) => trace::run(cmd),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,38 @@
+//! CloudTrail in, normalised tables out; synthetic CloudTrail out of a simulated run.
+//!
+//! * [`ingest`] reads S3 delivery files, `lookup-events` JSON and Lake/Athena CSV exports
+//!   (plain or gzip, directory trees) with bounded memory into one polars `DataFrame`
+//!   ([`COLUMNS`]), written by [`write_parquet`];
+//! * [`stats`] summarises it per action and caller class (rates, errors, throttles, gaps
+//!   between paired calls);
+//! * [`synth`] writes a simulated run's EC2 calls as CloudTrail S3 delivery files.
+
+mod caller;
+mod error;
+mod ingest;
+mod params;
+mod record;
+mod source;
+mod stats;
+mod synth;
+mod table;
+mod time;
+
+pub mod from_run;
+pub use from_run::synth_calls;
+
+pub use caller::{
+    CallerField, CallerRule, CallerRules, Pattern, CLASS_CONTROLLER, CLASS_OTHER, CLASS_VPC_CNI,
+};
+pub use error::{Location, RecordError, TraceError};
+pub use ingest::{ingest, IngestIssue, IngestOptions, IngestReport, Ingested};
+pub use record::{parse_record, TraceRecord, EC2_EVENT_SOURCE};
+pub use source::{parse_document, TraceFormat, SLURP_LIMIT};
+pub use stats::{stats, ActionStats, GapKind, GapStats, StatsTable};
+pub use synth::{
+    example_workload, synth, SynthCall, SynthOptions, SynthReport, DEFAULT_USER_AGENT,
+};
+pub use table::{
+    bare_code, is_throttle_code, read_parquet, write_parquet, COLUMNS, THROTTLE_CODES,
+};
+pub use time::{format_time_s, parse_time_ns};

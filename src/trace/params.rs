@@ -1,0 +1,470 @@
+//! `requestParameters` in one streaming pass: the ids the table needs and a canonical hash,
+//! without building a JSON tree.
+//!
+//! The hash is independent of object key order and whitespace (an object's hash combines its
+//! entries' hashes with a commutative sum), so the same parameters hash alike in S3 files,
+//! `lookup-events` output and CSV exports. Arrays keep their order.
+
+use std::fmt;
+use std::hash::Hasher;
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use super::error::RecordError;
+use super::record::Fnv64;
+
+/// What the parameters say, for the table.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct ParamsOut {
+    pub hash: u64,
+    /// `networkInterfaceId`, then `networkInterfaceIdSet` items, then
+    /// `network-interface-id` filter values.
+    pub enis: Vec<String>,
+    /// `instanceId`, `instancesSet` items, `attachment.instance-id` filter values.
+    pub instances: Vec<String>,
+    pub device_index: Option<u32>,
+    /// `attachmentId`, else `attachment.attachmentId`, else an `attachment.attachment-id`
+    /// filter value.
+    pub attachment: Option<String>,
+    /// `subnetId`, else a `subnetSet` item, else a `subnet-id` filter value.
+    pub subnet: Option<String>,
+    pub client_token: Option<String>,
+    /// The first type/value problem met (the walk continues so the stream stays usable).
+    pub error: Option<RecordError>,
+    nested_attachment: Option<String>,
+    filter_attachment: Option<String>,
+    subnet_set: Option<String>,
+    filter_subnet: Option<String>,
+    filter_enis: Vec<String>,
+    filter_instances: Vec<String>,
+    cur_filter_name: Option<String>,
+    cur_filter_values: Vec<String>,
+}
+
+impl ParamsOut {
+    /// Resolves the precedence between direct fields, sets and filters.
+    pub(crate) fn finish(mut self) -> Self {
+        self.enis.append(&mut self.filter_enis);
+        self.instances.append(&mut self.filter_instances);
+        if self.attachment.is_none() {
+            self.attachment = self
+                .nested_attachment
+                .take()
+                .or_else(|| self.filter_attachment.take());
+        }
+        if self.subnet.is_none() {
+            self.subnet = self.subnet_set.take().or_else(|| self.filter_subnet.take());
+        }
+        self
+    }
+
+    fn set_error(&mut self, e: RecordError) {
+        if self.error.is_none() {
+            self.error = Some(e);
+        }
+    }
+}
+
+/// Where in the parameters a value sits (only the places the table reads are told apart).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Place {
+    Root,
+    Other,
+    // Direct fields of the root object.
+    NetworkInterfaceId,
+    InstanceId,
+    DeviceIndex,
+    AttachmentId,
+    SubnetId,
+    ClientToken,
+    // `xxxSet: {items: [{key: v}]}` of the root object.
+    Set(SetKind),
+    SetItems(SetKind),
+    SetItem(SetKind),
+    SetValue(SetKind),
+    // `attachment: {attachmentId}` (ModifyNetworkInterfaceAttribute).
+    AttachmentObj,
+    NestedAttachmentId,
+    // `filterSet: {items: [{name, valueSet: {items: [{value}]}}]}`.
+    FilterSet,
+    FilterItems,
+    FilterItem,
+    FilterName,
+    FilterValueSet,
+    FilterValueItems,
+    FilterValueItem,
+    FilterValue,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum SetKind {
+    Enis,
+    Instances,
+    Subnets,
+}
+
+impl SetKind {
+    fn key(self) -> &'static str {
+        match self {
+            SetKind::Enis => "networkInterfaceId",
+            SetKind::Instances => "instanceId",
+            SetKind::Subnets => "subnetId",
+        }
+    }
+}
+
+fn child_of_key(place: Place, key: &str) -> Place {
+    match (place, key) {
+        (Place::Root, "networkInterfaceId") => Place::NetworkInterfaceId,
+        (Place::Root, "instanceId") => Place::InstanceId,
+        (Place::Root, "deviceIndex") => Place::DeviceIndex,
+        (Place::Root, "attachmentId") => Place::AttachmentId,
+        (Place::Root, "subnetId") => Place::SubnetId,
+        (Place::Root, "clientToken") => Place::ClientToken,
+        (Place::Root, "networkInterfaceIdSet") => Place::Set(SetKind::Enis),
+        (Place::Root, "instancesSet") => Place::Set(SetKind::Instances),
+        (Place::Root, "subnetSet") => Place::Set(SetKind::Subnets),
+        (Place::Root, "attachment") => Place::AttachmentObj,
+        (Place::Root, "filterSet") => Place::FilterSet,
+        (Place::Set(k), "items") => Place::SetItems(k),
+        (Place::SetItem(k), x) if x == k.key() => Place::SetValue(k),
+        (Place::AttachmentObj, "attachmentId") => Place::NestedAttachmentId,
+        (Place::FilterSet, "items") => Place::FilterItems,
+        (Place::FilterItem, "name") => Place::FilterName,
+        (Place::FilterItem, "valueSet") => Place::FilterValueSet,
+        (Place::FilterValueSet, "items") => Place::FilterValueItems,
+        (Place::FilterValueItem, "value") => Place::FilterValue,
+        _ => Place::Other,
+    }
+}
+
+fn child_of_seq(place: Place) -> Place {
+    match place {
+        Place::SetItems(k) => Place::SetItem(k),
+        Place::FilterItems => Place::FilterItem,
+        Place::FilterValueItems => Place::FilterValueItem,
+        _ => Place::Other,
+    }
+}
+
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn hash_bytes(tag: u8, b: &[u8]) -> u64 {
+    let mut h = Fnv64::default();
+    h.write_u8(tag);
+    h.write(b);
+    mix(h.finish())
+}
+
+/// Reads the parameters; `None` for JSON `null`.
+pub(crate) struct ParamsSeed;
+
+impl<'de> DeserializeSeed<'de> for ParamsSeed {
+    type Value = Option<ParamsOut>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        let mut out = ParamsOut::default();
+        let r = Walk {
+            place: Place::Root,
+            out: &mut out,
+        }
+        .deserialize(d)?;
+        match r {
+            WalkResult::Null => Ok(None),
+            WalkResult::Hash(h) => {
+                out.hash = h;
+                Ok(Some(out.finish()))
+            }
+            WalkResult::NotObject(found) => {
+                out.set_error(RecordError::WrongType {
+                    field: "requestParameters",
+                    expected: "object",
+                    found,
+                });
+                Ok(Some(out))
+            }
+        }
+    }
+}
+
+/// Parses parameters given as JSON text (a CSV cell).
+pub(crate) fn params_from_text(text: &str) -> Result<Option<ParamsOut>, RecordError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let out = ParamsSeed
+        .deserialize(&mut de)
+        .and_then(|o| de.end().map(|()| o))
+        .map_err(|e| RecordError::BadValue {
+            field: "requestParameters",
+            value: text.chars().take(80).collect(),
+            reason: e.to_string(),
+        })?;
+    Ok(out)
+}
+
+enum WalkResult {
+    Null,
+    Hash(u64),
+    NotObject(&'static str),
+}
+
+struct Walk<'a> {
+    place: Place,
+    out: &'a mut ParamsOut,
+}
+
+impl<'de> DeserializeSeed<'de> for Walk<'_> {
+    type Value = WalkResult;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<WalkResult, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl Walk<'_> {
+    fn scalar(self, kind: &'static str, h: u64) -> WalkResult {
+        if self.place == Place::Root {
+            return WalkResult::NotObject(kind);
+        }
+        if self.place == Place::DeviceIndex {
+            self.out.set_error(RecordError::WrongType {
+                field: "deviceIndex",
+                expected: "number",
+                found: kind,
+            });
+        }
+        WalkResult::Hash(h)
+    }
+
+    fn number(self, v: Option<u64>, text: &str, h: u64) -> WalkResult {
+        if self.place == Place::Root {
+            return WalkResult::NotObject("number");
+        }
+        if self.place == Place::DeviceIndex {
+            match v.and_then(|x| u32::try_from(x).ok()) {
+                Some(d) => self.out.device_index = Some(d),
+                None => self.out.set_error(RecordError::BadValue {
+                    field: "deviceIndex",
+                    value: text.to_string(),
+                    reason: "not a small non-negative integer".into(),
+                }),
+            }
+        }
+        WalkResult::Hash(h)
+    }
+
+    fn string(self, s: &str) -> WalkResult {
+        let h = hash_bytes(3, s.as_bytes());
+        let out = self.out;
+        let owned = || s.to_string();
+        match self.place {
+            Place::Root => return WalkResult::NotObject("string"),
+            Place::NetworkInterfaceId if !s.is_empty() => out.enis.insert(0, owned()),
+            Place::InstanceId if !s.is_empty() => out.instances.insert(0, owned()),
+            Place::AttachmentId if !s.is_empty() => out.attachment = Some(owned()),
+            Place::SubnetId if !s.is_empty() => out.subnet = Some(owned()),
+            Place::ClientToken if !s.is_empty() => out.client_token = Some(owned()),
+            Place::DeviceIndex => match s.trim().parse::<u32>() {
+                Ok(d) => out.device_index = Some(d),
+                Err(e) => out.set_error(RecordError::BadValue {
+                    field: "deviceIndex",
+                    value: s.chars().take(40).collect(),
+                    reason: e.to_string(),
+                }),
+            },
+            Place::SetItem(k) | Place::SetValue(k) if !s.is_empty() => match k {
+                SetKind::Enis => out.enis.push(owned()),
+                SetKind::Instances => out.instances.push(owned()),
+                SetKind::Subnets => {
+                    if out.subnet_set.is_none() {
+                        out.subnet_set = Some(owned());
+                    }
+                }
+            },
+            Place::NestedAttachmentId if !s.is_empty() => out.nested_attachment = Some(owned()),
+            Place::FilterName => out.cur_filter_name = Some(owned()),
+            Place::FilterValue => out.cur_filter_values.push(owned()),
+            _ => {}
+        }
+        WalkResult::Hash(h)
+    }
+
+    fn end_filter_item(out: &mut ParamsOut) {
+        let values = std::mem::take(&mut out.cur_filter_values);
+        match out.cur_filter_name.take().as_deref() {
+            Some("network-interface-id") => out.filter_enis.extend(values),
+            Some("attachment.instance-id") => out.filter_instances.extend(values),
+            Some("attachment.attachment-id") if out.filter_attachment.is_none() => {
+                out.filter_attachment = values.into_iter().next();
+            }
+            Some("subnet-id") if out.filter_subnet.is_none() => {
+                out.filter_subnet = values.into_iter().next();
+            }
+            _ => {}
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for Walk<'_> {
+    type Value = WalkResult;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<WalkResult, E> {
+        if self.place == Place::Root {
+            return Ok(WalkResult::Null);
+        }
+        Ok(WalkResult::Hash(mix(0x6E75_6C6C)))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<WalkResult, E> {
+        self.visit_unit()
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<WalkResult, E> {
+        Ok(self.scalar("boolean", mix(1 + u64::from(v))))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<WalkResult, E> {
+        let h = mix(v ^ 0x7531_0000_0000_0001);
+        Ok(self.number(Some(v), &v.to_string(), h))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<WalkResult, E> {
+        if let Ok(u) = u64::try_from(v) {
+            return self.visit_u64(u);
+        }
+        let h = mix((v as u64) ^ 0x6964_0000_0000_0002);
+        Ok(self.number(None, &v.to_string(), h))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<WalkResult, E> {
+        let h = mix(v.to_bits() ^ 0x6634_0000_0000_0003);
+        Ok(self.number(None, &v.to_string(), h))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<WalkResult, E> {
+        Ok(self.string(v))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<WalkResult, A::Error> {
+        if self.place == Place::DeviceIndex {
+            self.out.set_error(RecordError::WrongType {
+                field: "deviceIndex",
+                expected: "number",
+                found: "array",
+            });
+        }
+        if self.place == Place::Root {
+            while seq
+                .next_element_seed(Walk {
+                    place: Place::Other,
+                    out: &mut ParamsOut::default(),
+                })?
+                .is_some()
+            {}
+            return Ok(WalkResult::NotObject("array"));
+        }
+        let child = child_of_seq(self.place);
+        let mut h: u64 = 0x6172_7261_7900_0004;
+        let mut n: u64 = 0;
+        while let Some(r) = seq.next_element_seed(Walk {
+            place: child,
+            out: &mut *self.out,
+        })? {
+            let sub = match r {
+                WalkResult::Hash(x) => x,
+                _ => 0,
+            };
+            h = mix(h.wrapping_mul(31).wrapping_add(sub));
+            n += 1;
+        }
+        Ok(WalkResult::Hash(mix(h ^ n)))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<WalkResult, A::Error> {
+        if self.place == Place::DeviceIndex {
+            self.out.set_error(RecordError::WrongType {
+                field: "deviceIndex",
+                expected: "number",
+                found: "object",
+            });
+        }
+        let filter_item = self.place == Place::FilterItem;
+        if filter_item {
+            self.out.cur_filter_name = None;
+            self.out.cur_filter_values.clear();
+        }
+        let mut sum: u64 = 0;
+        let mut n: u64 = 0;
+        while let Some(k) = map.next_key::<super::record::KeyName<'de>>()? {
+            let key = k.as_str();
+            let child = child_of_key(self.place, key);
+            let kh = hash_bytes(5, key.as_bytes());
+            let r = map.next_value_seed(Walk {
+                place: child,
+                out: &mut *self.out,
+            })?;
+            let vh = match r {
+                WalkResult::Hash(x) => x,
+                _ => 0,
+            };
+            sum = sum.wrapping_add(mix(kh ^ vh.rotate_left(17)));
+            n += 1;
+        }
+        if filter_item {
+            Self::end_filter_item(self.out);
+        }
+        Ok(WalkResult::Hash(mix(sum ^ mix(n ^ 0x6F62_6A00_0000_0005))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(t: &str) -> ParamsOut {
+        params_from_text(t).unwrap().unwrap()
+    }
+
+    #[test]
+    fn extracts_ids_and_hashes_canonically() {
+        let a = p(r#"{"networkInterfaceId":"eni-1","instanceId":"i-1","deviceIndex":2}"#);
+        assert_eq!(a.enis, vec!["eni-1"]);
+        assert_eq!(a.instances, vec!["i-1"]);
+        assert_eq!(a.device_index, Some(2));
+        let b = p(r#"{ "deviceIndex": 2, "instanceId": "i-1", "networkInterfaceId": "eni-1" }"#);
+        assert_eq!(a.hash, b.hash);
+        let c = p(r#"{"deviceIndex":3,"instanceId":"i-1","networkInterfaceId":"eni-1"}"#);
+        assert_ne!(a.hash, c.hash);
+        // Swapping values between keys changes the hash.
+        let d = p(r#"{"a":"x","b":"y"}"#);
+        let e = p(r#"{"a":"y","b":"x"}"#);
+        assert_ne!(d.hash, e.hash);
+        // Array order matters.
+        assert_ne!(p(r#"{"a":[1,2]}"#).hash, p(r#"{"a":[2,1]}"#).hash);
+    }
+
+    #[test]
+    fn sets_and_filters() {
+        let f = p(r#"{"filterSet":{"items":[
+            {"valueSet":{"items":[{"value":"i-9"}]},"name":"attachment.instance-id"},
+            {"name":"attachment.status","valueSet":{"items":[{"value":"attached"}]}},
+            {"name":"network-interface-id","valueSet":{"items":[{"value":"eni-8"},{"value":"eni-9"}]}}]}}"#);
+        assert_eq!(f.instances, vec!["i-9"]);
+        assert_eq!(f.enis, vec!["eni-8", "eni-9"]);
+        let s = p(
+            r#"{"networkInterfaceIdSet":{"items":[{"networkInterfaceId":"eni-1"},{"networkInterfaceId":"eni-2"}]},"subnetSet":{"items":[{"subnetId":"subnet-1"}]}}"#,
+        );
+        assert_eq!(s.enis, vec!["eni-1", "eni-2"]);
+        assert_eq!(s.subnet.as_deref(), Some("subnet-1"));
+        let m = p(
+            r#"{"networkInterfaceId":"eni-1","attachment":{"attachmentId":"eni-attach-1","deleteOnTermination":true}}"#,
+        );
+        assert_eq!(m.attachment.as_deref(), Some("eni-attach-1"));
+    }
+
+    #[test]
+    fn bad_values_are_errors_not_panics() {
+        assert!(p(r#"{"deviceIndex":"x"}"#).error.is_some());
+        assert!(p(r#"{"deviceIndex":-1}"#).error.is_some());
+        assert!(p(r#"{"deviceIndex":[1]}"#).error.is_some());
+        assert!(p(r#"[1]"#).error.is_some());
+        assert!(p(r#""x""#).error.is_some());
+        assert_eq!(params_from_text("null").unwrap(), None);
+        assert!(params_from_text("{").is_err());
+    }
+}

@@ -1,0 +1,1022 @@
+//! One CloudTrail record: the typed, lenient wire form and its normalisation.
+//!
+//! A record is read in one pass into [`WireRecord`]: top-level scalars as [`Loose`] values
+//! (any JSON type is accepted, so a wrong type is a per-record error, not a broken stream),
+//! nested objects (`userIdentity`, `requestParameters`, `responseElements`) captured as raw JSON
+//! text and parsed afterwards into small typed structs. Nothing else of the record is kept.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::hash::Hasher;
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::error::RecordError;
+use super::params::{params_from_text, ParamsOut, ParamsSeed};
+use super::time::parse_time_ns;
+
+/// The `eventSource` of EC2 records; others are skipped and counted.
+pub const EC2_EVENT_SOURCE: &str = "ec2.amazonaws.com";
+
+/// A top-level scalar read without committing to its JSON type.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) enum Loose<'de> {
+    /// Absent or JSON `null`.
+    #[default]
+    Null,
+    Str(Cow<'de, str>),
+    /// Any other JSON type; the payload names it for error messages.
+    Other(&'static str),
+}
+
+impl Loose<'_> {
+    /// The string value; `Ok(None)` if absent/null; an error for another JSON type.
+    fn opt_str(self, field: &'static str) -> Result<Option<String>, RecordError> {
+        match self {
+            Loose::Null => Ok(None),
+            Loose::Str(s) => Ok(Some(s.into_owned())),
+            Loose::Other(found) => Err(RecordError::WrongType {
+                field,
+                expected: "string",
+                found,
+            }),
+        }
+    }
+
+    fn req_str(self, field: &'static str) -> Result<String, RecordError> {
+        self.opt_str(field)?.ok_or(RecordError::MissingField(field))
+    }
+
+    /// Like [`Loose::opt_str`], but an empty string counts as absent (CSV exports).
+    fn opt_nonempty(self, field: &'static str) -> Result<Option<String>, RecordError> {
+        Ok(self.opt_str(field)?.filter(|s| !s.is_empty()))
+    }
+}
+
+struct LooseVisitor;
+
+fn drain_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
+    while seq.next_element::<IgnoredAny>()?.is_some() {}
+    Ok(())
+}
+
+fn drain_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
+    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+    Ok(())
+}
+
+impl<'de> Visitor<'de> for LooseVisitor {
+    type Value = Loose<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Loose<'de>, E> {
+        Ok(Loose::Str(Cow::Borrowed(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Loose<'de>, E> {
+        Ok(Loose::Str(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Loose<'de>, E> {
+        Ok(Loose::Str(Cow::Owned(v)))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Loose<'de>, E> {
+        Ok(Loose::Other("boolean"))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Loose<'de>, E> {
+        Ok(Loose::Other("number"))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Loose<'de>, E> {
+        Ok(Loose::Other("number"))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Loose<'de>, E> {
+        Ok(Loose::Other("number"))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Loose<'de>, E> {
+        Ok(Loose::Null)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Loose<'de>, E> {
+        Ok(Loose::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Loose<'de>, A::Error> {
+        drain_seq(seq)?;
+        Ok(Loose::Other("array"))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Loose<'de>, A::Error> {
+        drain_map(map)?;
+        Ok(Loose::Other("object"))
+    }
+}
+
+impl<'de> Deserialize<'de> for Loose<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(LooseVisitor)
+    }
+}
+
+/// A CloudTrail record as read, before validation. Nested objects are raw JSON text.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct WireRecord<'de> {
+    pub event_time: Loose<'de>,
+    pub event_source: Loose<'de>,
+    pub event_name: Loose<'de>,
+    pub aws_region: Loose<'de>,
+    pub recipient_account_id: Loose<'de>,
+    pub user_agent: Loose<'de>,
+    pub error_code: Loose<'de>,
+    pub request_id: Loose<'de>,
+    pub event_id: Loose<'de>,
+    /// Raw text: callers repeat, so it is parsed once per distinct text (see [`NormCache`]).
+    pub user_identity: Option<Raw>,
+    /// Parsed straight from the stream (any JSON value is accepted, so a wrong type is a
+    /// per-record error), or a CSV cell's JSON text.
+    pub request_parameters: Option<Params>,
+    pub response_elements: Option<Raw>,
+    /// Set when the JSON value was not an object at all.
+    pub not_object: Option<&'static str>,
+}
+
+/// Raw JSON text of a nested value (from a JSON record) or a JSON string cell (CSV export).
+#[derive(Debug, Clone)]
+pub(crate) enum Raw {
+    Json(Box<RawValue>),
+    Text(String),
+}
+
+/// `requestParameters` as read.
+#[derive(Debug, Clone)]
+pub(crate) enum Params {
+    /// Walked while reading the record (see `params.rs`).
+    Parsed(Box<ParamsOut>),
+    /// A CSV cell's JSON text.
+    Text(String),
+}
+
+impl Raw {
+    fn text(&self) -> &str {
+        match self {
+            Raw::Json(r) => r.get(),
+            Raw::Text(s) => s.as_str(),
+        }
+    }
+}
+
+/// Top-level keys of a record that the table needs.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum RecordKey {
+    EventTime,
+    EventSource,
+    EventName,
+    AwsRegion,
+    RecipientAccountId,
+    UserAgent,
+    ErrorCode,
+    RequestId,
+    EventId,
+    UserIdentity,
+    RequestParameters,
+    ResponseElements,
+    Other,
+}
+
+impl RecordKey {
+    pub(crate) fn from_name(s: &str) -> RecordKey {
+        match s {
+            "eventTime" => RecordKey::EventTime,
+            "eventSource" => RecordKey::EventSource,
+            "eventName" => RecordKey::EventName,
+            "awsRegion" => RecordKey::AwsRegion,
+            "recipientAccountId" => RecordKey::RecipientAccountId,
+            "userAgent" => RecordKey::UserAgent,
+            "errorCode" => RecordKey::ErrorCode,
+            "requestID" => RecordKey::RequestId,
+            "eventID" => RecordKey::EventId,
+            "userIdentity" => RecordKey::UserIdentity,
+            "requestParameters" => RecordKey::RequestParameters,
+            "responseElements" => RecordKey::ResponseElements,
+            _ => RecordKey::Other,
+        }
+    }
+}
+
+/// Reads one value of a record key into the wire record.
+pub(crate) fn read_record_value<'de, A: MapAccess<'de>>(
+    key: RecordKey,
+    map: &mut A,
+    w: &mut WireRecord<'de>,
+) -> Result<(), A::Error> {
+    match key {
+        RecordKey::EventTime => w.event_time = map.next_value()?,
+        RecordKey::EventSource => w.event_source = map.next_value()?,
+        RecordKey::EventName => w.event_name = map.next_value()?,
+        RecordKey::AwsRegion => w.aws_region = map.next_value()?,
+        RecordKey::RecipientAccountId => w.recipient_account_id = map.next_value()?,
+        RecordKey::UserAgent => w.user_agent = map.next_value()?,
+        RecordKey::ErrorCode => w.error_code = map.next_value()?,
+        RecordKey::RequestId => w.request_id = map.next_value()?,
+        RecordKey::EventId => w.event_id = map.next_value()?,
+        RecordKey::UserIdentity => w.user_identity = raw_opt(map.next_value()?),
+        RecordKey::RequestParameters => {
+            w.request_parameters = map
+                .next_value_seed(ParamsSeed)?
+                .map(|p| Params::Parsed(Box::new(p)));
+        }
+        RecordKey::ResponseElements => w.response_elements = raw_opt(map.next_value()?),
+        RecordKey::Other => {
+            map.next_value::<IgnoredAny>()?;
+        }
+    }
+    Ok(())
+}
+
+fn raw_opt(r: Box<RawValue>) -> Option<Raw> {
+    if r.get() == "null" {
+        None
+    } else {
+        Some(Raw::Json(r))
+    }
+}
+
+struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = RecordKey;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<RecordKey, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = RecordKey;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RecordKey, E> {
+                Ok(RecordKey::from_name(v))
+            }
+        }
+        d.deserialize_identifier(V)
+    }
+}
+
+/// Deserialises one record object into a [`WireRecord`]; a non-object yields a wire record
+/// with `not_object` set (consumed, so the surrounding stream stays usable).
+pub(crate) struct WireSeed;
+
+struct WireVisitor;
+
+impl<'de> Visitor<'de> for WireVisitor {
+    type Value = WireRecord<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a CloudTrail record object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<WireRecord<'de>, A::Error> {
+        let mut w = WireRecord::default();
+        while let Some(k) = map.next_key_seed(KeySeed)? {
+            read_record_value(k, &mut map, &mut w)?;
+        }
+        Ok(w)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<WireRecord<'de>, A::Error> {
+        drain_seq(seq)?;
+        Ok(not_object("array"))
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<WireRecord<'de>, E> {
+        Ok(not_object("string"))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<WireRecord<'de>, E> {
+        Ok(not_object("boolean"))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<WireRecord<'de>, E> {
+        Ok(not_object("number"))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<WireRecord<'de>, E> {
+        Ok(not_object("number"))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<WireRecord<'de>, E> {
+        Ok(not_object("number"))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<WireRecord<'de>, E> {
+        Ok(not_object("null"))
+    }
+}
+
+fn not_object<'de>(kind: &'static str) -> WireRecord<'de> {
+    WireRecord {
+        not_object: Some(kind),
+        ..WireRecord::default()
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for WireSeed {
+    type Value = WireRecord<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<WireRecord<'de>, D::Error> {
+        d.deserialize_any(WireVisitor)
+    }
+}
+
+impl<'de> WireRecord<'de> {
+    /// Starts a wire record from a map whose first key was already read (JSON lines).
+    pub(crate) fn finish_map<A: MapAccess<'de>>(
+        first: RecordKey,
+        mut map: A,
+    ) -> Result<WireRecord<'de>, A::Error> {
+        let mut w = WireRecord::default();
+        read_record_value(first, &mut map, &mut w)?;
+        while let Some(k) = map.next_key_seed(KeySeed)? {
+            read_record_value(k, &mut map, &mut w)?;
+        }
+        Ok(w)
+    }
+}
+
+/// One CloudTrail record reduced to what the normalised table needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TraceRecord {
+    /// `eventTime` in ns since the epoch (UTC); the *completion* time of the call.
+    pub time_ns: i64,
+    pub event_source: String,
+    /// `eventName`, e.g. `CreateNetworkInterface`.
+    pub action: String,
+    pub region: String,
+    /// `recipientAccountId`, else `userIdentity.accountId`.
+    pub account: Option<String>,
+    /// The role behind an assumed-role session (`sessionContext.sessionIssuer.arn`), else
+    /// `userIdentity.arn`, else `invokedBy` (AWS services), else `principalId`.
+    pub principal: Option<String>,
+    pub user_agent: Option<String>,
+    /// As recorded, with its `Client.` / `Server.` prefix.
+    pub error_code: Option<String>,
+    pub request_id: Option<String>,
+    pub event_id: String,
+    /// The one ENI the call is about (from the request, or the Create response).
+    pub eni_id: Option<String>,
+    /// Further ENIs named by a Describe (`networkInterfaceIdSet` or a
+    /// `network-interface-id` filter) when it names more than one; `eni_id` holds the first.
+    pub other_eni_ids: Vec<String>,
+    pub attachment_id: Option<String>,
+    pub instance_id: Option<String>,
+    pub device_index: Option<u32>,
+    pub subnet_id: Option<String>,
+    pub client_token: Option<String>,
+    /// Hash of the canonical request parameters (object keys sorted); 0 if none.
+    pub params_hash: u64,
+    /// `(attachment id, ENI id)` pairs this record reveals (Attach response, RunInstances
+    /// `networkInterfaceSet`, ModifyNetworkInterfaceAttribute request).
+    pub attachments: Vec<(String, String)>,
+}
+
+impl TraceRecord {
+    pub fn is_ec2(&self) -> bool {
+        self.event_source == EC2_EVENT_SOURCE
+    }
+}
+
+/// `userIdentity` as read, in one lenient pass (no copy of its text).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct WireIdentity<'de> {
+    kind: Loose<'de>,
+    principal_id: Loose<'de>,
+    arn: Loose<'de>,
+    account_id: Loose<'de>,
+    invoked_by: Loose<'de>,
+    issuer_arn: Loose<'de>,
+    not_object: Option<&'static str>,
+}
+
+/// Reads `userIdentity`; `None` for JSON `null`.
+struct IdentitySeed;
+
+impl<'de> DeserializeSeed<'de> for IdentitySeed {
+    type Value = Option<WireIdentity<'de>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+/// The next key of a JSON object (borrowed from the input when possible).
+fn key_str<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Option<KeyName<'de>>, A::Error> {
+    map.next_key::<KeyName<'de>>()
+}
+
+/// A map key, borrowed when possible.
+pub(crate) struct KeyName<'de>(Cow<'de, str>);
+
+impl KeyName<'_> {
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for KeyName<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = KeyName<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<KeyName<'de>, E> {
+                Ok(KeyName(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<KeyName<'de>, E> {
+                Ok(KeyName(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// Reads `{"arn": …}` inside `sessionContext.sessionIssuer`, leniently.
+struct IssuerArnSeed {
+    depth: u8,
+}
+
+impl<'de> DeserializeSeed<'de> for IssuerArnSeed {
+    type Value = Loose<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for IssuerArnSeed {
+    type Value = Loose<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Loose<'de>, A::Error> {
+        let mut out = Loose::Null;
+        while let Some(k) = key_str(&mut map)? {
+            match (self.depth, &*k.0) {
+                (0, "sessionIssuer") => out = map.next_value_seed(IssuerArnSeed { depth: 1 })?,
+                (1, "arn") => out = map.next_value()?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(out)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Loose<'de>, A::Error> {
+        drain_seq(seq)?;
+        Ok(Loose::Null)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Loose<'de>, E> {
+        Ok(Loose::Null)
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Loose<'de>, E> {
+        Ok(Loose::Null)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Loose<'de>, E> {
+        Ok(Loose::Null)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Loose<'de>, E> {
+        Ok(Loose::Null)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Loose<'de>, E> {
+        Ok(Loose::Null)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Loose<'de>, E> {
+        Ok(Loose::Null)
+    }
+}
+
+fn wire_identity_not_object<'de>(kind: &'static str) -> Option<WireIdentity<'de>> {
+    Some(WireIdentity {
+        not_object: Some(kind),
+        ..WireIdentity::default()
+    })
+}
+
+impl<'de> Visitor<'de> for IdentitySeed {
+    type Value = Option<WireIdentity<'de>>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a userIdentity object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut w = WireIdentity::default();
+        while let Some(k) = key_str(&mut map)? {
+            match &*k.0 {
+                "type" => w.kind = map.next_value()?,
+                "principalId" => w.principal_id = map.next_value()?,
+                "arn" => w.arn = map.next_value()?,
+                "accountId" => w.account_id = map.next_value()?,
+                "invokedBy" => w.invoked_by = map.next_value()?,
+                "sessionContext" => {
+                    w.issuer_arn = map.next_value_seed(IssuerArnSeed { depth: 0 })?;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Some(w))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        drain_seq(seq)?;
+        Ok(wire_identity_not_object("array"))
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(wire_identity_not_object("string"))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(wire_identity_not_object("boolean"))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(wire_identity_not_object("number"))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(wire_identity_not_object("number"))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(wire_identity_not_object("number"))
+    }
+}
+
+impl WireIdentity<'_> {
+    fn into_identity(self) -> Result<Identity, RecordError> {
+        if let Some(found) = self.not_object {
+            return Err(RecordError::WrongType {
+                field: "userIdentity",
+                expected: "object",
+                found,
+            });
+        }
+        let ne = |l: Loose<'_>, f: &'static str| l.opt_nonempty(f);
+        let issuer = ne(
+            self.issuer_arn,
+            "userIdentity.sessionContext.sessionIssuer.arn",
+        )?;
+        let arn = ne(self.arn, "userIdentity.arn")?;
+        let invoked = ne(self.invoked_by, "userIdentity.invokedBy")?;
+        let pid = ne(self.principal_id, "userIdentity.principalId")?;
+        let kind = ne(self.kind, "userIdentity.type")?;
+        Ok(Identity {
+            principal: issuer.or(arn).or(invoked).or(pid).or(kind),
+            account: ne(self.account_id, "userIdentity.accountId")?,
+        })
+    }
+}
+
+/// Identity fields as the table wants them.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Identity {
+    pub principal: Option<String>,
+    pub account: Option<String>,
+}
+
+fn nonempty(c: Option<Cow<'_, str>>) -> Option<String> {
+    c.filter(|s| !s.is_empty()).map(Cow::into_owned)
+}
+
+pub(crate) fn identity_from_json(text: &str) -> Result<Identity, RecordError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let w = IdentitySeed
+        .deserialize(&mut de)
+        .and_then(|w| de.end().map(|()| w))
+        .map_err(|e| RecordError::BadValue {
+            field: "userIdentity",
+            value: abbreviate(text),
+            reason: e.to_string(),
+        })?;
+    match w {
+        Some(w) => w.into_identity(),
+        None => Ok(Identity::default()),
+    }
+}
+
+/// Athena renders struct columns in Hive text form: `{type=AssumedRole, arn=..., ...}`.
+/// Extracts `key=value` at the top level or inside `sessionissuer={...}`.
+fn hive_field(text: &str, key: &str) -> Option<String> {
+    let lower = text.to_ascii_lowercase();
+    let needle = format!("{key}=");
+    let mut from = 0;
+    while let Some(pos) = lower[from..].find(&needle) {
+        let start = from + pos;
+        let boundary = start == 0 || matches!(lower.as_bytes()[start - 1], b'{' | b' ' | b',');
+        if boundary {
+            let vstart = start + needle.len();
+            let rest = &text[vstart..];
+            let end = rest.find([',', '}']).unwrap_or(rest.len());
+            let v = rest[..end].trim();
+            if v.is_empty() || v == "null" {
+                return None;
+            }
+            return Some(v.to_string());
+        }
+        from = start + needle.len();
+    }
+    None
+}
+
+pub(crate) fn identity_from_hive(text: &str) -> Identity {
+    let lower = text.to_ascii_lowercase();
+    let issuer = lower
+        .find("sessionissuer={")
+        .and_then(|p| hive_field(&text[p + "sessionissuer=".len()..], "arn"));
+    // The top-level arn: the first `arn=` that is not inside sessionissuer.
+    let top = match lower.find("sessioncontext=") {
+        Some(p) => hive_field(&text[..p], "arn"),
+        None => hive_field(text, "arn"),
+    };
+    let principal = issuer
+        .or(top)
+        .or_else(|| hive_field(text, "invokedby"))
+        .or_else(|| hive_field(text, "principalid"))
+        .or_else(|| hive_field(text, "type"));
+    Identity {
+        principal,
+        account: hive_field(text, "accountid"),
+    }
+}
+
+fn abbreviate(s: &str) -> String {
+    const MAX: usize = 80;
+    if s.len() <= MAX {
+        return s.to_string();
+    }
+    let mut end = MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+/// Typed view of the `responseElements` fields the table uses.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct ResponseWire<'a> {
+    #[serde(borrow)]
+    network_interface: Option<NetworkInterfaceWire<'a>>,
+    #[serde(borrow)]
+    attachment_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    instances_set: Option<ItemsWire<InstanceWire<'a>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(default)]
+struct ItemsWire<T> {
+    items: Vec<T>,
+}
+
+impl<T> Default for ItemsWire<T> {
+    fn default() -> Self {
+        ItemsWire { items: Vec::new() }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct NetworkInterfaceWire<'a> {
+    #[serde(borrow)]
+    network_interface_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    subnet_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    attachment: Option<AttachmentWire<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct AttachmentWire<'a> {
+    #[serde(borrow)]
+    attachment_id: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct InstanceWire<'a> {
+    #[serde(borrow)]
+    instance_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    network_interface_set: Option<ItemsWire<NetworkInterfaceWire<'a>>>,
+}
+
+/// FNV-1a, 64 bits: a hash that is the same in every build and on every machine, so the
+/// `params_hash` column (and retry-chain keys) are reproducible.
+#[derive(Clone, Copy)]
+pub(crate) struct Fnv64(u64);
+
+impl Default for Fnv64 {
+    fn default() -> Self {
+        Fnv64(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv64 {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01B3);
+        }
+    }
+}
+
+fn parse_nested<'a, T: Deserialize<'a>>(
+    field: &'static str,
+    text: &'a str,
+) -> Result<T, RecordError> {
+    serde_json::from_str(text).map_err(|e| RecordError::BadValue {
+        field,
+        value: abbreviate(text),
+        reason: e.to_string(),
+    })
+}
+
+/// How the identity of a wire record is given.
+#[derive(Debug, Clone, Default)]
+pub(crate) enum IdentitySource {
+    #[default]
+    None,
+    /// Raw JSON (record) or a JSON-or-Hive string (CSV cell).
+    Raw(Raw),
+    /// Already-flattened columns (CSV exports with `useridentity.arn` etc.).
+    Flat(Identity),
+}
+
+/// Remembers the last few distinct `userIdentity` texts: a trail repeats a handful of
+/// callers, and parsing the identity is a large share of a record's cost.
+#[derive(Default)]
+pub(crate) struct NormCache {
+    identities: Vec<(Box<str>, Identity)>,
+}
+
+impl NormCache {
+    const SIZE: usize = 8;
+
+    fn identity(&mut self, text: &str) -> Result<Identity, RecordError> {
+        if let Some(pos) = self.identities.iter().position(|(t, _)| &**t == text) {
+            let id = self.identities[pos].1.clone();
+            if pos > 0 {
+                let e = self.identities.remove(pos);
+                self.identities.insert(0, e);
+            }
+            return Ok(id);
+        }
+        let id = identity_from_text(text)?;
+        if self.identities.len() == Self::SIZE {
+            self.identities.pop();
+        }
+        self.identities.insert(0, (text.into(), id.clone()));
+        Ok(id)
+    }
+}
+
+/// Identity from a JSON object or, for Athena CSV cells, Hive struct text.
+fn identity_from_text(t: &str) -> Result<Identity, RecordError> {
+    let t = t.trim();
+    if t.is_empty() || t == "null" {
+        Ok(Identity::default())
+    } else if t.starts_with('{') && t[1..].trim_start().starts_with('"') || t == "{}" {
+        identity_from_json(t)
+    } else if t.starts_with('{') {
+        Ok(identity_from_hive(t))
+    } else {
+        Err(RecordError::WrongType {
+            field: "userIdentity",
+            expected: "object",
+            found: if t.starts_with('[') {
+                "array"
+            } else if t.starts_with('"') {
+                "string"
+            } else {
+                "scalar"
+            },
+        })
+    }
+}
+
+/// Validates and normalises a wire record.
+pub(crate) fn normalise(
+    mut w: WireRecord<'_>,
+    cache: &mut NormCache,
+) -> Result<TraceRecord, RecordError> {
+    let identity = match w.user_identity.take() {
+        Some(r) => IdentitySource::Raw(r),
+        None => IdentitySource::None,
+    };
+    normalise_with(w, identity, cache)
+}
+
+pub(crate) fn normalise_with(
+    w: WireRecord<'_>,
+    identity: IdentitySource,
+    cache: &mut NormCache,
+) -> Result<TraceRecord, RecordError> {
+    if let Some(kind) = w.not_object {
+        return Err(RecordError::WrongType {
+            field: "record",
+            expected: "object",
+            found: kind,
+        });
+    }
+    let time_text = w.event_time.req_str("eventTime")?;
+    let time_ns = parse_time_ns(&time_text).map_err(|reason| RecordError::BadValue {
+        field: "eventTime",
+        value: abbreviate(&time_text),
+        reason,
+    })?;
+    let event_source = w.event_source.req_str("eventSource")?;
+    let action = w.event_name.req_str("eventName")?;
+    if action.is_empty() {
+        return Err(RecordError::MissingField("eventName"));
+    }
+    let region = w.aws_region.req_str("awsRegion")?;
+    let event_id = w.event_id.req_str("eventID")?;
+    if event_id.is_empty() {
+        return Err(RecordError::MissingField("eventID"));
+    }
+    let recipient = w.recipient_account_id.opt_nonempty("recipientAccountId")?;
+    let user_agent = w.user_agent.opt_nonempty("userAgent")?;
+    let error_code = w.error_code.opt_nonempty("errorCode")?;
+    let request_id = w.request_id.opt_nonempty("requestID")?;
+
+    let ident = match identity {
+        IdentitySource::None => Identity::default(),
+        IdentitySource::Flat(i) => i,
+        IdentitySource::Raw(r) => cache.identity(r.text())?,
+    };
+
+    let mut rec = TraceRecord {
+        time_ns,
+        event_source,
+        action,
+        region,
+        account: recipient.or(ident.account),
+        principal: ident.principal,
+        user_agent,
+        error_code,
+        request_id,
+        event_id,
+        ..TraceRecord::default()
+    };
+
+    let params = match w.request_parameters {
+        None => None,
+        Some(Params::Parsed(p)) => Some(*p),
+        Some(Params::Text(t)) => params_from_text(t.trim())?,
+    };
+    if let Some(p) = params {
+        apply_params(p, &mut rec)?;
+    }
+    if let Some(raw) = &w.response_elements {
+        let text = raw.text().trim();
+        if !text.is_empty() && text != "null" {
+            let r: ResponseWire<'_> = parse_nested("responseElements", text)?;
+            apply_response(r, &mut rec);
+        }
+    }
+    Ok(rec)
+}
+
+fn apply_params(p: ParamsOut, rec: &mut TraceRecord) -> Result<(), RecordError> {
+    if let Some(e) = p.error {
+        return Err(e);
+    }
+    rec.params_hash = p.hash;
+    rec.client_token = p.client_token;
+    rec.subnet_id = p.subnet;
+    rec.device_index = p.device_index;
+    rec.attachment_id = p.attachment;
+    rec.instance_id = p.instances.into_iter().next();
+    let mut it = p.enis.into_iter();
+    rec.eni_id = it.next();
+    rec.other_eni_ids = it.collect();
+    if rec.action == "ModifyNetworkInterfaceAttribute" {
+        if let (Some(att), Some(eni)) = (&rec.attachment_id, &rec.eni_id) {
+            rec.attachments.push((att.clone(), eni.clone()));
+        }
+    }
+    Ok(())
+}
+
+fn apply_response(r: ResponseWire<'_>, rec: &mut TraceRecord) {
+    if let Some(ni) = r.network_interface {
+        if rec.eni_id.is_none() {
+            rec.eni_id = nonempty(ni.network_interface_id);
+        }
+        if rec.subnet_id.is_none() {
+            rec.subnet_id = nonempty(ni.subnet_id);
+        }
+    }
+    if let Some(att) = nonempty(r.attachment_id) {
+        if let Some(eni) = &rec.eni_id {
+            rec.attachments.push((att.clone(), eni.clone()));
+        }
+        if rec.attachment_id.is_none() {
+            rec.attachment_id = Some(att);
+        }
+    }
+    if let Some(set) = r.instances_set {
+        let single = set.items.len() == 1;
+        for inst in set.items {
+            let iid = nonempty(inst.instance_id);
+            if single && rec.instance_id.is_none() {
+                rec.instance_id = iid.clone();
+            }
+            for ni in inst
+                .network_interface_set
+                .map(|s| s.items)
+                .unwrap_or_default()
+            {
+                let eni = nonempty(ni.network_interface_id);
+                let att = ni.attachment.and_then(|a| nonempty(a.attachment_id));
+                if let (Some(att), Some(eni)) = (att, eni) {
+                    rec.attachments.push((att, eni));
+                }
+            }
+        }
+    }
+}
+
+/// Parses one CloudTrail record from JSON text (the unit the fuzz target exercises).
+/// Never panics; any input that is not a usable record gives a [`RecordError`].
+pub fn parse_record(bytes: &[u8]) -> Result<TraceRecord, RecordError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let wire = WireSeed
+        .deserialize(&mut de)
+        .map_err(|e| RecordError::Json(e.to_string()))?;
+    de.end().map_err(|e| RecordError::Json(e.to_string()))?;
+    normalise(wire, &mut NormCache::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ATTACH: &str = r#"{"eventVersion":"1.08","userIdentity":{"type":"AssumedRole",
+        "principalId":"AROAEXAMPLE:node","arn":"arn:aws:sts::111122223333:assumed-role/eni-ctl/sess",
+        "accountId":"111122223333","sessionContext":{"sessionIssuer":{"type":"Role",
+        "arn":"arn:aws:iam::111122223333:role/eni-ctl"}}},"eventTime":"2024-05-01T10:00:03Z",
+        "eventSource":"ec2.amazonaws.com","eventName":"AttachNetworkInterface","awsRegion":"us-east-1",
+        "userAgent":"aws-sdk-go-v2/1.21.0 aws-multi-eni-controller",
+        "requestParameters":{"networkInterfaceId":"eni-0a1","instanceId":"i-0b2","deviceIndex":2},
+        "responseElements":{"requestId":"r","attachmentId":"eni-attach-0c3","networkCardIndex":0},
+        "requestID":"5b0f0a43-0000-4000-8000-000000000001","eventID":"e1","recipientAccountId":"111122223333"}"#;
+
+    #[test]
+    fn attach_record_is_normalised() {
+        let r = parse_record(ATTACH.as_bytes()).unwrap();
+        assert_eq!(r.action, "AttachNetworkInterface");
+        assert_eq!(r.eni_id.as_deref(), Some("eni-0a1"));
+        assert_eq!(r.instance_id.as_deref(), Some("i-0b2"));
+        assert_eq!(r.device_index, Some(2));
+        assert_eq!(r.attachment_id.as_deref(), Some("eni-attach-0c3"));
+        assert_eq!(
+            r.attachments,
+            vec![("eni-attach-0c3".to_string(), "eni-0a1".to_string())]
+        );
+        assert_eq!(
+            r.principal.as_deref(),
+            Some("arn:aws:iam::111122223333:role/eni-ctl")
+        );
+        assert_eq!(r.account.as_deref(), Some("111122223333"));
+    }
+
+    #[test]
+    fn wrong_types_are_record_errors() {
+        let bad = ATTACH.replace(
+            "\"eventName\":\"AttachNetworkInterface\"",
+            "\"eventName\":7",
+        );
+        assert_eq!(
+            parse_record(bad.as_bytes()),
+            Err(RecordError::WrongType {
+                field: "eventName",
+                expected: "string",
+                found: "number"
+            })
+        );
+        let bad = ATTACH.replace("\"eventID\":\"e1\",", "");
+        assert_eq!(
+            parse_record(bad.as_bytes()),
+            Err(RecordError::MissingField("eventID"))
+        );
+        assert!(matches!(
+            parse_record(b"[1,2]"),
+            Err(RecordError::WrongType {
+                field: "record",
+                ..
+            })
+        ));
+        assert!(matches!(parse_record(b"{"), Err(RecordError::Json(_))));
+    }
+
+    #[test]
+    fn hive_identity() {
+        let t = "{type=AssumedRole, principalid=AROA:x, arn=arn:aws:sts::1:assumed-role/r/s, \
+                 accountid=1, invokedby=null, sessioncontext={attributes={mfaauthenticated=false}, \
+                 sessionissuer={type=Role, principalid=AROA, arn=arn:aws:iam::1:role/r, accountid=1}}}";
+        let i = identity_from_hive(t);
+        assert_eq!(i.principal.as_deref(), Some("arn:aws:iam::1:role/r"));
+        assert_eq!(i.account.as_deref(), Some("1"));
+    }
+}

@@ -1,0 +1,914 @@
+//! The three shapes users hold, read one record at a time.
+//!
+//! * S3 delivery files: `{"Records":[…]}` (`.json` / `.json.gz`), also a bare JSON array of
+//!   records or one record per line (`jq -c '.Records[]'`);
+//! * `aws cloudtrail lookup-events` output: `{"Events":[{…, "CloudTrailEvent":"<JSON>"}]}`;
+//! * CloudTrail Lake / Athena CSV exports (JSON-string columns; gzip allowed).
+//!
+//! Gzip is recognised by its magic bytes, the shape by the first non-blank byte (`{`/`[` →
+//! JSON, else CSV) and, for JSON, by the top-level key. Memory stays bounded: a file is held
+//! whole only up to [`SLURP_LIMIT`] bytes (faster parsing), larger ones are streamed.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Cursor, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use flate2::read::MultiGzDecoder;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use super::error::{Location, RecordError, TraceError};
+use super::record::{
+    normalise, normalise_with, Identity, IdentitySource, Loose, NormCache, Params, Raw, RecordKey,
+    TraceRecord, WireRecord, WireSeed,
+};
+
+/// A file's shape. `IngestOptions::format` forces one; otherwise it is detected per file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TraceFormat {
+    /// S3 delivery files `{"Records":[…]}` (also a bare array of records, or JSON lines).
+    S3Records,
+    /// `aws cloudtrail lookup-events` output `{"Events":[{"CloudTrailEvent": "…"}]}`.
+    LookupEvents,
+    /// CloudTrail Lake / Athena CSV export.
+    Csv,
+}
+
+impl fmt::Display for TraceFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TraceFormat::S3Records => "s3-records",
+            TraceFormat::LookupEvents => "lookup-events",
+            TraceFormat::Csv => "csv",
+        })
+    }
+}
+
+impl std::str::FromStr for TraceFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "s3" | "s3-records" | "records" => Ok(TraceFormat::S3Records),
+            "lookup-events" | "lookup" | "events" => Ok(TraceFormat::LookupEvents),
+            "csv" | "lake" | "athena" => Ok(TraceFormat::Csv),
+            other => Err(format!(
+                "unknown trace format {other:?} (expected s3-records, lookup-events or csv)"
+            )),
+        }
+    }
+}
+
+/// Files up to this size (decompressed) are parsed from memory; larger ones are streamed.
+pub const SLURP_LIMIT: u64 = 32 << 20;
+
+/// Receives every record of a file in order. `Err` stops reading (strict mode).
+pub(crate) type Sink<'a> =
+    dyn FnMut(u64, Option<u64>, Result<TraceRecord, RecordError>) -> Result<(), TraceError> + 'a;
+
+/// What reading one file found.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FileOutcome {
+    pub format: Option<TraceFormat>,
+    /// Non-fatal notes (e.g. CSV columns absent).
+    pub warnings: Vec<String>,
+}
+
+/// Files found under the given paths (directories walked recursively, sorted by name),
+/// plus how many files were ignored (digest files, other extensions).
+pub(crate) fn expand_paths(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, u64), TraceError> {
+    let mut out = Vec::new();
+    let mut ignored = 0;
+    for p in paths {
+        let md = std::fs::metadata(p).map_err(|e| TraceError::io(p, e))?;
+        if md.is_dir() {
+            walk(p, &mut out, &mut ignored)?;
+        } else {
+            out.push(p.clone());
+        }
+    }
+    if out.is_empty() {
+        return Err(TraceError::NoInput(paths.to_vec()));
+    }
+    Ok((out, ignored))
+}
+
+fn is_trace_file_name(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    if n.starts_with('.') || n == "result_sign.json" || n.contains("digest") {
+        return false;
+    }
+    let n = n.strip_suffix(".gz").unwrap_or(&n);
+    n.ends_with(".json") || n.ends_with(".jsonl") || n.ends_with(".ndjson") || n.ends_with(".csv")
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>, ignored: &mut u64) -> Result<(), TraceError> {
+    let rd = std::fs::read_dir(dir).map_err(|e| TraceError::io(dir, e))?;
+    let mut entries = Vec::new();
+    for e in rd {
+        let e = e.map_err(|e| TraceError::io(dir, e))?;
+        entries.push(e.path());
+    }
+    entries.sort();
+    for p in entries {
+        // Do not follow symlinked directories (no loops).
+        let md = std::fs::symlink_metadata(&p).map_err(|e| TraceError::io(&p, e))?;
+        let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+        let name = name.unwrap_or_default();
+        if md.is_dir() {
+            if name.starts_with('.') {
+                continue;
+            }
+            walk(&p, out, ignored)?;
+        } else if is_trace_file_name(&name) {
+            out.push(p);
+        } else {
+            *ignored += 1;
+        }
+    }
+    Ok(())
+}
+
+fn malformed(path: &Path, record: Option<u64>, line: Option<u64>, detail: String) -> TraceError {
+    TraceError::Malformed {
+        at: Location {
+            path: path.to_path_buf(),
+            record,
+            line,
+        },
+        detail,
+    }
+}
+
+/// Opens a file, transparently decompressing gzip. Returns the reader, whether it was gzip,
+/// and a hint of the decompressed size (the gzip trailer's ISIZE, or the file length).
+fn open(path: &Path) -> Result<(Box<dyn Read>, bool, u64), TraceError> {
+    let io_err = |e| TraceError::io(path, e);
+    let mut f = File::open(path).map_err(io_err)?;
+    let len = f.metadata().map_err(io_err)?.len();
+    let mut magic = [0u8; 2];
+    let mut got = 0;
+    while got < 2 {
+        match f.read(&mut magic[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_err(e)),
+        }
+    }
+    let gz = got == 2 && magic == [0x1f, 0x8b];
+    let mut hint = len;
+    if gz && len >= 18 {
+        let mut isize = [0u8; 4];
+        f.seek(SeekFrom::End(-4)).map_err(io_err)?;
+        f.read_exact(&mut isize).map_err(io_err)?;
+        hint = u64::from(u32::from_le_bytes(isize));
+    }
+    f.seek(SeekFrom::Start(0)).map_err(io_err)?;
+    if gz {
+        let gz = MultiGzDecoder::new(BufReader::with_capacity(128 << 10, f));
+        Ok((Box::new(gz), true, hint))
+    } else {
+        Ok((Box::new(f), false, hint))
+    }
+}
+
+/// Offset of the first significant byte (after a UTF-8 BOM and whitespace), if any.
+fn first_significant(buf: &[u8]) -> Option<usize> {
+    let start = if buf.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        3
+    } else {
+        0
+    };
+    buf[start..]
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .map(|i| start + i)
+}
+
+fn read_error_detail(e: &io::Error, gz: bool) -> String {
+    if gz {
+        format!("gzip stream is truncated or corrupt ({e})")
+    } else {
+        format!("read error ({e})")
+    }
+}
+
+/// Reads one file, calling `sink` for each record. Fatal problems (unreadable file, broken
+/// JSON, truncated gzip, CSV without the needed columns) are returned as `Err`; records seen
+/// before them were already delivered.
+pub(crate) fn read_file(
+    path: &Path,
+    forced: Option<TraceFormat>,
+    sink: &mut Sink<'_>,
+) -> Result<FileOutcome, TraceError> {
+    let (r, gz, hint) = open(path)?;
+    read_from(path, r, gz, hint, forced, sink)
+}
+
+/// Parses a whole CloudTrail file held in memory (any shape, plain or gzip): every record's
+/// outcome in order, and the error that stopped the file early, if any. The entry point the
+/// document-level fuzz target exercises; never panics.
+pub fn parse_document(
+    bytes: &[u8],
+    format: Option<TraceFormat>,
+) -> (Vec<Result<TraceRecord, RecordError>>, Option<TraceError>) {
+    let path = Path::new("<memory>");
+    let gz = bytes.starts_with(&[0x1f, 0x8b]);
+    let r: Box<dyn Read + '_> = if gz {
+        Box::new(MultiGzDecoder::new(bytes))
+    } else {
+        Box::new(bytes)
+    };
+    let mut out = Vec::new();
+    let mut sink = |_: u64, _: Option<u64>, r: Result<TraceRecord, RecordError>| {
+        out.push(r);
+        Ok(())
+    };
+    let err = read_from(path, r, gz, bytes.len() as u64, format, &mut sink).err();
+    (out, err)
+}
+
+/// The decompressed content: whole (up to [`SLURP_LIMIT`]), or its first part plus the rest
+/// of the stream.
+pub(crate) enum Content<'r> {
+    Whole(Vec<u8>),
+    Stream(Box<dyn BufRead + 'r>),
+}
+
+fn read_from(
+    path: &Path,
+    mut r: Box<dyn Read + '_>,
+    gz: bool,
+    hint: u64,
+    forced: Option<TraceFormat>,
+    sink: &mut Sink<'_>,
+) -> Result<FileOutcome, TraceError> {
+    let cap = usize::try_from(hint.min(SLURP_LIMIT)).unwrap_or(0) + 1;
+    let mut buf = Vec::with_capacity(cap);
+    let read_res = r.by_ref().take(SLURP_LIMIT).read_to_end(&mut buf);
+    let Some(start) = first_significant(&buf) else {
+        if let Err(e) = read_res {
+            return Err(malformed(path, Some(0), None, read_error_detail(&e, gz)));
+        }
+        return Err(malformed(
+            path,
+            None,
+            None,
+            "empty file: no CloudTrail records (expected {\"Records\":[…]}, lookup-events JSON or a CSV export)"
+                .into(),
+        ));
+    };
+    let first = buf[start];
+    let is_json = first == b'{' || first == b'[';
+    match (forced, is_json) {
+        (Some(TraceFormat::Csv), true) => {
+            return Err(TraceError::Shape {
+                path: path.to_path_buf(),
+                detail: "format csv was forced but the file is JSON".into(),
+            })
+        }
+        (Some(f @ (TraceFormat::S3Records | TraceFormat::LookupEvents)), false) => {
+            return Err(TraceError::Shape {
+                path: path.to_path_buf(),
+                detail: format!("format {f} was forced but the file is not JSON"),
+            })
+        }
+        _ => {}
+    }
+    let whole = matches!(&read_res, Ok(n) if (*n as u64) < SLURP_LIMIT) || read_res.is_err();
+    let content = if whole {
+        buf.drain(..start);
+        Content::Whole(buf)
+    } else {
+        let mut cur = Cursor::new(buf);
+        cur.set_position(start as u64);
+        Content::Stream(Box::new(BufReader::with_capacity(256 << 10, cur.chain(r))))
+    };
+    let read_err = read_res.err();
+    if is_json {
+        read_json(path, content, read_err, gz, forced, sink)
+    } else {
+        read_csv(path, content, read_err, gz, sink)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// JSON shapes
+
+struct Ctx<'s, 'k> {
+    sink: &'s mut Sink<'k>,
+    expect: Option<TraceFormat>,
+    seen: Option<TraceFormat>,
+    next: u64,
+    stop: Option<TraceError>,
+    path: &'s Path,
+    cache: NormCache,
+}
+
+impl Ctx<'_, '_> {
+    fn emit<E: de::Error>(&mut self, r: Result<TraceRecord, RecordError>) -> Result<(), E> {
+        let idx = self.next;
+        self.next += 1;
+        match (self.sink)(idx, None, r) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.stop = Some(e);
+                Err(E::custom("stopped by sink"))
+            }
+        }
+    }
+
+    fn see<E: de::Error>(&mut self, f: TraceFormat) -> Result<(), E> {
+        if let Some(exp) = self.expect {
+            if exp != f {
+                self.stop = Some(TraceError::Shape {
+                    path: self.path.to_path_buf(),
+                    detail: format!("format {exp} was forced but the file is {f}"),
+                });
+                return Err(E::custom("shape mismatch"));
+            }
+        }
+        if let Some(prev) = self.seen {
+            if prev != f {
+                self.stop = Some(TraceError::Shape {
+                    path: self.path.to_path_buf(),
+                    detail: format!("file mixes {prev} and {f} content"),
+                });
+                return Err(E::custom("shape mismatch"));
+            }
+        }
+        self.seen = Some(f);
+        Ok(())
+    }
+}
+
+enum DocKey {
+    Records,
+    Events,
+    /// A key that belongs to a CloudTrail record: the object is itself a record.
+    Record(RecordKey),
+    Other,
+}
+
+struct DocKeySeed;
+
+impl<'de> DeserializeSeed<'de> for DocKeySeed {
+    type Value = DocKey;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<DocKey, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = DocKey;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<DocKey, E> {
+                Ok(match v {
+                    "Records" => DocKey::Records,
+                    "Events" => DocKey::Events,
+                    "eventVersion" | "eventCategory" | "eventType" | "sourceIPAddress" => {
+                        DocKey::Record(RecordKey::Other)
+                    }
+                    _ => match RecordKey::from_name(v) {
+                        RecordKey::Other => DocKey::Other,
+                        k => DocKey::Record(k),
+                    },
+                })
+            }
+        }
+        d.deserialize_identifier(V)
+    }
+}
+
+/// One top-level JSON value: a `{"Records"|"Events": […]}` document, a bare record (JSON
+/// lines) or an array of records.
+struct DocSeed<'c, 's, 'k> {
+    ctx: &'c mut Ctx<'s, 'k>,
+}
+
+impl<'de> DeserializeSeed<'de> for DocSeed<'_, '_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DocSeed<'_, '_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a CloudTrail JSON document")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let ctx = self.ctx;
+        let mut found_array = false;
+        while let Some(k) = map.next_key_seed(DocKeySeed)? {
+            match k {
+                DocKey::Records => {
+                    ctx.see(TraceFormat::S3Records)?;
+                    found_array = true;
+                    map.next_value_seed(ArraySeed {
+                        ctx: &mut *ctx,
+                        events: false,
+                    })?;
+                }
+                DocKey::Events => {
+                    ctx.see(TraceFormat::LookupEvents)?;
+                    found_array = true;
+                    map.next_value_seed(ArraySeed {
+                        ctx: &mut *ctx,
+                        events: true,
+                    })?;
+                }
+                DocKey::Record(rk) if !found_array => {
+                    // A bare record (JSON lines, or one record per file).
+                    ctx.see(TraceFormat::S3Records)?;
+                    let w = WireRecord::finish_map(rk, map)?;
+                    let r = normalise(w, &mut ctx.cache);
+                    return ctx.emit(r);
+                }
+                DocKey::Record(_) | DocKey::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        if !found_array {
+            ctx.stop = Some(TraceError::Shape {
+                path: ctx.path.to_path_buf(),
+                detail: "JSON object has neither a \"Records\" nor an \"Events\" array nor CloudTrail record fields".into(),
+            });
+            return Err(de::Error::custom("no records"));
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+        self.ctx.see(TraceFormat::S3Records)?;
+        ArraySeed {
+            ctx: self.ctx,
+            events: false,
+        }
+        .visit_seq(seq)
+    }
+}
+
+struct ArraySeed<'c, 's, 'k> {
+    ctx: &'c mut Ctx<'s, 'k>,
+    events: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for ArraySeed<'_, '_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ArraySeed<'_, '_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of CloudTrail records")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(()) // "Records": null
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let ctx = self.ctx;
+        if self.events {
+            while let Some(parts) = seq.next_element_seed(EventSeed)? {
+                let r = event_record(parts, &mut ctx.cache);
+                ctx.emit(r)?;
+            }
+        } else {
+            while let Some(w) = seq.next_element_seed(WireSeed)? {
+                let r = normalise(w, &mut ctx.cache);
+                ctx.emit(r)?;
+            }
+        }
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        drain(map)?;
+        self.ctx.stop = Some(TraceError::Shape {
+            path: self.ctx.path.to_path_buf(),
+            detail: "\"Records\"/\"Events\" is an object, expected an array".into(),
+        });
+        Err(de::Error::custom("not an array"))
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        self.ctx.stop = Some(TraceError::Shape {
+            path: self.ctx.path.to_path_buf(),
+            detail: "\"Records\"/\"Events\" is a string, expected an array".into(),
+        });
+        Err(E::custom("not an array"))
+    }
+}
+
+fn drain<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
+    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+    Ok(())
+}
+
+/// One element of `Events`: its `CloudTrailEvent` string holds the record.
+struct EventSeed;
+
+/// An `Events` element: its `CloudTrailEvent` and `EventId`, or what it was instead.
+type EventParts<'de> = Result<(Loose<'de>, Loose<'de>), RecordError>;
+
+impl<'de> DeserializeSeed<'de> for EventSeed {
+    type Value = EventParts<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EventSeed {
+    type Value = EventParts<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a lookup-events event object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut ct = Loose::Null;
+        let mut outer_id = Loose::Null;
+        while let Some(k) = map.next_key::<String>()? {
+            match k.as_str() {
+                "CloudTrailEvent" => ct = map.next_value()?,
+                "EventId" => outer_id = map.next_value()?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Ok((ct, outer_id)))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Err(not_event("array")))
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Err(not_event("string")))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Err(not_event("boolean")))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Err(not_event("number")))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Err(not_event("number")))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Err(not_event("number")))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Err(not_event("null")))
+    }
+}
+
+fn not_event(found: &'static str) -> RecordError {
+    RecordError::WrongType {
+        field: "event",
+        expected: "object",
+        found,
+    }
+}
+
+fn event_record(parts: EventParts<'_>, cache: &mut NormCache) -> Result<TraceRecord, RecordError> {
+    let (ct, outer_id) = parts?;
+    let text = match ct {
+        Loose::Str(s) => s,
+        Loose::Null => return Err(RecordError::MissingField("CloudTrailEvent")),
+        Loose::Other(found) => {
+            return Err(RecordError::WrongType {
+                field: "CloudTrailEvent",
+                expected: "string",
+                found,
+            })
+        }
+    };
+    let mut de = serde_json::Deserializer::from_str(&text);
+    let mut wire = WireSeed
+        .deserialize(&mut de)
+        .and_then(|w| de.end().map(|()| w))
+        .map_err(|e| RecordError::Json(format!("CloudTrailEvent: {e}")))?;
+    if matches!(wire.event_id, Loose::Null) {
+        wire.event_id = match outer_id {
+            Loose::Str(s) => Loose::Str(std::borrow::Cow::Owned(s.into_owned())),
+            other => other,
+        };
+    }
+    normalise(wire, cache)
+}
+
+fn parse_json_stream<'de, R: serde_json::de::Read<'de>>(
+    de: &mut serde_json::Deserializer<R>,
+    ctx: &mut Ctx<'_, '_>,
+) -> Result<(), serde_json::Error> {
+    loop {
+        if de.end().is_ok() {
+            return Ok(());
+        }
+        DocSeed { ctx: &mut *ctx }.deserialize(&mut *de)?;
+    }
+}
+
+fn read_json(
+    path: &Path,
+    content: Content<'_>,
+    read_err: Option<io::Error>,
+    gz: bool,
+    forced: Option<TraceFormat>,
+    sink: &mut Sink<'_>,
+) -> Result<FileOutcome, TraceError> {
+    let mut ctx = Ctx {
+        sink,
+        expect: forced,
+        seen: None,
+        next: 0,
+        stop: None,
+        path,
+        cache: NormCache::default(),
+    };
+    let result = match content {
+        Content::Whole(buf) => {
+            let mut de = serde_json::Deserializer::from_slice(&buf);
+            parse_json_stream(&mut de, &mut ctx)
+        }
+        Content::Stream(r) => {
+            let mut de = serde_json::Deserializer::from_reader(r);
+            parse_json_stream(&mut de, &mut ctx)
+        }
+    };
+    if let Some(stop) = ctx.stop.take() {
+        return Err(stop);
+    }
+    let at = ctx.next;
+    if let Some(e) = read_err {
+        return Err(malformed(
+            path,
+            Some(at),
+            None,
+            format!(
+                "{}; {} record(s) read before it",
+                read_error_detail(&e, gz),
+                at
+            ),
+        ));
+    }
+    if let Err(e) = result {
+        let line = Some(e.line() as u64).filter(|l| *l > 0);
+        let detail = match e.classify() {
+            serde_json::error::Category::Io => {
+                read_error_detail(&io::Error::other(e.to_string()), gz)
+            }
+            serde_json::error::Category::Eof => {
+                format!("unexpected end of file inside record {at} (truncated?): {e}")
+            }
+            _ => format!("invalid JSON in or after record {at}: {e}"),
+        };
+        return Err(malformed(path, Some(at), line, detail));
+    }
+    Ok(FileOutcome {
+        format: Some(ctx.seen.unwrap_or(TraceFormat::S3Records)),
+        warnings: Vec::new(),
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// CSV exports
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum CsvCol {
+    EventTime,
+    EventSource,
+    EventName,
+    AwsRegion,
+    RecipientAccountId,
+    UserIdentity,
+    IdentityArn,
+    IdentityIssuerArn,
+    IdentityAccountId,
+    IdentityInvokedBy,
+    IdentityPrincipalId,
+    IdentityType,
+    UserAgent,
+    ErrorCode,
+    RequestParameters,
+    ResponseElements,
+    RequestId,
+    EventId,
+}
+
+fn csv_col(header: &str) -> Option<CsvCol> {
+    let norm: String = header
+        .trim()
+        .trim_start_matches('\u{feff}')
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    Some(match norm.as_str() {
+        "eventtime" => CsvCol::EventTime,
+        "eventsource" => CsvCol::EventSource,
+        "eventname" => CsvCol::EventName,
+        "awsregion" => CsvCol::AwsRegion,
+        "recipientaccountid" => CsvCol::RecipientAccountId,
+        "useridentity" => CsvCol::UserIdentity,
+        "useridentityarn" => CsvCol::IdentityArn,
+        "useridentitysessioncontextsessionissuerarn" | "sessionissuerarn" => {
+            CsvCol::IdentityIssuerArn
+        }
+        "useridentityaccountid" => CsvCol::IdentityAccountId,
+        "useridentityinvokedby" => CsvCol::IdentityInvokedBy,
+        "useridentityprincipalid" => CsvCol::IdentityPrincipalId,
+        "useridentitytype" => CsvCol::IdentityType,
+        "useragent" => CsvCol::UserAgent,
+        "errorcode" => CsvCol::ErrorCode,
+        "requestparameters" => CsvCol::RequestParameters,
+        "responseelements" => CsvCol::ResponseElements,
+        "requestid" => CsvCol::RequestId,
+        "eventid" => CsvCol::EventId,
+        _ => return None,
+    })
+}
+
+const CSV_REQUIRED: [(CsvCol, &str); 5] = [
+    (CsvCol::EventTime, "eventtime"),
+    (CsvCol::EventSource, "eventsource"),
+    (CsvCol::EventName, "eventname"),
+    (CsvCol::AwsRegion, "awsregion"),
+    (CsvCol::EventId, "eventid"),
+];
+
+fn cell_loose(v: &str) -> Loose<'_> {
+    if v.is_empty() {
+        Loose::Null
+    } else {
+        Loose::Str(std::borrow::Cow::Borrowed(v))
+    }
+}
+
+fn cell_opt(v: &str) -> Option<String> {
+    let t = v.trim();
+    if t.is_empty() || t.eq_ignore_ascii_case("null") {
+        None
+    } else {
+        Some(t.to_string())
+    }
+}
+
+fn read_csv(
+    path: &Path,
+    content: Content<'_>,
+    read_err: Option<io::Error>,
+    gz: bool,
+    sink: &mut Sink<'_>,
+) -> Result<FileOutcome, TraceError> {
+    let r: Box<dyn Read + '_> = match content {
+        Content::Whole(buf) => Box::new(Cursor::new(buf)),
+        Content::Stream(r) => Box::new(r),
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(r);
+    let headers = match rdr.byte_headers() {
+        Ok(h) => h.clone(),
+        Err(e) => return Err(csv_fatal(path, 0, None, e, gz)),
+    };
+    let mut cols: Vec<Option<CsvCol>> = Vec::with_capacity(headers.len());
+    let mut names = Vec::with_capacity(headers.len());
+    for h in headers.iter() {
+        let name = String::from_utf8_lossy(h).into_owned();
+        cols.push(csv_col(&name));
+        names.push(name);
+    }
+    let has = |c: CsvCol| cols.contains(&Some(c));
+    let missing: Vec<String> = CSV_REQUIRED
+        .iter()
+        .filter(|(c, _)| !has(*c))
+        .map(|(_, n)| (*n).to_string())
+        .collect();
+    if !missing.is_empty() {
+        return Err(TraceError::MissingColumns {
+            path: path.to_path_buf(),
+            missing,
+            found: names,
+        });
+    }
+    let mut warnings = Vec::new();
+    for (c, n) in [
+        (CsvCol::RequestParameters, "requestparameters"),
+        (CsvCol::ResponseElements, "responseelements"),
+        (CsvCol::UserAgent, "useragent"),
+    ] {
+        if !has(c) {
+            warnings.push(format!(
+                "{}: no {n} column; the fields it carries stay null",
+                path.display()
+            ));
+        }
+    }
+
+    let mut rec = csv::ByteRecord::new();
+    let mut cache = NormCache::default();
+    let mut idx: u64 = 0;
+    loop {
+        match rdr.read_byte_record(&mut rec) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => return Err(csv_fatal(path, idx, None, e, gz)),
+        }
+        let line = rec.position().map(|p| p.line());
+        let res = csv_row(&rec, &cols, headers.len(), &mut cache);
+        sink(idx, line, res)?;
+        idx += 1;
+    }
+    if let Some(e) = read_err {
+        return Err(malformed(
+            path,
+            Some(idx),
+            None,
+            format!(
+                "{}; {idx} record(s) read before it",
+                read_error_detail(&e, gz)
+            ),
+        ));
+    }
+    Ok(FileOutcome {
+        format: Some(TraceFormat::Csv),
+        warnings,
+    })
+}
+
+fn csv_fatal(path: &Path, idx: u64, line: Option<u64>, e: csv::Error, gz: bool) -> TraceError {
+    let line = line.or_else(|| e.position().map(|p| p.line()));
+    let detail = match e.kind() {
+        csv::ErrorKind::Io(ioe) => read_error_detail(ioe, gz),
+        _ => format!("unreadable CSV: {e}"),
+    };
+    malformed(path, Some(idx), line, detail)
+}
+
+fn csv_row(
+    rec: &csv::ByteRecord,
+    cols: &[Option<CsvCol>],
+    width: usize,
+    cache: &mut NormCache,
+) -> Result<TraceRecord, RecordError> {
+    if rec.len() != width {
+        return Err(RecordError::BadValue {
+            field: "row",
+            value: format!("{} fields", rec.len()),
+            reason: format!("the header has {width} columns"),
+        });
+    }
+    let mut w = WireRecord::default();
+    let mut ident_raw: Option<String> = None;
+    let mut flat = Identity::default();
+    let mut flat_arn = None;
+    let mut flat_issuer = None;
+    let mut flat_invoked = None;
+    let mut flat_pid = None;
+    let mut flat_type = None;
+    for (cell, col) in rec.iter().zip(cols) {
+        let Some(col) = col else { continue };
+        let v = std::str::from_utf8(cell).map_err(|e| RecordError::BadValue {
+            field: "row",
+            value: String::from_utf8_lossy(cell).chars().take(40).collect(),
+            reason: format!("not UTF-8: {e}"),
+        })?;
+        match col {
+            CsvCol::EventTime => w.event_time = cell_loose(v),
+            CsvCol::EventSource => w.event_source = cell_loose(v),
+            CsvCol::EventName => w.event_name = cell_loose(v),
+            CsvCol::AwsRegion => w.aws_region = cell_loose(v),
+            CsvCol::RecipientAccountId => w.recipient_account_id = cell_loose(v),
+            CsvCol::UserAgent => w.user_agent = cell_loose(v),
+            CsvCol::ErrorCode => w.error_code = cell_loose(v),
+            CsvCol::RequestId => w.request_id = cell_loose(v),
+            CsvCol::EventId => w.event_id = cell_loose(v),
+            CsvCol::RequestParameters => w.request_parameters = cell_opt(v).map(Params::Text),
+            CsvCol::ResponseElements => w.response_elements = cell_opt(v).map(Raw::Text),
+            CsvCol::UserIdentity => ident_raw = cell_opt(v),
+            CsvCol::IdentityArn => flat_arn = cell_opt(v),
+            CsvCol::IdentityIssuerArn => flat_issuer = cell_opt(v),
+            CsvCol::IdentityAccountId => flat.account = cell_opt(v),
+            CsvCol::IdentityInvokedBy => flat_invoked = cell_opt(v),
+            CsvCol::IdentityPrincipalId => flat_pid = cell_opt(v),
+            CsvCol::IdentityType => flat_type = cell_opt(v),
+        }
+    }
+    let identity = match ident_raw {
+        Some(t) => IdentitySource::Raw(Raw::Text(t)),
+        None => {
+            flat.principal = flat_issuer
+                .or(flat_arn)
+                .or(flat_invoked)
+                .or(flat_pid)
+                .or(flat_type);
+            IdentitySource::Flat(flat)
+        }
+    };
+    normalise_with(w, identity, cache)
+}
