@@ -12,4 +12,5 @@ pub mod input;
 pub mod kube;
 pub mod metrics;
 pub mod scenario;
+pub mod sweep;
 pub mod textbook;
