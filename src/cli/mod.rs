@@ -5,7 +5,9 @@ mod bench;
 mod check;
 mod model_args;
 mod output;
+mod recommend;
 mod run;
+mod sweep;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -31,6 +33,13 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Measure the engine's events/s and the model's runs/s on this machine.
     Bench(bench::BenchArgs),
+    /// Sweep a grid of knobs (Helm keys, env-only knobs, scenario parameters) with common
+    /// random numbers, in parallel, resumably, optionally sharded; `sweep merge` joins shards.
+    Sweep(Box<sweep::SweepArgs>),
+    /// From a sweep's results (or a default sweep), the configuration that meets every
+    /// threshold: a Helm values overlay with predicted margins, and a Deployment patch for
+    /// knobs the chart does not expose.
+    Recommend(Box<recommend::RecommendArgs>),
 }
 
 /// An error that is the user's input, not the tool: exit status 2.
@@ -55,6 +64,8 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Run(args) => run::run(*args),
+        Command::Sweep(args) => sweep::run(*args),
+        Command::Recommend(args) => recommend::run(*args),
     };
     match result {
         Ok(code) => code,
