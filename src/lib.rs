@@ -11,6 +11,8 @@ pub mod engine;
 pub mod input;
 pub mod kube;
 pub mod metrics;
+pub mod recommend;
 pub mod scenario;
+pub mod sweep;
 pub mod textbook;
 pub mod trace;

@@ -253,7 +253,10 @@ fn trace_bad_input_is_exit_2() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("broken.json"));
-    assert!(!dir.path().join("o.parquet").exists(), "nothing half-written");
+    assert!(
+        !dir.path().join("o.parquet").exists(),
+        "nothing half-written"
+    );
     enisim()
         .args(["trace", "ingest", "--caller-rule", "nonsense"])
         .arg(&f)

@@ -11,7 +11,10 @@ use std::collections::BTreeMap;
 
 #[test]
 fn a_simulated_burst_survives_synth_and_ingest() {
-    let s = Settings::new(ControllerProfile::embedded(), ScenarioSpec::embedded("burst").unwrap());
+    let s = Settings::new(
+        ControllerProfile::embedded(),
+        ScenarioSpec::embedded("burst").unwrap(),
+    );
     let run = simulate(&s, &Model::embedded(), 3).unwrap();
     let calls = synth_calls(&run.calls);
     assert_eq!(calls.len(), run.calls.len());

@@ -5,8 +5,10 @@ mod bench;
 mod check;
 mod model_args;
 mod output;
+mod recommend;
 mod run;
 mod scenarios;
+mod sweep;
 mod trace;
 
 use clap::{Parser, Subcommand};
@@ -38,6 +40,13 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Measure the engine's events/s and the model's runs/s on this machine.
     Bench(bench::BenchArgs),
+    /// Sweep a grid of knobs (Helm keys, env-only knobs, scenario parameters) with common
+    /// random numbers, in parallel, resumably, optionally sharded; `sweep merge` joins shards.
+    Sweep(Box<sweep::SweepArgs>),
+    /// From a sweep's results (or a default sweep), the configuration that meets every
+    /// threshold: a Helm values overlay with predicted margins, and a Deployment patch for
+    /// knobs the chart does not expose.
+    Recommend(Box<recommend::RecommendArgs>),
 }
 
 /// An error that is the user's input, not the tool: exit status 2.
@@ -64,6 +73,8 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(*args),
         Command::Scenarios => scenarios::run(),
         Command::Trace(cmd) => trace::run(cmd),
+        Command::Sweep(args) => sweep::run(*args),
+        Command::Recommend(args) => recommend::run(*args),
     };
     match result {
         Ok(code) => code,

@@ -94,7 +94,9 @@ fn caller_rules(specs: &[String]) -> anyhow::Result<CallerRules> {
     let mut rules = CallerRules::default();
     // Later rules on the command line are added first, so the first given wins.
     for spec in specs.iter().rev() {
-        let bad = || BadInput(format!("--caller-rule {spec:?}: expected user-agent:PATTERN=CLASS or principal:PATTERN=CLASS"));
+        let bad = || {
+            BadInput(format!("--caller-rule {spec:?}: expected user-agent:PATTERN=CLASS or principal:PATTERN=CLASS"))
+        };
         let (field, rest) = spec.split_once(':').ok_or_else(bad)?;
         let field = match field {
             "user-agent" | "ua" => CallerField::UserAgent,

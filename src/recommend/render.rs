@@ -1,0 +1,352 @@
+//! The recommendation as files: a Helm values overlay holding only keys the real chart
+//! has, a Deployment patch for environment variables the chart does not expose, and a
+//! Markdown report.
+
+use super::knobs::{self, Place};
+use super::{Margin, Recommendation};
+use crate::metrics::thresholds::Verdict;
+
+fn num(x: f64) -> String {
+    if x.is_nan() {
+        "n/a".into()
+    } else if x.fract() == 0.0 || x.abs() >= 100.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+/// "ENI creation p95 (…) 17.20 s, upper 95 % bound 18.05 s < 30 s: margin 11.95 s".
+pub fn margin_line(m: &Margin) -> String {
+    let unit = if m.unit == "%" {
+        " %".to_string()
+    } else {
+        format!(" {}", m.unit)
+    };
+    if m.met() {
+        format!(
+            "{} {}{unit}, upper 95 % bound {}{unit} < {}{unit}: margin {}{unit}",
+            m.label,
+            num(m.mean),
+            num(m.high),
+            num(m.limit),
+            num(m.margin())
+        )
+    } else {
+        let over = if m.unit == "%" {
+            format!("{} percentage points", num(-m.margin()))
+        } else {
+            format!("{}{unit}", num(-m.margin()))
+        };
+        let relative = if m.excess() >= 1.0 {
+            format!("{:.1} × the limit", m.high / m.limit)
+        } else {
+            format!("+{:.0} %", m.excess() * 100.0)
+        };
+        format!(
+            "{} {}{unit}, upper 95 % bound {}{unit}, limit < {}{unit}: over by {over} ({relative}), {}",
+            m.label,
+            num(m.mean),
+            num(m.high),
+            num(m.limit),
+            m.verdict.as_str()
+        )
+    }
+}
+
+fn scenario_line(r: &Recommendation) -> String {
+    let c = &r.def.base.scenario.cluster;
+    format!(
+        "{}: {} nodes × {} ENIs on {}, layout {}",
+        r.def.scenario,
+        c.nodes,
+        c.enis_per_node,
+        c.instance_type,
+        c.layout.as_str()
+    )
+}
+
+/// The Helm values overlay (`helm upgrade … -f values.yaml`), or `None` when no point
+/// meets the thresholds.
+pub fn values_overlay(r: &Recommendation) -> Option<String> {
+    let c = r.chosen.as_ref()?;
+    let def = &r.def;
+    let mut y = String::new();
+    y.push_str("# Helm values overlay for charts/aws-multi-eni-controller, written by `enisim recommend`.\n");
+    y.push_str(&format!("# Scenario {}.\n", scenario_line(r)));
+    y.push_str(&format!(
+        "# Grid point {} of {} ({}), {} replications, seed {}: every threshold met at the upper 95 % bound;\n",
+        c.point,
+        r.points,
+        def.grid.describe(c.point),
+        def.replications,
+        def.seed
+    ));
+    y.push_str(&format!(
+        "# {} of {} points qualify; chosen for the fewest EC2 calls per minute ({:.0}){}, then lower concurrency.\n",
+        r.feasible,
+        r.points,
+        c.calls_per_min,
+        cpu_clause(r)
+    ));
+    y.push_str("# Only keys the chart has are set here; knobs it does not expose are in deployment-patch.yaml.\n");
+    y.push_str("controller:\n");
+    for key in [
+        "controller.maxConcurrentReconciles",
+        "controller.maxConcurrentENICleanup",
+    ] {
+        let v = knobs::chart_value(&c.settings, key).unwrap_or(0);
+        let short = key.trim_start_matches("controller.");
+        if r.inert.iter().any(|k| k == key) {
+            let axis = def.grid.axes.iter().find(|a| a.key == key);
+            y.push_str(&format!(
+                "  # {short}: no effect in this scenario (values {} gave identical runs); kept at {v}, the base value.\n",
+                axis.map(|a| a.values.join(", ")).unwrap_or_default()
+            ));
+        } else {
+            let swept = def.grid.axes.iter().any(|a| a.key == key);
+            if !swept {
+                y.push_str(&format!("  # {short}: not swept; the base value.\n"));
+            }
+            for m in &c.margins {
+                y.push_str(&format!("  # predicted {}\n", margin_line(m)));
+            }
+        }
+        y.push_str(&format!("  {short}: {v}\n"));
+    }
+    let s = &c.resources.sizes;
+    let k = &c.resources.comments;
+    let note = |i: usize| {
+        if c.resources.predicted {
+            format!("      # {}\n", k[i])
+        } else {
+            String::new()
+        }
+    };
+    if !c.resources.predicted {
+        y.push_str(&format!("# resources: {}.\n", k[0]));
+    }
+    y.push_str("resources:\n  controller:\n    requests:\n");
+    y.push_str(&format!("{}      cpu: {}m\n", note(0), s.requests_cpu_m));
+    y.push_str(&format!(
+        "{}      memory: {}Mi\n",
+        note(1),
+        s.requests_memory_mi
+    ));
+    y.push_str("    limits:\n");
+    y.push_str(&format!("{}      cpu: {}m\n", note(2), s.limits_cpu_m));
+    y.push_str(&format!(
+        "{}      memory: {}Mi\n",
+        note(3),
+        s.limits_memory_mi
+    ));
+    Some(y)
+}
+
+fn cpu_clause(r: &Recommendation) -> &'static str {
+    if super::find_metric(&r.def, &super::resources::CPU_P95).is_some() {
+        ", then the least controller CPU"
+    } else {
+        " (the model in this build predicts no CPU to break ties)"
+    }
+}
+
+/// Environment variables the chosen point needs that the chart cannot set.
+pub fn env_settings(r: &Recommendation) -> Vec<(String, Option<String>)> {
+    let Some(c) = &r.chosen else {
+        return Vec::new();
+    };
+    let swept: Vec<String> = r.def.grid.axes.iter().map(|a| a.key.clone()).collect();
+    knobs::env_to_set(&c.settings, &swept)
+}
+
+/// The Deployment patch (strategic merge: `kubectl patch` or a kustomize patch), or
+/// `None` when the chosen point needs no environment variable beyond the chart's.
+pub fn deployment_patch(r: &Recommendation) -> Option<String> {
+    let env: Vec<(String, String)> = env_settings(r)
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect();
+    if env.is_empty() {
+        return None;
+    }
+    let c = r.chosen.as_ref()?;
+    let mut y = String::new();
+    y.push_str("# NOT a Helm values file. The chart (charts/aws-multi-eni-controller) has no env passthrough:\n");
+    y.push_str(
+        "# these controller environment variables can only be set by patching its Deployment.\n",
+    );
+    y.push_str(&format!(
+        "# Written by `enisim recommend` for grid point {} ({}).\n",
+        c.point,
+        r.def.grid.describe(c.point)
+    ));
+    y.push_str(&format!(
+        "#   kubectl -n {ns} patch deployment {d} --type strategic --patch-file deployment-patch.yaml\n",
+        ns = knobs::CHART_NAMESPACE,
+        d = knobs::CHART_DEPLOYMENT
+    ));
+    y.push_str("# or list it under `patches:` of a kustomization over the rendered chart.\n");
+    y.push_str("# A later `helm upgrade` re-renders the Deployment and drops it: apply it again after each upgrade.\n");
+    y.push_str("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n");
+    y.push_str(&format!(
+        "  name: {}\n  namespace: {}\n",
+        knobs::CHART_DEPLOYMENT,
+        knobs::CHART_NAMESPACE
+    ));
+    y.push_str("spec:\n  template:\n    spec:\n      containers:\n");
+    y.push_str(&format!(
+        "        - name: {}\n          env:\n",
+        knobs::CHART_CONTAINER
+    ));
+    for (k, v) in env {
+        y.push_str(&format!(
+            "            - name: {k}\n              value: \"{}\"\n",
+            v.replace('"', "\\\"")
+        ));
+    }
+    Some(y)
+}
+
+/// The report (Markdown), also printed by the CLI.
+pub fn report(r: &Recommendation) -> String {
+    let def = &r.def;
+    let mut o = String::new();
+    o.push_str(&format!("# enisim recommend — {}\n\n", scenario_line(r)));
+    o.push_str(&format!(
+        "{} grid points × {} replications (seed {}, common random numbers); grid: {}.\n\n",
+        r.points,
+        def.replications,
+        def.seed,
+        if def.grid.axes.is_empty() {
+            "none (the base settings)".to_string()
+        } else {
+            def.grid
+                .axes
+                .iter()
+                .map(|a| a.spec())
+                .collect::<Vec<_>>()
+                .join(" × ")
+        }
+    ));
+    match (&r.chosen, &r.diagnosis) {
+        (Some(c), _) => {
+            o.push_str(&format!(
+                "**Recommended: {}** — {} of {} points meet every threshold at the upper 95 % bound; this one makes the fewest EC2 calls per minute ({:.0}){}, then has the lowest concurrency.\n\n",
+                def.grid.describe(c.point),
+                r.feasible,
+                r.points,
+                c.calls_per_min,
+                cpu_clause(r)
+            ));
+            for m in &c.margins {
+                o.push_str(&format!("- {}\n", margin_line(m)));
+            }
+            for key in &r.inert {
+                o.push_str(&format!(
+                    "- {key} made no difference in this scenario (identical runs for every value): kept at the base value {}\n",
+                    knobs::chart_value(&c.settings, key)
+                        .map(|v| v.to_string())
+                        .unwrap_or_else(|| "(not a chart key)".into())
+                ));
+            }
+            if !c.resources.predicted {
+                o.push_str("- resources: the model in this build predicts no controller CPU or memory; the chart defaults are kept\n");
+            }
+            let env = env_settings(r);
+            for (k, v) in &env {
+                if v.is_none() {
+                    o.push_str(&format!(
+                        "- {k}: the chosen setting cannot be expressed as this environment variable (an enisim what-if): not in deployment-patch.yaml\n"
+                    ));
+                }
+            }
+            let what_if = knobs::what_ifs(&c.settings);
+            if !what_if.is_empty() {
+                o.push_str(&format!(
+                    "- **needs a controller change** (not deployable by configuration): {}\n",
+                    what_if.join(", ")
+                ));
+            }
+            let scenario_keys: Vec<String> = def
+                .grid
+                .assignment(c.point)
+                .into_iter()
+                .filter(|(k, _)| knobs::place(k) == Place::Scenario)
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            if !scenario_keys.is_empty() {
+                o.push_str(&format!(
+                    "- your side of the deployment (NodeENIs, instances): {}\n",
+                    scenario_keys.join(", ")
+                ));
+            }
+            o.push('\n');
+        }
+        (None, Some(d)) => {
+            o.push_str(&format!(
+                "**No point meets every threshold** at the upper 95 % bound ({} points).\n\n",
+                r.points
+            ));
+            if let Some(first) = d.breaches.first() {
+                o.push_str(&format!(
+                    "Fails first: **{}** — at the nearest point ({}) {}.\n\n",
+                    first.label,
+                    def.grid.describe(d.nearest),
+                    margin_line(first)
+                ));
+            }
+            if d.breaches.len() > 1 {
+                o.push_str("Also failing there:\n");
+                for b in &d.breaches[1..] {
+                    o.push_str(&format!("- {}\n", margin_line(b)));
+                }
+                o.push('\n');
+            }
+            o.push_str("Points failing each threshold:\n");
+            for (label, n) in &d.fail_counts {
+                o.push_str(&format!("- {label}: {n} of {}\n", r.points));
+            }
+            if !d.bottleneck.is_empty() {
+                o.push_str(&format!(
+                    "\nBottleneck at the nearest point: {}\n",
+                    d.bottleneck
+                ));
+            }
+            o.push_str("\nWhat would change that:\n");
+            if d.advice.is_empty() {
+                o.push_str("- nothing in the sweep's reach: widen the grid (more workers, another layout or instance type)\n");
+            }
+            for a in &d.advice {
+                o.push_str(&format!("- {a}\n"));
+            }
+            o.push('\n');
+        }
+        (None, None) => {}
+    }
+    if !r.presets.is_empty() {
+        o.push_str("Presets at the same seeds:\n");
+        for p in &r.presets {
+            let holds = p.summary.meets;
+            o.push_str(&format!(
+                "- **{}** — {}: {}\n",
+                p.name,
+                p.description,
+                if holds {
+                    "holds — every threshold met".to_string()
+                } else {
+                    format!("does not hold — verdict {}", p.summary.worst.as_str())
+                }
+            ));
+            for m in &p.margins {
+                if m.verdict != Verdict::Acceptable || !holds {
+                    o.push_str(&format!("  - {}\n", margin_line(m)));
+                }
+            }
+            for n in &p.resource_notes {
+                o.push_str(&format!("  - {n}\n"));
+            }
+        }
+    }
+    o
+}

@@ -1,0 +1,318 @@
+//! Recommendations: the known best point of a constructed case, an overlay that parses and
+//! holds only chart keys, a Deployment patch for env-only knobs, a diagnosis when nothing
+//! qualifies, and the plan's preset judged beside it.
+
+use assert_cmd::Command;
+use enisim::controller::ControllerProfile;
+use enisim::metrics::thresholds::Thresholds;
+use enisim::recommend::{self, knobs, render, Options};
+use enisim::scenario::{Model, ScenarioSpec, Settings};
+use enisim::sweep::definition::{replication_seed, Manifest};
+use enisim::sweep::{self, Grid, RunOptions, RunRow, SweepDef, SweepResults, CALLS_PER_MIN};
+use predicates::prelude::*;
+use serde_yaml_ng::Value;
+
+fn base() -> Settings {
+    Settings::new(
+        ControllerProfile::embedded(),
+        ScenarioSpec::embedded("burst").unwrap(),
+    )
+}
+
+fn def(grid: &[&str], replications: u32) -> SweepDef {
+    let b = base();
+    let specs: Vec<String> = grid.iter().map(|s| s.to_string()).collect();
+    let g = Grid::parse(&specs, &b).unwrap();
+    SweepDef::new(
+        "burst",
+        b,
+        Model::embedded(),
+        Thresholds::embedded(),
+        g,
+        replications,
+        1,
+    )
+    .unwrap()
+}
+
+/// Results with chosen metric values per point (a little noise across replications).
+fn constructed(d: SweepDef, per_point: &[(f64, f64, f64)]) -> SweepResults {
+    let idx = |name: &str| d.metrics.iter().position(|m| m == name).unwrap();
+    let mut rows = Vec::new();
+    for (p, (creation, error_rate, calls)) in per_point.iter().enumerate() {
+        for r in 0..d.replications {
+            let mut v = vec![0.0; d.metrics.len()];
+            let noise = [-0.1, 0.0, 0.1][r as usize % 3];
+            v[idx("eni_creation_p95_s")] = creation + noise;
+            v[idx("eni_attachment_p95_s")] = 5.0 + noise;
+            v[idx("full_reconcile_s")] = 2.0 * creation + noise;
+            v[idx("error_rate_percent")] = error_rate + noise / 10.0;
+            v[idx(CALLS_PER_MIN)] = calls + noise;
+            rows.push(RunRow {
+                point: p as u32,
+                replication: r,
+                seed: replication_seed(d.seed, r),
+                outcome: Ok(v),
+            });
+        }
+    }
+    SweepResults {
+        dir: std::path::PathBuf::from("constructed"),
+        manifest: Manifest::new(&d, None),
+        def: d,
+        rows,
+    }
+}
+
+fn leaf_keys(prefix: &str, v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Mapping(m) => {
+            for (k, child) in m {
+                let k = k.as_str().unwrap();
+                let key = if prefix.is_empty() {
+                    k.to_string()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                leaf_keys(&key, child, out);
+            }
+        }
+        _ => out.push(prefix.to_string()),
+    }
+}
+
+#[test]
+fn recommend_picks_the_known_best_point() {
+    // Points: workers 1..5. 1 is too slow; 2 makes the most calls; 4 makes the fewest,
+    // but 3 is within 2 % of it and has fewer workers; 5 throttles (error rate).
+    let d = def(&["controller.maxConcurrentReconciles=1..5"], 3);
+    let results = constructed(
+        d,
+        &[
+            (45.0, 0.0, 50.0),
+            (25.0, 0.0, 120.0),
+            (20.0, 0.0, 80.0),
+            (18.0, 0.0, 79.0),
+            (10.0, 3.0, 60.0),
+        ],
+    );
+    let rec = recommend::recommend(&results, Options::default());
+    assert_eq!(rec.feasible, 3);
+    let c = rec.chosen.as_ref().unwrap();
+    assert_eq!(c.point, 2);
+    assert_eq!(c.settings.controller.env.max_concurrent_reconciles, 3);
+    // Without the tolerance the fewest calls win outright.
+    let strict = recommend::recommend(
+        &results,
+        Options {
+            tolerance: 0.0,
+            ..Options::default()
+        },
+    );
+    assert_eq!(strict.chosen.unwrap().point, 3);
+    // The plan's advice is a named preset, judged at the same seeds.
+    let plan = rec.presets.iter().find(|p| p.name == "plan").unwrap();
+    assert!(plan.description.contains("15"));
+    assert!(!plan.margins.is_empty());
+}
+
+#[test]
+fn the_overlay_parses_and_holds_only_chart_keys() {
+    let d = def(
+        &[
+            "controller.maxConcurrentReconciles=2,3",
+            "controller.maxConcurrentENICleanup=1,4",
+        ],
+        3,
+    );
+    let results = constructed(
+        d,
+        &[
+            (20.0, 0.0, 70.0),
+            (20.0, 0.0, 70.0),
+            (15.0, 0.0, 90.0),
+            (15.0, 0.0, 90.0),
+        ],
+    );
+    let rec = recommend::recommend(&results, Options::default());
+    assert_eq!(rec.chosen.as_ref().unwrap().point, 0);
+    // The cleanup pool changed nothing: it keeps the chart default (3).
+    assert_eq!(rec.inert, ["controller.maxConcurrentENICleanup"]);
+    let text = render::values_overlay(&rec).unwrap();
+    let doc: Value = serde_yaml_ng::from_str(&text).unwrap();
+    let mut keys = Vec::new();
+    leaf_keys("", &doc, &mut keys);
+    keys.sort();
+    let mut chart: Vec<String> = knobs::CHART_KEYS.iter().map(|s| s.to_string()).collect();
+    chart.sort();
+    assert_eq!(keys, chart, "{text}");
+    assert_eq!(
+        doc["controller"]["maxConcurrentReconciles"].as_u64(),
+        Some(2)
+    );
+    assert_eq!(
+        doc["controller"]["maxConcurrentENICleanup"].as_u64(),
+        Some(3)
+    );
+    assert!(doc["resources"]["controller"]["limits"]["cpu"]
+        .as_str()
+        .unwrap()
+        .ends_with('m'));
+    // Each chart value carries its predicted margins.
+    assert!(text.contains("# predicted ENI creation p95"), "{text}");
+    assert!(text.contains("margin"), "{text}");
+    // The overlay is a values file enisim itself (and so helm) reads.
+    let mut s = base();
+    s.apply_values_text(std::path::Path::new("values.yaml"), &text)
+        .unwrap();
+    assert_eq!(s.controller.env.max_concurrent_reconciles, 2);
+    // Nothing needs an env var: no Deployment patch.
+    assert!(render::deployment_patch(&rec).is_none());
+}
+
+#[test]
+fn env_only_knobs_go_to_a_deployment_patch() {
+    let d = def(
+        &[
+            "controller.maxConcurrentReconciles=2,3",
+            "enisim.env.DETACHMENT_TIMEOUT=10s,30s",
+        ],
+        3,
+    );
+    let results = constructed(
+        d,
+        &[
+            (40.0, 0.0, 70.0),
+            (20.0, 0.0, 70.0),
+            (20.0, 0.0, 90.0),
+            (20.0, 0.0, 90.0),
+        ],
+    );
+    let rec = recommend::recommend(&results, Options::default());
+    assert_eq!(rec.chosen.as_ref().unwrap().point, 1);
+    let overlay: Value = serde_yaml_ng::from_str(&render::values_overlay(&rec).unwrap()).unwrap();
+    let mut keys = Vec::new();
+    leaf_keys("", &overlay, &mut keys);
+    assert!(
+        keys.iter().all(|k| knobs::CHART_KEYS.contains(&k.as_str())),
+        "{keys:?}"
+    );
+    let patch = render::deployment_patch(&rec).unwrap();
+    assert!(patch.contains("NOT a Helm values file"));
+    let doc: Value = serde_yaml_ng::from_str(&patch).unwrap();
+    assert_eq!(doc["kind"].as_str(), Some("Deployment"));
+    assert_eq!(doc["metadata"]["name"].as_str(), Some("eni-controller"));
+    let c = &doc["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(c["name"].as_str(), Some("manager"));
+    assert_eq!(c["env"][0]["name"].as_str(), Some("DETACHMENT_TIMEOUT"));
+    assert_eq!(c["env"][0]["value"].as_str(), Some("30s"));
+}
+
+#[test]
+fn when_nothing_qualifies_it_says_what_fails_first_and_what_would_help() {
+    // Fifteen or more workers drain the DescribeNetworkInterfaces bucket (error rate > 1 %).
+    let d = def(&["controller.maxConcurrentReconciles=15,20"], 3);
+    let dir = tempfile::tempdir().unwrap();
+    sweep::execute(&d, dir.path(), &RunOptions::default(), &|_| {}).unwrap();
+    let results = sweep::load_results(dir.path()).unwrap();
+    let rec = recommend::recommend(&results, Options::default());
+    assert!(rec.chosen.is_none());
+    assert!(render::values_overlay(&rec).is_none());
+    let diag = rec.diagnosis.as_ref().unwrap();
+    assert_eq!(diag.breaches[0].metric, "error_rate_percent");
+    assert!(diag.breaches[0].high > 1.0);
+    let report = render::report(&rec);
+    assert!(
+        report.contains("Fails first: **EC2 error rate**"),
+        "{report}"
+    );
+    assert!(report.contains("rate increase to"), "{report}");
+    assert!(report.contains("plan"), "{report}");
+}
+
+#[test]
+fn an_instance_type_without_room_is_diagnosed() {
+    let b = {
+        let mut s = base();
+        s.apply_set("enisim.scenario.instanceType=m5.4xlarge")
+            .unwrap();
+        s
+    };
+    let g = Grid::parse(&["controller.maxConcurrentReconciles=5".into()], &b).unwrap();
+    let d = SweepDef::new(
+        "burst",
+        b,
+        Model::embedded(),
+        Thresholds::embedded(),
+        g,
+        2,
+        1,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    sweep::execute(&d, dir.path(), &RunOptions::default(), &|_| {}).unwrap();
+    let rec = recommend::recommend(
+        &sweep::load_results(dir.path()).unwrap(),
+        Options::default(),
+    );
+    let report = render::report(&rec);
+    assert!(rec.chosen.is_none());
+    assert!(
+        report.contains("interfaces on its default card (e.g. m5.16xlarge"),
+        "{report}"
+    );
+}
+
+#[test]
+fn the_cli_writes_an_overlay_and_judges_the_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("rec");
+    // Three nodes: five workers meet every threshold, three are too slow, ten throttle.
+    enisim_cmd()
+        .args(["recommend", "--quiet", "--replications", "3"])
+        .args(["--set", "enisim.scenario.nodes=3"])
+        .args(["--grid", "controller.maxConcurrentReconciles=3,5,10"])
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "Recommended: controller.maxConcurrentReconciles=5",
+        ))
+        .stdout(predicate::str::contains("**plan**"));
+    let values = std::fs::read_to_string(out.join("values.yaml")).unwrap();
+    let _: Value = serde_yaml_ng::from_str(&values).unwrap();
+    assert!(out.join("recommendation.md").exists());
+    assert!(out.join("sweep").join("summary.parquet").exists());
+    // From the sweep's directory, the same recommendation without running it again.
+    let again = dir.path().join("again");
+    enisim_cmd()
+        .args(["recommend", "--quiet", "--from"])
+        .arg(out.join("sweep"))
+        .arg("--out")
+        .arg(&again)
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read_to_string(again.join("values.yaml")).unwrap(),
+        values
+    );
+    // A shard is not a sweep to recommend from.
+    let shard = dir.path().join("shard");
+    enisim_cmd()
+        .args(["sweep", "--quiet", "--replications", "2", "--shard", "0/2"])
+        .args(["--grid", "controller.maxConcurrentReconciles=6,9", "--out"])
+        .arg(&shard)
+        .assert()
+        .success();
+    enisim_cmd()
+        .args(["recommend", "--from"])
+        .arg(&shard)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("merge"));
+}
+
+fn enisim_cmd() -> Command {
+    Command::cargo_bin("enisim").unwrap()
+}
