@@ -190,13 +190,7 @@ impl Reporter {
             return;
         }
         let mut last = self.plain.lock().unwrap_or_else(|e| e.into_inner());
-        let tenth = |n: usize| {
-            if p.total == 0 {
-                10
-            } else {
-                n * 10 / p.total
-            }
-        };
+        let tenth = |n: usize| (n * 10).checked_div(p.total).unwrap_or(10);
         let first = last.0 == 0 && p.done == p.resumed;
         if first {
             if p.resumed > 0 {
