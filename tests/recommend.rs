@@ -226,7 +226,7 @@ fn when_nothing_qualifies_it_says_what_fails_first_and_what_would_help() {
         report.contains("Fails first: **EC2 error rate**"),
         "{report}"
     );
-    assert!(report.contains("rate increase to"), "{report}");
+    assert!(report.contains("request a rate increase for"), "{report}");
     assert!(report.contains("plan"), "{report}");
 }
 
