@@ -99,7 +99,7 @@ pub fn diagnose(results: &SweepResults, summaries: &[PointSummary]) -> Diagnosis
                     .is_some_and(|v| *v != crate::metrics::thresholds::Verdict::Acceptable)
             })
             .count();
-        if def.metrics.contains(name) {
+        if crate::sweep::table::metric_index(def, name).is_some() {
             fail_counts.push((th.label.clone(), n));
         }
     }
