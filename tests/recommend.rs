@@ -226,7 +226,7 @@ fn when_nothing_qualifies_it_says_what_fails_first_and_what_would_help() {
         report.contains("Fails first: **EC2 error rate**"),
         "{report}"
     );
-    assert!(report.contains("rate increase to"), "{report}");
+    assert!(report.contains("request a rate increase for"), "{report}");
     assert!(report.contains("plan"), "{report}");
 }
 
@@ -315,4 +315,61 @@ fn the_cli_writes_an_overlay_and_judges_the_plan() {
 
 fn enisim_cmd() -> Command {
     Command::cargo_bin("enisim").unwrap()
+}
+
+#[test]
+fn resources_are_sized_from_the_predicted_cpu_and_memory_and_cpu_breaks_ties() {
+    // The model's CPU and memory metrics, as `RunMetrics` will name them.
+    let mut d = def(&["controller.maxConcurrentReconciles=2,3"], 3);
+    for m in [
+        "cpu_p95_millicores",
+        "cpu_peak_millicores",
+        "memory_p95_mib",
+        "memory_peak_mib",
+    ] {
+        d.metrics.push(m.to_string());
+    }
+    let idx = |name: &str| d.metrics.iter().position(|m| m == name).unwrap();
+    let mut rows = Vec::new();
+    for p in 0..2u32 {
+        for r in 0..3u32 {
+            let noise = [-1.0, 0.0, 1.0][r as usize];
+            let mut v = vec![0.0; d.metrics.len()];
+            v[idx("eni_creation_p95_s")] = 20.0 + noise;
+            v[idx("eni_attachment_p95_s")] = 5.0;
+            v[idx("full_reconcile_s")] = 40.0;
+            v[idx(CALLS_PER_MIN)] = 70.0;
+            // Point 1 (3 workers) uses less CPU than point 0: CPU decides before concurrency.
+            v[idx("cpu_p95_millicores")] = if p == 0 { 120.0 } else { 80.0 } + noise;
+            v[idx("cpu_peak_millicores")] = 150.0 + noise;
+            v[idx("memory_p95_mib")] = 100.0 + noise;
+            v[idx("memory_peak_mib")] = 120.0 + noise;
+            rows.push(RunRow {
+                point: p,
+                replication: r,
+                seed: replication_seed(d.seed, r),
+                outcome: Ok(v),
+            });
+        }
+    }
+    let results = SweepResults {
+        dir: "constructed".into(),
+        manifest: Manifest::new(&d, None),
+        def: d,
+        rows,
+    };
+    let rec = recommend::recommend(&results, Options::default());
+    let c = rec.chosen.as_ref().unwrap();
+    assert_eq!(c.point, 1);
+    assert!(c.resources.predicted);
+    // p95 80 ± 2.48 (t₂ · s/√3) → upper 82.5 × 1.3 = 107.2 → 110m.
+    assert_eq!(c.resources.sizes.requests_cpu_m, 110);
+    let text = render::values_overlay(&rec).unwrap();
+    let doc: Value = serde_yaml_ng::from_str(&text).unwrap();
+    assert_eq!(
+        doc["resources"]["controller"]["requests"]["cpu"].as_str(),
+        Some("110m")
+    );
+    assert!(text.contains("predicted p95 CPU 80m"), "{text}");
+    assert!(text.contains("predicted peak memory 120Mi"), "{text}");
 }

@@ -47,6 +47,17 @@ pub fn run(a: RecommendArgs) -> anyhow::Result<ExitCode> {
     }
     let mut results = match &a.from {
         Some(dir) => {
+            let s = &a.sweep;
+            if !s.grid.is_empty()
+                || !s.model.set.is_empty()
+                || !s.model.values.is_empty()
+                || s.replications.is_some()
+            {
+                eprintln!(
+                    "warning: --from {}: the sweep's own definition is used; --grid, --set, --values and --replications are ignored",
+                    dir.display()
+                );
+            }
             let r = sweep::load_results(dir).map_err(cli_error)?;
             if let Some(s) = r.manifest.shard {
                 return Err(BadInput(format!(

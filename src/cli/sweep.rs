@@ -161,9 +161,15 @@ impl Reporter {
             let bar = indicatif::ProgressBar::new(0);
             bar.set_style(
                 indicatif::ProgressStyle::with_template(
-                    "{elapsed_precise} [{wide_bar}] {pos}/{len} runs  {per_sec}  ETA {eta}",
+                    "{elapsed_precise} [{wide_bar}] {pos}/{len} runs  {rate}  ETA {eta}",
                 )
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .with_key(
+                    "rate",
+                    |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{:.0} runs/s", s.per_sec());
+                    },
+                )
                 .progress_chars("=> "),
             );
             bar
@@ -190,13 +196,7 @@ impl Reporter {
             return;
         }
         let mut last = self.plain.lock().unwrap_or_else(|e| e.into_inner());
-        let tenth = |n: usize| {
-            if p.total == 0 {
-                10
-            } else {
-                n * 10 / p.total
-            }
-        };
+        let tenth = |n: usize| (n * 10).checked_div(p.total).unwrap_or(10);
         let first = last.0 == 0 && p.done == p.resumed;
         if first {
             if p.resumed > 0 {

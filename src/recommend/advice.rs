@@ -4,6 +4,7 @@
 
 use super::{margins, Margin};
 use crate::metrics::summary::{summarise, Summary};
+use crate::metrics::thresholds::Verdict;
 use crate::scenario::{simulate, Layout};
 use crate::sweep::definition::replication_seed;
 use crate::sweep::{PointSummary, SweepDef, SweepResults};
@@ -47,28 +48,6 @@ fn nodeeni_objects(s: &crate::scenario::Settings) -> (u32, u32) {
         Layout::OneNodeeni => (1, c.nodes * c.enis_per_node),
         Layout::NodeeniPerNode => (c.nodes, c.enis_per_node),
     }
-}
-
-/// The largest value of `controller.maxConcurrentReconciles` among points that meet the
-/// threshold `metric` (when the sweep varies it).
-fn max_reconciles_meeting(def: &SweepDef, summaries: &[PointSummary], metric: &str) -> Option<u32> {
-    def.grid
-        .axes
-        .iter()
-        .any(|a| a.key == "controller.maxConcurrentReconciles")
-        .then(|| {
-            summaries
-                .iter()
-                .filter(|s| {
-                    s.verdicts
-                        .get(metric)
-                        .is_some_and(|v| *v == crate::metrics::thresholds::Verdict::Acceptable)
-                })
-                .filter_map(|s| def.grid.settings(&def.base, s.point).ok())
-                .map(|s| s.controller.env.max_concurrent_reconciles)
-                .max()
-        })
-        .flatten()
 }
 
 fn push(advice: &mut Vec<String>, s: String) {
@@ -120,15 +99,14 @@ pub fn diagnose(results: &SweepResults, summaries: &[PointSummary]) -> Diagnosis
                     .is_some_and(|v| *v != crate::metrics::thresholds::Verdict::Acceptable)
             })
             .count();
-        if def.metrics.contains(name) {
+        if crate::sweep::table::metric_index(def, name).is_some() {
             fail_counts.push((th.label.clone(), n));
         }
     }
     let failed_runs =
         (nearest.failed > 0).then(|| (nearest.failed, nearest.error.clone().unwrap_or_default()));
 
-    let settings = def.grid.settings(&def.base, nearest.point).ok();
-    let detail = detail(def, nearest.point);
+    let detail_nearest = detail(def, nearest.point);
     let mut advice = Vec::new();
     if let Some((n, e)) = &failed_runs {
         push(
@@ -136,16 +114,99 @@ pub fn diagnose(results: &SweepResults, summaries: &[PointSummary]) -> Diagnosis
             format!("{n} runs fail at this point ({e}): fix that first"),
         );
     }
+    // A threshold the nearest point fails but other points meet: the thresholds conflict
+    // along the grid; what would change it is what fails at those points.
+    let mut at_nearest = Vec::new();
+    for b in &breaches {
+        let alt = scored
+            .iter()
+            .filter(|(_, s, _)| s.ok > 0 && s.verdicts.get(&b.metric) == Some(&Verdict::Acceptable))
+            .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.point.cmp(&b.1.point)));
+        match alt {
+            Some((_, alt, am)) => {
+                let mut alt_breaches: Vec<Margin> =
+                    am.iter().filter(|m| !m.met()).cloned().collect();
+                alt_breaches.sort_by(|a, b| b.excess().total_cmp(&a.excess()));
+                let unit = |m: &Margin| {
+                    if m.unit == "%" {
+                        " %".to_string()
+                    } else {
+                        format!(" {}", m.unit)
+                    }
+                };
+                let met = am
+                    .iter()
+                    .find(|m| m.metric == b.metric)
+                    .map(|m| {
+                        format!(
+                            "upper 95 % bound {:.2}{u} < {}{u}",
+                            m.high,
+                            m.limit,
+                            u = unit(m)
+                        )
+                    })
+                    .unwrap_or_default();
+                let fails: Vec<String> = alt_breaches
+                    .iter()
+                    .map(|m| {
+                        format!(
+                            "{} fails ({:.2}{u} against < {}{u})",
+                            m.label,
+                            m.high,
+                            m.limit,
+                            u = unit(m)
+                        )
+                    })
+                    .collect();
+                push(
+                    &mut advice,
+                    format!(
+                        "{} is met at {} ({met}), but there {}: the thresholds pull the grid's knobs in opposite directions",
+                        b.label,
+                        def.grid.describe(alt.point),
+                        fails.join("; ")
+                    ),
+                );
+                let d = detail(def, alt.point);
+                advise_at(def, alt.point, &alt_breaches, d.as_ref(), &mut advice);
+            }
+            None => at_nearest.push(b.clone()),
+        }
+    }
+    advise_at(
+        def,
+        nearest.point,
+        &at_nearest,
+        detail_nearest.as_ref(),
+        &mut advice,
+    );
+    Diagnosis {
+        nearest: nearest.point,
+        breaches,
+        fail_counts,
+        failed_runs,
+        bottleneck: detail_nearest.map(|d| d.bottleneck).unwrap_or_default(),
+        advice,
+    }
+}
+
+/// Rules for what would change each breach at point `p`, from its detailed re-run.
+fn advise_at(
+    def: &SweepDef,
+    p: usize,
+    breaches: &[Margin],
+    detail: Option<&Summary>,
+    advice: &mut Vec<String>,
+) {
+    let settings = def.grid.settings(&def.base, p).ok();
     let get = |k: &str| {
         detail
-            .as_ref()
             .and_then(|d| d.metrics.get(k))
             .map(|c| c.mean)
             .unwrap_or(0.0)
     };
-    for b in &breaches {
+    for b in breaches {
         let throttled: Vec<(&String, &crate::metrics::summary::ActionSummary)> = detail
-            .as_ref()
             .map(|d| {
                 let mut v: Vec<_> = d
                     .actions
@@ -176,7 +237,7 @@ pub fn diagnose(results: &SweepResults, summaries: &[PointSummary]) -> Diagnosis
                     .map(|t| format!(" (e.g. {}: {})", t.name, t.max_enis_default_card))
                     .unwrap_or_default();
                 push(
-                    &mut advice,
+                    advice,
                     format!(
                         "{churn:.0} ENIs per run are created, fail to attach and are deleted: {current} has too few interfaces for {} ENIs per node; use an instance type with ≥ {need} interfaces on its default card{better}, or fewer ENIs per node",
                         s.scenario.cluster.enis_per_node
@@ -189,24 +250,21 @@ pub fn diagnose(results: &SweepResults, summaries: &[PointSummary]) -> Diagnosis
                 let bucket = def.model.ec2.throttling.actions.get(*name);
                 let rate = bucket.map(|b| b.refill_per_s).unwrap_or(f64::NAN);
                 let want = (a.peak_per_s.ceil()).max(rate.floor() + 1.0);
-                let mut line = format!(
-                    "request an {name} rate increase to {want:.0}/s (its bucket refills {rate}/s; the controller asked for up to {:.0}/s and {:.0} calls per run were throttled)",
-                    a.peak_per_s, a.throttled
+                push(
+                    advice,
+                    format!(
+                        "request a rate increase for {name} to {want:.0}/s from AWS (its bucket refills {rate}/s; the controller asked for up to {:.0}/s and {:.0} calls per run were throttled)",
+                        a.peak_per_s, a.throttled
+                    ),
                 );
-                if let Some(k) = max_reconciles_meeting(def, summaries, &b.metric) {
-                    line.push_str(&format!(
-                        ", or keep maxConcurrentReconciles ≤ {k}, the highest value in this sweep that met this threshold"
-                    ));
-                }
-                push(&mut advice, line);
             }
             if settings
                 .as_ref()
                 .is_some_and(|s| s.controller.behaviour.self_trigger)
             {
                 push(
-                    &mut advice,
-                    "most calls come from the self-triggered verify loop (status writes re-enqueue the NodeENI): a controller that paces it by RECONCILE_PERIOD would not throttle; compare `enisim run --set enisim.whatIf.paceByPeriod=true`".into(),
+                    advice,
+                    "most calls come from the self-triggered verify loop (status writes re-enqueue the NodeENI): a controller that paces it by RECONCILE_PERIOD makes far fewer calls (a code change, not a setting): compare `enisim run --set enisim.whatIf.paceByPeriod=true`".into(),
                 );
             }
         }
@@ -222,7 +280,7 @@ pub fn diagnose(results: &SweepResults, summaries: &[PointSummary]) -> Diagnosis
                 let total = s.scenario.cluster.nodes * s.scenario.cluster.enis_per_node;
                 if needed > objects && needed <= total {
                     push(
-                        &mut advice,
+                        advice,
                         format!(
                             "split the NodeENIs into {needed} objects (now {objects}, {per_object} ENIs each, processed one after another inside a NodeENI) and set maxConcurrentReconciles ≥ {needed}: {} would then take about {:.0} {}",
                             b.label,
@@ -232,7 +290,7 @@ pub fn diagnose(results: &SweepResults, summaries: &[PointSummary]) -> Diagnosis
                     );
                 } else if needed > objects {
                     push(
-                        &mut advice,
+                        advice,
                         format!(
                             "even one NodeENI per ENI would not bring {} under {} {}: the controller creates and attaches one ENI after another inside a NodeENI; `--set enisim.whatIf.parallelNodes=true` shows what parallel node processing would give",
                             b.label, b.limit, b.unit
@@ -240,7 +298,7 @@ pub fn diagnose(results: &SweepResults, summaries: &[PointSummary]) -> Diagnosis
                     );
                 } else if needed > workers {
                     push(
-                        &mut advice,
+                        advice,
                         format!(
                             "raise maxConcurrentReconciles to about {needed} (the {objects} NodeENIs can then be worked on at once; the nearest point has {workers})"
                         ),
@@ -250,26 +308,18 @@ pub fn diagnose(results: &SweepResults, summaries: &[PointSummary]) -> Diagnosis
         }
         if b.metric == "eni_attachment_p95_s" && throttled.is_empty() && churn == 0.0 {
             push(
-                &mut advice,
+                advice,
                 "attachment time is EC2's own attach delay (attachment.attach in the EC2 profile) after the Attach call: no controller setting shortens it; calibrate the profile from CloudTrail before trusting this breach".into(),
             );
         }
         if b.metric.contains("cpu") || b.metric.contains("memory") {
             push(
-                &mut advice,
+                advice,
                 format!(
                     "{} grows with concurrent reconciles and EC2 calls: a lower maxConcurrentReconciles, or a larger limit for the controller if the {} threshold allows",
                     b.label, b.unit
                 ),
             );
         }
-    }
-    Diagnosis {
-        nearest: nearest.point,
-        breaches,
-        fail_counts,
-        failed_runs,
-        bottleneck: detail.map(|d| d.bottleneck).unwrap_or_default(),
-        advice,
     }
 }

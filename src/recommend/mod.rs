@@ -116,12 +116,16 @@ fn metric(def: &SweepDef, s: &PointSummary, names: &[&str]) -> Option<MeanCi> {
 
 /// The predicted CPU and memory at a point, when the model predicts them.
 pub fn predicted_resources(def: &SweepDef, s: &PointSummary) -> Option<Predicted> {
-    Some(Predicted {
+    let p = Predicted {
         cpu_p95: metric(def, s, &resources::CPU_P95)?,
         cpu_peak: metric(def, s, &resources::CPU_PEAK)?,
         mem_p95: metric(def, s, &resources::MEM_P95)?,
         mem_peak: metric(def, s, &resources::MEM_PEAK)?,
-    })
+    };
+    [p.cpu_p95, p.cpu_peak, p.mem_p95, p.mem_peak]
+        .iter()
+        .all(|c| c.high().is_finite())
+        .then_some(p)
 }
 
 /// (maxConcurrentReconciles, maxConcurrentENICleanup) of a point: lower is preferred.

@@ -147,7 +147,7 @@ fn cpu_clause(r: &Recommendation) -> &'static str {
     if super::find_metric(&r.def, &super::resources::CPU_P95).is_some() {
         ", then the least controller CPU"
     } else {
-        " (the model in this build predicts no CPU to break ties)"
+        ""
     }
 }
 

@@ -206,11 +206,20 @@ pub struct PointSummary {
 
 impl PointSummary {
     pub fn get(&self, def: &SweepDef, metric: &str) -> Option<MeanCi> {
-        def.metrics
-            .iter()
-            .position(|m| m == metric)
-            .map(|i| self.metrics[i])
+        metric_index(def, metric).map(|i| self.metrics[i])
     }
+}
+
+/// The column of metric `name`: its own name, or the same with or without the
+/// `controller_` prefix (a thresholds file may say `controller_cpu_p95_millicores` for the
+/// run's `cpu_p95_millicores`).
+pub fn metric_index(def: &SweepDef, name: &str) -> Option<usize> {
+    let alias = match name.strip_prefix("controller_") {
+        Some(bare) => bare.to_string(),
+        None => format!("controller_{name}"),
+    };
+    let find = |n: &str| def.metrics.iter().position(|m| m == n);
+    find(name).or_else(|| find(&alias))
 }
 
 /// Summaries of the points present in `rows` (sorted by (point, replication)).
@@ -244,7 +253,7 @@ pub fn summarise_point(def: &SweepDef, point: usize, rows: &[RunRow]) -> PointSu
         .collect();
     let mut verdicts = BTreeMap::new();
     for (name, th) in &def.thresholds.metrics {
-        if let Some(m) = def.metrics.iter().position(|x| x == name) {
+        if let Some(m) = metric_index(def, name) {
             let high = metrics[m].high();
             let v = if high.is_nan() {
                 Verdict::Critical
@@ -326,7 +335,7 @@ pub fn summary_table(def: &SweepDef, points: &[PointSummary]) -> Table {
         .thresholds
         .metrics
         .keys()
-        .filter(|k| def.metrics.contains(k))
+        .filter(|k| metric_index(def, k).is_some())
         .collect();
     for name in judged {
         t.push(
