@@ -20,7 +20,7 @@ pub enum TraceCommand {
     /// gaps between paired calls.
     Stats(StatsArgs),
     /// Write a simulated run's EC2 calls as CloudTrail S3 delivery files.
-    Synth(SynthArgs),
+    Synth(Box<SynthArgs>),
 }
 
 #[derive(clap::Args, Debug)]
