@@ -66,6 +66,20 @@ pub struct NodeEni {
 }
 
 impl NodeEni {
+    /// A new NodeENI as a user would apply it: no finalizer, no status yet.
+    pub fn new(name: String, spec: NodeEniSpec, now: Nanos) -> Self {
+        NodeEni {
+            name,
+            spec,
+            attachments: Vec::new(),
+            finalizer: false,
+            deletion_requested: None,
+            cleanup_started: None,
+            created_at: now,
+            gone: false,
+        }
+    }
+
     pub fn selects(&self, node: &Node) -> bool {
         !node.deleted
             && self

@@ -2,9 +2,9 @@
 //! `World` through time: burst, gradual scale-up, mixed operations, failure recovery,
 //! scale-down.
 
-use super::spec::{DeviceIndexPlan, Kind, Layout, ScaleDownVariant};
+use super::spec::{Kind, Layout, ScaleDownVariant};
 use super::values::Settings;
-use super::world::{BuildError, Model, World};
+use super::world::{nodeenis, BuildError, Model, World};
 use crate::controller::cluster::{NodeEni, NodeEniSpec};
 use crate::controller::resources::controller_resources;
 use crate::engine::{rng, time, Nanos, SimRng, SECOND};
@@ -47,11 +47,7 @@ fn failure(settings: &Settings, model: &Model, seed: u64) -> Result<RunRecord, B
     );
     let horizon = settings.scenario.horizon();
     let converged = world.run_until_converged(fault_end, horizon);
-    let end = match converged {
-        Some(_) => (world.sim.now() + settings.scenario.run.observe_after_converged.0).min(horizon),
-        None => horizon,
-    };
-    world.sim.run_until(end);
+    let end = world.observe_after(converged.is_some(), horizon);
     let mut rec = world.record(converged, None, end);
     rec.metrics.recovery_s = match converged {
         Some(t) => time::to_secs(t.saturating_sub(fault_end)),
@@ -128,7 +124,7 @@ fn grow_to(world: &World, settings: &Settings, nodes: u32, subnets: u32, prev_su
     match settings.scenario.cluster.layout {
         Layout::SubnetPerNodeeni => {
             // NodeENIs for the new subnets; the existing ones already select every node.
-            let all = nodeeni_for_subnets(world, settings, subnet_ids);
+            let all = nodeenis(settings, subnet_ids, world.group, &[], world.sim.now());
             for n in all.into_iter().skip(prev_subnets as usize) {
                 world.api.create_nodeeni(n);
             }
@@ -155,69 +151,24 @@ fn grow_to(world: &World, settings: &Settings, nodes: u32, subnets: u32, prev_su
                     .api
                     .update_nodeeni_spec(k as u32, move |s| s.subnets = ids);
             }
-            for name in names.iter().take(nodes as usize) {
-                let nne_name = format!("multi-eni-{name}");
-                if !existing.contains(&nne_name) {
-                    world.api.create_nodeeni(NodeEni {
-                        name: nne_name,
-                        spec: NodeEniSpec {
-                            node_selector: [("kubernetes.io/hostname".to_string(), name.clone())]
-                                .into_iter()
-                                .collect(),
-                            subnets: subnet_ids.to_vec(),
-                            security_groups: vec![world.group],
-                            security_group_names: settings
-                                .scenario
-                                .cluster
-                                .security_group_names
-                                .clone(),
-                            device_index: 1,
-                        },
-                        attachments: Vec::new(),
-                        finalizer: false,
-                        deletion_requested: None,
-                        cleanup_started: None,
-                        created_at: world.sim.now(),
-                        gone: false,
-                    });
-                }
+            let new_nodes: Vec<String> = names
+                .iter()
+                .take(nodes as usize)
+                .filter(|n| !existing.contains(&format!("multi-eni-{n}")))
+                .cloned()
+                .collect();
+            for n in nodeenis(
+                settings,
+                subnet_ids,
+                world.group,
+                &new_nodes,
+                world.sim.now(),
+            ) {
+                world.api.create_nodeeni(n);
             }
         }
     }
     world.refresh_demand();
-}
-
-/// One NodeENI per subnet selecting every node, as the subnet-per-nodeeni layout makes them.
-fn nodeeni_for_subnets(
-    world: &World,
-    settings: &Settings,
-    subnets: &[crate::aws::SubnetId],
-) -> Vec<NodeEni> {
-    subnets
-        .iter()
-        .enumerate()
-        .map(|(i, s)| NodeEni {
-            name: format!("multi-eni-{i}"),
-            spec: NodeEniSpec {
-                node_selector: [("ng".to_string(), "multi-eni".to_string())]
-                    .into_iter()
-                    .collect(),
-                subnets: vec![*s],
-                security_groups: vec![world.group],
-                security_group_names: settings.scenario.cluster.security_group_names.clone(),
-                device_index: match settings.scenario.cluster.device_index {
-                    DeviceIndexPlan::Distinct => i as u32 + 1,
-                    DeviceIndexPlan::Default => 1,
-                },
-            },
-            attachments: Vec::new(),
-            finalizer: false,
-            deletion_requested: None,
-            cleanup_started: None,
-            created_at: world.sim.now(),
-            gone: false,
-        })
-        .collect()
 }
 
 /// 1 × 1 up to N × M along the path, one step per interval.
@@ -406,11 +357,7 @@ fn mixed(settings: &Settings, model: &Model, seed: u64) -> Result<RunRecord, Bui
     }
     world.sim.run_until(window_end);
     let converged = world.run_until_converged(window_end, horizon);
-    let end = match converged {
-        Some(_) => (world.sim.now() + settings.scenario.run.observe_after_converged.0).min(horizon),
-        None => horizon,
-    };
-    world.sim.run_until(end);
+    let end = world.observe_after(converged.is_some(), horizon);
     let mut rec = world.record(converged, None, end);
     rec.metrics.changes = applied;
     Ok(rec)
@@ -464,9 +411,9 @@ fn apply_change(world: &World, settings: &Settings, kind: Change, g: &mut SimRng
             };
             let index = world.subnets.iter().position(|s| *s == subnet).unwrap_or(0) as u32 + 1;
             let n = world.cluster.borrow().nodeenis.len();
-            world.api.create_nodeeni(NodeEni {
-                name: format!("mixed-{n}"),
-                spec: NodeEniSpec {
+            world.api.create_nodeeni(NodeEni::new(
+                format!("mixed-{n}"),
+                NodeEniSpec {
                     node_selector: [("kubernetes.io/hostname".to_string(), node)]
                         .into_iter()
                         .collect(),
@@ -475,13 +422,8 @@ fn apply_change(world: &World, settings: &Settings, kind: Change, g: &mut SimRng
                     security_group_names: Vec::new(),
                     device_index: index,
                 },
-                attachments: Vec::new(),
-                finalizer: false,
-                deletion_requested: None,
-                cleanup_started: None,
-                created_at: world.sim.now(),
-                gone: false,
-            });
+                world.sim.now(),
+            ));
             true
         }
         Change::DeleteNodeeni => match choose(&live, g) {

@@ -48,32 +48,30 @@ impl Model {
     }
 }
 
-/// The NodeENI objects of a layout.
-fn nodeenis(
+/// The NodeENI objects of a layout, created at `now`.
+pub(crate) fn nodeenis(
     settings: &Settings,
     subnets: &[SubnetId],
     group: SecurityGroupId,
     node_names: &[String],
+    now: Nanos,
 ) -> Vec<NodeEni> {
     let c = &settings.scenario.cluster;
     let all_nodes: BTreeMap<String, String> = [("ng".to_string(), "multi-eni".to_string())]
         .into_iter()
         .collect();
-    let make = |name: String, selector, subnets: Vec<SubnetId>, device_index| NodeEni {
-        name,
-        spec: NodeEniSpec {
-            node_selector: selector,
-            subnets,
-            security_groups: vec![group],
-            security_group_names: c.security_group_names.clone(),
-            device_index,
-        },
-        attachments: Vec::new(),
-        finalizer: false,
-        deletion_requested: None,
-        cleanup_started: None,
-        created_at: 0,
-        gone: false,
+    let make = |name: String, selector, subnets: Vec<SubnetId>, device_index| {
+        NodeEni::new(
+            name,
+            NodeEniSpec {
+                node_selector: selector,
+                subnets,
+                security_groups: vec![group],
+                security_group_names: c.security_group_names.clone(),
+                device_index,
+            },
+            now,
+        )
     };
     match c.layout {
         Layout::SubnetPerNodeeni => subnets
@@ -255,7 +253,7 @@ impl World {
     /// The layout's NodeENIs over `subnets` (for nodeeni-per-node: one per active node).
     pub fn create_layout(&self, subnets: &[SubnetId]) {
         let active = self.active_node_names();
-        for n in nodeenis(&self.settings, subnets, self.group, &active) {
+        for n in nodeenis(&self.settings, subnets, self.group, &active, self.sim.now()) {
             self.api.create_nodeeni(n);
         }
         self.refresh_demand();
@@ -361,6 +359,18 @@ impl World {
             }
             None => (None, None, self.sim.now()),
         }
+    }
+
+    /// After a convergence check: runs the observation window (when it converged) or to the
+    /// horizon (when it did not); returns the end time.
+    pub fn observe_after(&self, converged: bool, horizon: Nanos) -> Nanos {
+        let end = if converged {
+            (self.sim.now() + self.settings.scenario.run.observe_after_converged.0).min(horizon)
+        } else {
+            horizon
+        };
+        self.sim.run_until(end);
+        end
     }
 
     /// Runs in monitor steps until every desired attachment holds at a check made no
