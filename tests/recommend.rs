@@ -3,36 +3,19 @@
 //! qualifies, and the plan's preset judged beside it.
 
 use assert_cmd::Command;
-use enisim::controller::ControllerProfile;
 use enisim::metrics::thresholds::Thresholds;
 use enisim::recommend::{self, knobs, render, Options};
-use enisim::scenario::{Model, ScenarioSpec, Settings};
+use enisim::scenario::Model;
 use enisim::sweep::definition::{replication_seed, Manifest};
 use enisim::sweep::{self, Grid, RunOptions, RunRow, SweepDef, SweepResults, CALLS_PER_MIN};
 use predicates::prelude::*;
 use serde_yaml_ng::Value;
 
-fn base() -> Settings {
-    Settings::new(
-        ControllerProfile::embedded(),
-        ScenarioSpec::embedded("burst").unwrap(),
-    )
-}
+mod sweep_common;
+use sweep_common::base;
 
 fn def(grid: &[&str], replications: u32) -> SweepDef {
-    let b = base();
-    let specs: Vec<String> = grid.iter().map(|s| s.to_string()).collect();
-    let g = Grid::parse(&specs, &b).unwrap();
-    SweepDef::new(
-        "burst",
-        b,
-        Model::embedded(),
-        Thresholds::embedded(),
-        g,
-        replications,
-        1,
-    )
-    .unwrap()
+    sweep_common::def(grid, replications, 1)
 }
 
 /// Results with chosen metric values per point (a little noise across replications).

@@ -3,43 +3,21 @@
 //! table byte for byte; an interrupted sweep resumes to the same table; bad input exits 2.
 
 use assert_cmd::Command;
-use enisim::controller::ControllerProfile;
 use enisim::engine::rng;
 use enisim::metrics::summary::metric_values;
-use enisim::metrics::thresholds::Thresholds;
 use enisim::scenario::values::parse_set_value;
-use enisim::scenario::{simulate, Model, ScenarioSpec, Settings};
+use enisim::scenario::{simulate, Model, Settings};
 use enisim::sweep::definition::{replication_seed, run_metric_values};
 use enisim::sweep::runner::run_one;
-use enisim::sweep::{self, Grid, RunOptions, Shard, SweepDef, CALLS_PER_MIN};
+use enisim::sweep::{self, RunOptions, Shard, CALLS_PER_MIN};
 use predicates::prelude::*;
 use std::path::Path;
 
+mod sweep_common;
+use sweep_common::{base, def};
+
 fn enisim() -> Command {
     Command::cargo_bin("enisim").unwrap()
-}
-
-fn base() -> Settings {
-    Settings::new(
-        ControllerProfile::embedded(),
-        ScenarioSpec::embedded("burst").unwrap(),
-    )
-}
-
-fn def(grid: &[&str], replications: u32, seed: u64) -> SweepDef {
-    let b = base();
-    let specs: Vec<String> = grid.iter().map(|s| s.to_string()).collect();
-    let g = Grid::parse(&specs, &b).unwrap();
-    SweepDef::new(
-        "burst",
-        b,
-        Model::embedded(),
-        Thresholds::embedded(),
-        g,
-        replications,
-        seed,
-    )
-    .unwrap()
 }
 
 fn quiet(_: sweep::Progress) {}

@@ -206,7 +206,7 @@ impl Controller {
             .filter(|(_, i)| i.is_some())
             .map(|(n, _)| n)
             .collect();
-        self.remove_stale_attachments(key, &nne, &current).await;
+        self.remove_stale_attachments(&nne, &current).await;
         let atts = nne.borrow().attachments.clone();
         self.api.update_status(key, &atts).await;
         self.note_in_status(&atts);
@@ -506,7 +506,6 @@ impl Controller {
     /// `removeStaleAttachments` (C:1717).
     async fn remove_stale_attachments(
         &self,
-        key: NodeEniKey,
         nne: &Rc<RefCell<NodeEni>>,
         current: &BTreeSet<String>,
     ) {
@@ -545,7 +544,6 @@ impl Controller {
             }
             out
         };
-        let _ = key;
         nne.borrow_mut()
             .attachments
             .retain(|a| !dropped.contains(&a.eni));
