@@ -66,8 +66,5 @@ proptest! {
 #[test]
 fn good_record_parses() {
     let r = parse_record(GOOD.as_bytes()).unwrap();
-    assert_eq!(
-        r.attachments,
-        vec![("eni-attach-1".to_string(), "eni-1".to_string())]
-    );
+    assert_eq!(r.attachments, vec![("eni-attach-1".into(), "eni-1".into())]);
 }

@@ -181,3 +181,38 @@ fn parquet_round_trip_is_atomic_and_lossless() {
     let err = enisim::trace::write_parquet(&got.df, &dir.path().join("no/such/x.parquet"));
     assert!(err.is_err());
 }
+
+/// Files over `SLURP_LIMIT` are streamed (records copy their text) instead of parsed from
+/// memory (records borrow it): both paths must give the same records, for every fixture,
+/// good or bad, whatever the point where streaming starts.
+#[test]
+fn streamed_and_in_memory_parsing_agree() {
+    use enisim::trace::{parse_document, parse_document_with_limit};
+    let mut files = Vec::new();
+    let mut dirs = vec![fixtures()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if !p.to_string_lossy().ends_with(".py") {
+                files.push(p);
+            }
+        }
+    }
+    assert!(files.len() >= 12, "{files:?}");
+    for f in files {
+        let bytes = std::fs::read(&f).unwrap();
+        let (whole, whole_err) = parse_document(&bytes, None);
+        for limit in [1, 17, 256, 4096] {
+            let (streamed, streamed_err) = parse_document_with_limit(&bytes, None, limit);
+            assert_eq!(whole, streamed, "{} at limit {limit}", f.display());
+            assert_eq!(
+                whole_err.is_some(),
+                streamed_err.is_some(),
+                "{} at limit {limit}: {whole_err:?} vs {streamed_err:?}",
+                f.display()
+            );
+        }
+    }
+}

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::caller::CallerRules;
 use super::error::{Location, RecordError, TraceError};
 use super::record::TraceRecord;
-use super::source::{expand_paths, read_file, TraceFormat};
+use super::source::{expand_paths, read_file, Scratch, TraceFormat};
 use super::table::{FinishOptions, Store};
 
 /// How to read.
@@ -133,6 +133,7 @@ pub fn ingest(paths: &[PathBuf], opts: &IngestOptions) -> Result<Ingested, Trace
         ..IngestReport::default()
     };
     let mut store = Store::default();
+    let mut scratch = Scratch::default();
     for (fi, path) in files.iter().enumerate() {
         let file_idx = u32::try_from(fi).map_err(|_| TraceError::BadOption {
             name: "paths",
@@ -174,7 +175,7 @@ pub fn ingest(paths: &[PathBuf], opts: &IngestOptions) -> Result<Ingested, Trace
                 }
             }
         };
-        match read_file(path, opts.format, &mut sink) {
+        match read_file(path, opts.format, &mut sink, &mut scratch) {
             Ok(out) => {
                 report.files_read += 1;
                 if let Some(f) = out.format {

@@ -27,7 +27,9 @@ pub use caller::{
 pub use error::{Location, RecordError, TraceError};
 pub use ingest::{ingest, IngestIssue, IngestOptions, IngestReport, Ingested};
 pub use record::{parse_record, TraceRecord, EC2_EVENT_SOURCE};
-pub use source::{parse_document, TraceFormat, SLURP_LIMIT};
+pub use source::{
+    parse_document, parse_document_with_limit, DocumentOutcome, TraceFormat, SLURP_LIMIT,
+};
 pub use stats::{stats, ActionStats, GapKind, GapStats, StatsTable};
 pub use synth::{
     example_workload, synth, SynthCall, SynthOptions, SynthReport, DEFAULT_USER_AGENT,

@@ -5,43 +5,45 @@
 //! entries' hashes with a commutative sum), so the same parameters hash alike in S3 files,
 //! `lookup-events` output and CSV exports. Arrays keep their order.
 
+use std::borrow::Cow;
 use std::fmt;
-use std::hash::Hasher;
+use std::hash::BuildHasher;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::error::RecordError;
-use super::record::Fnv64;
 
-/// What the parameters say, for the table.
+type Text<'de> = Cow<'de, str>;
+
+/// What the parameters say, for the table (text borrowed from the input where it can be).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub(crate) struct ParamsOut {
+pub(crate) struct ParamsOut<'de> {
     pub hash: u64,
     /// `networkInterfaceId`, then `networkInterfaceIdSet` items, then
     /// `network-interface-id` filter values.
-    pub enis: Vec<String>,
+    pub enis: Vec<Text<'de>>,
     /// `instanceId`, `instancesSet` items, `attachment.instance-id` filter values.
-    pub instances: Vec<String>,
+    pub instances: Vec<Text<'de>>,
     pub device_index: Option<u32>,
     /// `attachmentId`, else `attachment.attachmentId`, else an `attachment.attachment-id`
     /// filter value.
-    pub attachment: Option<String>,
+    pub attachment: Option<Text<'de>>,
     /// `subnetId`, else a `subnetSet` item, else a `subnet-id` filter value.
-    pub subnet: Option<String>,
-    pub client_token: Option<String>,
+    pub subnet: Option<Text<'de>>,
+    pub client_token: Option<Text<'de>>,
     /// The first type/value problem met (the walk continues so the stream stays usable).
     pub error: Option<RecordError>,
-    nested_attachment: Option<String>,
-    filter_attachment: Option<String>,
-    subnet_set: Option<String>,
-    filter_subnet: Option<String>,
-    filter_enis: Vec<String>,
-    filter_instances: Vec<String>,
-    cur_filter_name: Option<String>,
-    cur_filter_values: Vec<String>,
+    nested_attachment: Option<Text<'de>>,
+    filter_attachment: Option<Text<'de>>,
+    subnet_set: Option<Text<'de>>,
+    filter_subnet: Option<Text<'de>>,
+    filter_enis: Vec<Text<'de>>,
+    filter_instances: Vec<Text<'de>>,
+    cur_filter_name: Option<Text<'de>>,
+    cur_filter_values: Vec<Text<'de>>,
 }
 
-impl ParamsOut {
+impl ParamsOut<'_> {
     /// Resolves the precedence between direct fields, sets and filters.
     pub(crate) fn finish(mut self) -> Self {
         self.enis.append(&mut self.filter_enis);
@@ -153,18 +155,17 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-fn hash_bytes(tag: u8, b: &[u8]) -> u64 {
-    let mut h = Fnv64::default();
-    h.write_u8(tag);
-    h.write(b);
-    mix(h.finish())
+/// A hash of `b` fixed for the process (retry chains compare hashes within one ingest);
+/// `tag` keeps keys, strings and client tokens apart.
+pub(crate) fn hash_bytes(tag: u8, b: &[u8]) -> u64 {
+    foldhash::quality::FixedState::with_seed(0x656e_6973_696d_0000 | u64::from(tag)).hash_one(b)
 }
 
 /// Reads the parameters; `None` for JSON `null`.
 pub(crate) struct ParamsSeed;
 
 impl<'de> DeserializeSeed<'de> for ParamsSeed {
-    type Value = Option<ParamsOut>;
+    type Value = Option<ParamsOut<'de>>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         let mut out = ParamsOut::default();
         let r = Walk {
@@ -191,7 +192,7 @@ impl<'de> DeserializeSeed<'de> for ParamsSeed {
 }
 
 /// Parses parameters given as JSON text (a CSV cell).
-pub(crate) fn params_from_text(text: &str) -> Result<Option<ParamsOut>, RecordError> {
+pub(crate) fn params_from_text(text: &str) -> Result<Option<ParamsOut<'_>>, RecordError> {
     let mut de = serde_json::Deserializer::from_str(text);
     let out = ParamsSeed
         .deserialize(&mut de)
@@ -210,19 +211,19 @@ enum WalkResult {
     NotObject(&'static str),
 }
 
-struct Walk<'a> {
+struct Walk<'a, 'de> {
     place: Place,
-    out: &'a mut ParamsOut,
+    out: &'a mut ParamsOut<'de>,
 }
 
-impl<'de> DeserializeSeed<'de> for Walk<'_> {
+impl<'de> DeserializeSeed<'de> for Walk<'_, 'de> {
     type Value = WalkResult;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<WalkResult, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl Walk<'_> {
+impl<'de> Walk<'_, 'de> {
     fn scalar(self, kind: &'static str, h: u64) -> WalkResult {
         if self.place == Place::Root {
             return WalkResult::NotObject(kind);
@@ -237,7 +238,8 @@ impl Walk<'_> {
         WalkResult::Hash(h)
     }
 
-    fn number(self, v: Option<u64>, text: &str, h: u64) -> WalkResult {
+    /// `text` renders the number for an error message (only called on one).
+    fn number(self, v: Option<u64>, text: impl Fn() -> String, h: u64) -> WalkResult {
         if self.place == Place::Root {
             return WalkResult::NotObject("number");
         }
@@ -246,7 +248,7 @@ impl Walk<'_> {
                 Some(d) => self.out.device_index = Some(d),
                 None => self.out.set_error(RecordError::BadValue {
                     field: "deviceIndex",
-                    value: text.to_string(),
+                    value: text(),
                     reason: "not a small non-negative integer".into(),
                 }),
             }
@@ -254,10 +256,11 @@ impl Walk<'_> {
         WalkResult::Hash(h)
     }
 
-    fn string(self, s: &str) -> WalkResult {
+    /// A string value; `borrowed` is the same text when it lives as long as the input.
+    fn string(self, s: &str, borrowed: Option<&'de str>) -> WalkResult {
         let h = hash_bytes(3, s.as_bytes());
         let out = self.out;
-        let owned = || s.to_string();
+        let owned = || borrowed.map_or_else(|| Cow::Owned(s.to_owned()), Cow::Borrowed);
         match self.place {
             Place::Root => return WalkResult::NotObject("string"),
             Place::NetworkInterfaceId if !s.is_empty() => out.enis.insert(0, owned()),
@@ -290,7 +293,7 @@ impl Walk<'_> {
         WalkResult::Hash(h)
     }
 
-    fn end_filter_item(out: &mut ParamsOut) {
+    fn end_filter_item(out: &mut ParamsOut<'de>) {
         let values = std::mem::take(&mut out.cur_filter_values);
         match out.cur_filter_name.take().as_deref() {
             Some("network-interface-id") => out.filter_enis.extend(values),
@@ -306,7 +309,7 @@ impl Walk<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for Walk<'_> {
+impl<'de> Visitor<'de> for Walk<'_, 'de> {
     type Value = WalkResult;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("any JSON value")
@@ -325,21 +328,24 @@ impl<'de> Visitor<'de> for Walk<'_> {
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<WalkResult, E> {
         let h = mix(v ^ 0x7531_0000_0000_0001);
-        Ok(self.number(Some(v), &v.to_string(), h))
+        Ok(self.number(Some(v), || v.to_string(), h))
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<WalkResult, E> {
         if let Ok(u) = u64::try_from(v) {
             return self.visit_u64(u);
         }
         let h = mix((v as u64) ^ 0x6964_0000_0000_0002);
-        Ok(self.number(None, &v.to_string(), h))
+        Ok(self.number(None, || v.to_string(), h))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<WalkResult, E> {
         let h = mix(v.to_bits() ^ 0x6634_0000_0000_0003);
-        Ok(self.number(None, &v.to_string(), h))
+        Ok(self.number(None, || v.to_string(), h))
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<WalkResult, E> {
+        Ok(self.string(v, Some(v)))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<WalkResult, E> {
-        Ok(self.string(v))
+        Ok(self.string(v, None))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<WalkResult, A::Error> {
         if self.place == Place::DeviceIndex {
@@ -416,7 +422,7 @@ impl<'de> Visitor<'de> for Walk<'_> {
 mod tests {
     use super::*;
 
-    fn p(t: &str) -> ParamsOut {
+    fn p(t: &str) -> ParamsOut<'_> {
         params_from_text(t).unwrap().unwrap()
     }
 

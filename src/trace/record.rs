@@ -7,7 +7,6 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::hash::Hasher;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -31,12 +30,12 @@ pub(crate) enum Loose<'de> {
     Other(&'static str),
 }
 
-impl Loose<'_> {
+impl<'de> Loose<'de> {
     /// The string value; `Ok(None)` if absent/null; an error for another JSON type.
-    fn opt_str(self, field: &'static str) -> Result<Option<String>, RecordError> {
+    fn opt_str(self, field: &'static str) -> Result<Option<Cow<'de, str>>, RecordError> {
         match self {
             Loose::Null => Ok(None),
-            Loose::Str(s) => Ok(Some(s.into_owned())),
+            Loose::Str(s) => Ok(Some(s)),
             Loose::Other(found) => Err(RecordError::WrongType {
                 field,
                 expected: "string",
@@ -45,12 +44,12 @@ impl Loose<'_> {
         }
     }
 
-    fn req_str(self, field: &'static str) -> Result<String, RecordError> {
+    fn req_str(self, field: &'static str) -> Result<Cow<'de, str>, RecordError> {
         self.opt_str(field)?.ok_or(RecordError::MissingField(field))
     }
 
     /// Like [`Loose::opt_str`], but an empty string counts as absent (CSV exports).
-    fn opt_nonempty(self, field: &'static str) -> Result<Option<String>, RecordError> {
+    fn opt_nonempty(self, field: &'static str) -> Result<Option<Cow<'de, str>>, RecordError> {
         Ok(self.opt_str(field)?.filter(|s| !s.is_empty()))
     }
 }
@@ -127,39 +126,36 @@ pub(crate) struct WireRecord<'de> {
     pub error_code: Loose<'de>,
     pub request_id: Loose<'de>,
     pub event_id: Loose<'de>,
-    /// Raw text: callers repeat, so it is parsed once per distinct text (see [`NormCache`]).
-    pub user_identity: Option<Raw>,
+    /// Read straight from the stream (leniently: a wrong type is a per-record error), or a CSV
+    /// export's identity cell(s).
+    pub identity: IdentitySource<'de>,
     /// Parsed straight from the stream (any JSON value is accepted, so a wrong type is a
     /// per-record error), or a CSV cell's JSON text.
-    pub request_parameters: Option<Params>,
-    pub response_elements: Option<Raw>,
+    pub request_parameters: Option<Params<'de>>,
+    /// Captured as raw text and parsed afterwards, so a wrong type inside it stays a
+    /// per-record error.
+    pub response_elements: Option<Raw<'de>>,
     /// Set when the JSON value was not an object at all.
     pub not_object: Option<&'static str>,
 }
 
 /// Raw JSON text of a nested value (from a JSON record) or a JSON string cell (CSV export).
 #[derive(Debug, Clone)]
-pub(crate) enum Raw {
-    Json(Box<RawValue>),
-    Text(String),
+pub(crate) enum Raw<'de> {
+    /// Borrowed from an input held in memory: no copy.
+    Borrowed(&'de RawValue),
+    /// Copied out of a streamed input.
+    Boxed(Box<RawValue>),
+    Text(&'de str),
 }
 
 /// `requestParameters` as read.
 #[derive(Debug, Clone)]
-pub(crate) enum Params {
+pub(crate) enum Params<'de> {
     /// Walked while reading the record (see `params.rs`).
-    Parsed(Box<ParamsOut>),
+    Parsed(Box<ParamsOut<'de>>),
     /// A CSV cell's JSON text.
-    Text(String),
-}
-
-impl Raw {
-    fn text(&self) -> &str {
-        match self {
-            Raw::Json(r) => r.get(),
-            Raw::Text(s) => s.as_str(),
-        }
-    }
+    Text(&'de str),
 }
 
 /// Top-level keys of a record that the table needs.
@@ -200,11 +196,13 @@ impl RecordKey {
     }
 }
 
-/// Reads one value of a record key into the wire record.
+/// Reads one value of a record key into the wire record. `borrow` says whether the input is
+/// held in memory for `'de` (raw values can then be borrowed instead of copied).
 pub(crate) fn read_record_value<'de, A: MapAccess<'de>>(
     key: RecordKey,
     map: &mut A,
     w: &mut WireRecord<'de>,
+    borrow: bool,
 ) -> Result<(), A::Error> {
     match key {
         RecordKey::EventTime => w.event_time = map.next_value()?,
@@ -216,26 +214,36 @@ pub(crate) fn read_record_value<'de, A: MapAccess<'de>>(
         RecordKey::ErrorCode => w.error_code = map.next_value()?,
         RecordKey::RequestId => w.request_id = map.next_value()?,
         RecordKey::EventId => w.event_id = map.next_value()?,
-        RecordKey::UserIdentity => w.user_identity = raw_opt(map.next_value()?),
+        RecordKey::UserIdentity => {
+            // Captured raw: a trail repeats a few callers, so [`IdentityCache`] parses each
+            // distinct text once and later records only compare bytes.
+            w.identity = if borrow {
+                let r: &'de RawValue = map.next_value()?;
+                IdentitySource::Text(r.get())
+            } else {
+                let r: Box<RawValue> = map.next_value()?;
+                IdentitySource::Boxed(r)
+            };
+        }
         RecordKey::RequestParameters => {
             w.request_parameters = map
                 .next_value_seed(ParamsSeed)?
                 .map(|p| Params::Parsed(Box::new(p)));
         }
-        RecordKey::ResponseElements => w.response_elements = raw_opt(map.next_value()?),
+        RecordKey::ResponseElements => {
+            w.response_elements = if borrow {
+                let r: &'de RawValue = map.next_value()?;
+                (r.get() != "null").then_some(Raw::Borrowed(r))
+            } else {
+                let r: Box<RawValue> = map.next_value()?;
+                (r.get() != "null").then_some(Raw::Boxed(r))
+            };
+        }
         RecordKey::Other => {
             map.next_value::<IgnoredAny>()?;
         }
     }
     Ok(())
-}
-
-fn raw_opt(r: Box<RawValue>) -> Option<Raw> {
-    if r.get() == "null" {
-        None
-    } else {
-        Some(Raw::Json(r))
-    }
 }
 
 struct KeySeed;
@@ -258,12 +266,14 @@ impl<'de> DeserializeSeed<'de> for KeySeed {
 }
 
 /// Deserialises one record object into a [`WireRecord`]; a non-object yields a wire record
-/// with `not_object` set (consumed, so the surrounding stream stays usable).
-pub(crate) struct WireSeed;
+/// with `not_object` set (consumed, so the surrounding stream stays usable). `borrow`: the
+/// input is held in memory (see [`read_record_value`]).
+#[derive(Clone, Copy)]
+pub(crate) struct WireSeed {
+    pub borrow: bool,
+}
 
-struct WireVisitor;
-
-impl<'de> Visitor<'de> for WireVisitor {
+impl<'de> Visitor<'de> for WireSeed {
     type Value = WireRecord<'de>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a CloudTrail record object")
@@ -271,7 +281,7 @@ impl<'de> Visitor<'de> for WireVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<WireRecord<'de>, A::Error> {
         let mut w = WireRecord::default();
         while let Some(k) = map.next_key_seed(KeySeed)? {
-            read_record_value(k, &mut map, &mut w)?;
+            read_record_value(k, &mut map, &mut w, self.borrow)?;
         }
         Ok(w)
     }
@@ -309,7 +319,7 @@ fn not_object<'de>(kind: &'static str) -> WireRecord<'de> {
 impl<'de> DeserializeSeed<'de> for WireSeed {
     type Value = WireRecord<'de>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<WireRecord<'de>, D::Error> {
-        d.deserialize_any(WireVisitor)
+        d.deserialize_any(self)
     }
 }
 
@@ -318,55 +328,91 @@ impl<'de> WireRecord<'de> {
     pub(crate) fn finish_map<A: MapAccess<'de>>(
         first: RecordKey,
         mut map: A,
+        borrow: bool,
     ) -> Result<WireRecord<'de>, A::Error> {
         let mut w = WireRecord::default();
-        read_record_value(first, &mut map, &mut w)?;
+        read_record_value(first, &mut map, &mut w, borrow)?;
         while let Some(k) = map.next_key_seed(KeySeed)? {
-            read_record_value(k, &mut map, &mut w)?;
+            read_record_value(k, &mut map, &mut w, borrow)?;
         }
         Ok(w)
     }
 }
 
-/// One CloudTrail record reduced to what the normalised table needs.
+/// One CloudTrail record reduced to what the normalised table needs. Its text borrows from
+/// the input where it can (`'a`); [`TraceRecord::into_owned`] detaches it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TraceRecord {
+pub struct TraceRecord<'a> {
     /// `eventTime` in ns since the epoch (UTC); the *completion* time of the call.
     pub time_ns: i64,
-    pub event_source: String,
+    pub event_source: Cow<'a, str>,
     /// `eventName`, e.g. `CreateNetworkInterface`.
-    pub action: String,
-    pub region: String,
+    pub action: Cow<'a, str>,
+    pub region: Cow<'a, str>,
     /// `recipientAccountId`, else `userIdentity.accountId`.
-    pub account: Option<String>,
+    pub account: Option<Cow<'a, str>>,
     /// The role behind an assumed-role session (`sessionContext.sessionIssuer.arn`), else
     /// `userIdentity.arn`, else `invokedBy` (AWS services), else `principalId`.
-    pub principal: Option<String>,
-    pub user_agent: Option<String>,
+    pub principal: Option<Cow<'a, str>>,
+    pub user_agent: Option<Cow<'a, str>>,
     /// As recorded, with its `Client.` / `Server.` prefix.
-    pub error_code: Option<String>,
-    pub request_id: Option<String>,
-    pub event_id: String,
+    pub error_code: Option<Cow<'a, str>>,
+    pub request_id: Option<Cow<'a, str>>,
+    pub event_id: Cow<'a, str>,
     /// The one ENI the call is about (from the request, or the Create response).
-    pub eni_id: Option<String>,
+    pub eni_id: Option<Cow<'a, str>>,
     /// Further ENIs named by a Describe (`networkInterfaceIdSet` or a
     /// `network-interface-id` filter) when it names more than one; `eni_id` holds the first.
-    pub other_eni_ids: Vec<String>,
-    pub attachment_id: Option<String>,
-    pub instance_id: Option<String>,
+    pub other_eni_ids: Vec<Cow<'a, str>>,
+    pub attachment_id: Option<Cow<'a, str>>,
+    pub instance_id: Option<Cow<'a, str>>,
     pub device_index: Option<u32>,
-    pub subnet_id: Option<String>,
-    pub client_token: Option<String>,
+    pub subnet_id: Option<Cow<'a, str>>,
+    pub client_token: Option<Cow<'a, str>>,
     /// Hash of the canonical request parameters (object keys sorted); 0 if none.
     pub params_hash: u64,
     /// `(attachment id, ENI id)` pairs this record reveals (Attach response, RunInstances
     /// `networkInterfaceSet`, ModifyNetworkInterfaceAttribute request).
-    pub attachments: Vec<(String, String)>,
+    pub attachments: Vec<(Cow<'a, str>, Cow<'a, str>)>,
 }
 
-impl TraceRecord {
+fn own(c: Cow<'_, str>) -> Cow<'static, str> {
+    Cow::Owned(c.into_owned())
+}
+
+impl TraceRecord<'_> {
     pub fn is_ec2(&self) -> bool {
         self.event_source == EC2_EVENT_SOURCE
+    }
+
+    /// The same record with its text copied out of the input.
+    pub fn into_owned(self) -> TraceRecord<'static> {
+        let opt = |o: Option<Cow<'_, str>>| o.map(own);
+        TraceRecord {
+            time_ns: self.time_ns,
+            event_source: own(self.event_source),
+            action: own(self.action),
+            region: own(self.region),
+            account: opt(self.account),
+            principal: opt(self.principal),
+            user_agent: opt(self.user_agent),
+            error_code: opt(self.error_code),
+            request_id: opt(self.request_id),
+            event_id: own(self.event_id),
+            eni_id: opt(self.eni_id),
+            other_eni_ids: self.other_eni_ids.into_iter().map(own).collect(),
+            attachment_id: opt(self.attachment_id),
+            instance_id: opt(self.instance_id),
+            device_index: self.device_index,
+            subnet_id: opt(self.subnet_id),
+            client_token: opt(self.client_token),
+            params_hash: self.params_hash,
+            attachments: self
+                .attachments
+                .into_iter()
+                .map(|(a, e)| (own(a), own(e)))
+                .collect(),
+        }
     }
 }
 
@@ -537,8 +583,8 @@ impl<'de> Visitor<'de> for IdentitySeed {
     }
 }
 
-impl WireIdentity<'_> {
-    fn into_identity(self) -> Result<Identity, RecordError> {
+impl<'de> WireIdentity<'de> {
+    fn into_identity(self) -> Result<Identity<'de>, RecordError> {
         if let Some(found) = self.not_object {
             return Err(RecordError::WrongType {
                 field: "userIdentity",
@@ -546,7 +592,7 @@ impl WireIdentity<'_> {
                 found,
             });
         }
-        let ne = |l: Loose<'_>, f: &'static str| l.opt_nonempty(f);
+        let ne = |l: Loose<'de>, f: &'static str| l.opt_nonempty(f);
         let issuer = ne(
             self.issuer_arn,
             "userIdentity.sessionContext.sessionIssuer.arn",
@@ -564,16 +610,16 @@ impl WireIdentity<'_> {
 
 /// Identity fields as the table wants them.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub(crate) struct Identity {
-    pub principal: Option<String>,
-    pub account: Option<String>,
+pub(crate) struct Identity<'a> {
+    pub principal: Option<Cow<'a, str>>,
+    pub account: Option<Cow<'a, str>>,
 }
 
-fn nonempty(c: Option<Cow<'_, str>>) -> Option<String> {
-    c.filter(|s| !s.is_empty()).map(Cow::into_owned)
+fn nonempty<'a>(c: Option<Cow<'a, str>>) -> Option<Cow<'a, str>> {
+    c.filter(|s| !s.is_empty())
 }
 
-pub(crate) fn identity_from_json(text: &str) -> Result<Identity, RecordError> {
+pub(crate) fn identity_from_json(text: &str) -> Result<Identity<'_>, RecordError> {
     let mut de = serde_json::Deserializer::from_str(text);
     let w = IdentitySeed
         .deserialize(&mut de)
@@ -613,7 +659,7 @@ fn hive_field(text: &str, key: &str) -> Option<String> {
     None
 }
 
-pub(crate) fn identity_from_hive(text: &str) -> Identity {
+pub(crate) fn identity_from_hive(text: &str) -> Identity<'static> {
     let lower = text.to_ascii_lowercase();
     let issuer = lower
         .find("sessionissuer={")
@@ -629,8 +675,8 @@ pub(crate) fn identity_from_hive(text: &str) -> Identity {
         .or_else(|| hive_field(text, "principalid"))
         .or_else(|| hive_field(text, "type"));
     Identity {
-        principal,
-        account: hive_field(text, "accountid"),
+        principal: principal.map(Cow::Owned),
+        account: hive_field(text, "accountid").map(Cow::Owned),
     }
 }
 
@@ -699,27 +745,6 @@ struct InstanceWire<'a> {
 
 /// FNV-1a, 64 bits: a hash that is the same in every build and on every machine, so the
 /// `params_hash` column (and retry-chain keys) are reproducible.
-#[derive(Clone, Copy)]
-pub(crate) struct Fnv64(u64);
-
-impl Default for Fnv64 {
-    fn default() -> Self {
-        Fnv64(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Hasher for Fnv64 {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 ^= u64::from(b);
-            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01B3);
-        }
-    }
-}
-
 fn parse_nested<'a, T: Deserialize<'a>>(
     field: &'static str,
     text: &'a str,
@@ -732,46 +757,21 @@ fn parse_nested<'a, T: Deserialize<'a>>(
 }
 
 /// How the identity of a wire record is given.
+/// Where a record's identity comes from.
 #[derive(Debug, Clone, Default)]
-pub(crate) enum IdentitySource {
+pub(crate) enum IdentitySource<'a> {
     #[default]
     None,
-    /// Raw JSON (record) or a JSON-or-Hive string (CSV cell).
-    Raw(Raw),
-    /// Already-flattened columns (CSV exports with `useridentity.arn` etc.).
-    Flat(Identity),
+    /// `userIdentity` of a JSON record held in memory, or a CSV export's `useridentity`
+    /// cell (JSON, or Athena's Hive text).
+    Text(&'a str),
+    /// `userIdentity` of a streamed JSON record.
+    Boxed(Box<RawValue>),
+    /// A CSV export's flattened `useridentity.*` columns.
+    Flat(Identity<'a>),
 }
 
-/// Remembers the last few distinct `userIdentity` texts: a trail repeats a handful of
-/// callers, and parsing the identity is a large share of a record's cost.
-#[derive(Default)]
-pub(crate) struct NormCache {
-    identities: Vec<(Box<str>, Identity)>,
-}
-
-impl NormCache {
-    const SIZE: usize = 8;
-
-    fn identity(&mut self, text: &str) -> Result<Identity, RecordError> {
-        if let Some(pos) = self.identities.iter().position(|(t, _)| &**t == text) {
-            let id = self.identities[pos].1.clone();
-            if pos > 0 {
-                let e = self.identities.remove(pos);
-                self.identities.insert(0, e);
-            }
-            return Ok(id);
-        }
-        let id = identity_from_text(text)?;
-        if self.identities.len() == Self::SIZE {
-            self.identities.pop();
-        }
-        self.identities.insert(0, (text.into(), id.clone()));
-        Ok(id)
-    }
-}
-
-/// Identity from a JSON object or, for Athena CSV cells, Hive struct text.
-fn identity_from_text(t: &str) -> Result<Identity, RecordError> {
+fn identity_from_text(t: &str) -> Result<Identity<'_>, RecordError> {
     let t = t.trim();
     if t.is_empty() || t == "null" {
         Ok(Identity::default())
@@ -794,23 +794,80 @@ fn identity_from_text(t: &str) -> Result<Identity, RecordError> {
     }
 }
 
-/// Validates and normalises a wire record.
-pub(crate) fn normalise(
-    mut w: WireRecord<'_>,
-    cache: &mut NormCache,
-) -> Result<TraceRecord, RecordError> {
-    let identity = match w.user_identity.take() {
-        Some(r) => IdentitySource::Raw(r),
-        None => IdentitySource::None,
-    };
-    normalise_with(w, identity, cache)
+/// Where a cached identity's field sits in its text.
+#[derive(Debug, Clone)]
+enum Part {
+    None,
+    /// Byte range of the text (the value had no escapes).
+    Span(usize, usize),
+    /// Unescaped, or not a plain substring (Hive text trimmed).
+    Owned(String),
 }
 
-pub(crate) fn normalise_with(
-    w: WireRecord<'_>,
-    identity: IdentitySource,
-    cache: &mut NormCache,
-) -> Result<TraceRecord, RecordError> {
+impl Part {
+    fn of(field: Option<Cow<'_, str>>, text: &str) -> Part {
+        match field {
+            None => Part::None,
+            Some(Cow::Borrowed(s)) => {
+                let start = (s.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
+                match text.get(start..start + s.len()) {
+                    Some(t) if std::ptr::eq(t.as_ptr(), s.as_ptr()) => {
+                        Part::Span(start, start + s.len())
+                    }
+                    _ => Part::Owned(s.to_string()),
+                }
+            }
+            Some(Cow::Owned(s)) => Part::Owned(s),
+        }
+    }
+
+    fn get<'t>(&self, text: &'t str) -> Option<Cow<'t, str>> {
+        match self {
+            Part::None => None,
+            Part::Span(a, b) => text.get(*a..*b).map(Cow::Borrowed),
+            Part::Owned(s) => Some(Cow::Owned(s.clone())),
+        }
+    }
+}
+
+/// The last few distinct `userIdentity` texts of a file and where their fields sit: a record
+/// whose identity text equals a cached one borrows its fields from its own text, unparsed.
+#[derive(Default)]
+pub(crate) struct IdentityCache {
+    entries: Vec<(Box<str>, Part, Part)>,
+}
+
+impl IdentityCache {
+    const SIZE: usize = 8;
+
+    fn identity<'t>(&mut self, text: &'t str) -> Result<Identity<'t>, RecordError> {
+        if let Some(pos) = self.entries.iter().position(|(t, ..)| &**t == text) {
+            if pos > 0 {
+                let e = self.entries.remove(pos);
+                self.entries.insert(0, e);
+            }
+            let (_, principal, account) = &self.entries[0];
+            return Ok(Identity {
+                principal: principal.get(text),
+                account: account.get(text),
+            });
+        }
+        let id = identity_from_text(text)?;
+        let principal = Part::of(id.principal.clone(), text);
+        let account = Part::of(id.account.clone(), text);
+        if self.entries.len() == Self::SIZE {
+            self.entries.pop();
+        }
+        self.entries.insert(0, (text.into(), principal, account));
+        Ok(id)
+    }
+}
+
+/// Validates a wire record and reduces it to a [`TraceRecord`], borrowing its text.
+pub(crate) fn normalise<'a>(
+    w: WireRecord<'a>,
+    cache: &mut IdentityCache,
+) -> Result<TraceRecord<'a>, RecordError> {
     if let Some(kind) = w.not_object {
         return Err(RecordError::WrongType {
             field: "record",
@@ -839,10 +896,17 @@ pub(crate) fn normalise_with(
     let error_code = w.error_code.opt_nonempty("errorCode")?;
     let request_id = w.request_id.opt_nonempty("requestID")?;
 
-    let ident = match identity {
+    let ident = match w.identity {
         IdentitySource::None => Identity::default(),
+        IdentitySource::Text(t) => cache.identity(t)?,
+        IdentitySource::Boxed(raw) => {
+            let i = cache.identity(raw.get())?;
+            Identity {
+                principal: i.principal.map(|c| Cow::Owned(c.into_owned())),
+                account: i.account.map(|c| Cow::Owned(c.into_owned())),
+            }
+        }
         IdentitySource::Flat(i) => i,
-        IdentitySource::Raw(r) => cache.identity(r.text())?,
     };
 
     let mut rec = TraceRecord {
@@ -867,17 +931,34 @@ pub(crate) fn normalise_with(
     if let Some(p) = params {
         apply_params(p, &mut rec)?;
     }
-    if let Some(raw) = &w.response_elements {
-        let text = raw.text().trim();
-        if !text.is_empty() && text != "null" {
-            let r: ResponseWire<'_> = parse_nested("responseElements", text)?;
-            apply_response(r, &mut rec);
+    match w.response_elements {
+        None => {}
+        Some(Raw::Borrowed(raw)) => response_into(raw.get(), &mut rec, |c| c)?,
+        Some(Raw::Text(text)) => response_into(text, &mut rec, |c| c)?,
+        Some(Raw::Boxed(raw)) => {
+            response_into(raw.get(), &mut rec, |c| Cow::Owned(c.into_owned()))?;
         }
     }
     Ok(rec)
 }
 
-fn apply_params(p: ParamsOut, rec: &mut TraceRecord) -> Result<(), RecordError> {
+/// Parses `responseElements` text into `rec`; `keep` turns text borrowed from `text` into
+/// text the record may hold.
+fn response_into<'s, 'a>(
+    text: &'s str,
+    rec: &mut TraceRecord<'a>,
+    keep: impl Fn(Cow<'s, str>) -> Cow<'a, str>,
+) -> Result<(), RecordError> {
+    let text = text.trim();
+    if text.is_empty() || text == "null" {
+        return Ok(());
+    }
+    let r: ResponseWire<'s> = parse_nested("responseElements", text)?;
+    apply_response(r, rec, keep);
+    Ok(())
+}
+
+fn apply_params<'a>(p: ParamsOut<'a>, rec: &mut TraceRecord<'a>) -> Result<(), RecordError> {
     if let Some(e) = p.error {
         return Err(e);
     }
@@ -898,16 +979,21 @@ fn apply_params(p: ParamsOut, rec: &mut TraceRecord) -> Result<(), RecordError> 
     Ok(())
 }
 
-fn apply_response(r: ResponseWire<'_>, rec: &mut TraceRecord) {
+fn apply_response<'s, 'a>(
+    r: ResponseWire<'s>,
+    rec: &mut TraceRecord<'a>,
+    keep: impl Fn(Cow<'s, str>) -> Cow<'a, str>,
+) {
+    let id = |c: Option<Cow<'s, str>>| nonempty(c).map(&keep);
     if let Some(ni) = r.network_interface {
         if rec.eni_id.is_none() {
-            rec.eni_id = nonempty(ni.network_interface_id);
+            rec.eni_id = id(ni.network_interface_id);
         }
         if rec.subnet_id.is_none() {
-            rec.subnet_id = nonempty(ni.subnet_id);
+            rec.subnet_id = id(ni.subnet_id);
         }
     }
-    if let Some(att) = nonempty(r.attachment_id) {
+    if let Some(att) = id(r.attachment_id) {
         if let Some(eni) = &rec.eni_id {
             rec.attachments.push((att.clone(), eni.clone()));
         }
@@ -918,7 +1004,7 @@ fn apply_response(r: ResponseWire<'_>, rec: &mut TraceRecord) {
     if let Some(set) = r.instances_set {
         let single = set.items.len() == 1;
         for inst in set.items {
-            let iid = nonempty(inst.instance_id);
+            let iid = id(inst.instance_id);
             if single && rec.instance_id.is_none() {
                 rec.instance_id = iid.clone();
             }
@@ -927,8 +1013,8 @@ fn apply_response(r: ResponseWire<'_>, rec: &mut TraceRecord) {
                 .map(|s| s.items)
                 .unwrap_or_default()
             {
-                let eni = nonempty(ni.network_interface_id);
-                let att = ni.attachment.and_then(|a| nonempty(a.attachment_id));
+                let eni = id(ni.network_interface_id);
+                let att = ni.attachment.and_then(|a| id(a.attachment_id));
                 if let (Some(att), Some(eni)) = (att, eni) {
                     rec.attachments.push((att, eni));
                 }
@@ -939,13 +1025,13 @@ fn apply_response(r: ResponseWire<'_>, rec: &mut TraceRecord) {
 
 /// Parses one CloudTrail record from JSON text (the unit the fuzz target exercises).
 /// Never panics; any input that is not a usable record gives a [`RecordError`].
-pub fn parse_record(bytes: &[u8]) -> Result<TraceRecord, RecordError> {
+pub fn parse_record(bytes: &[u8]) -> Result<TraceRecord<'_>, RecordError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let wire = WireSeed
+    let wire = WireSeed { borrow: true }
         .deserialize(&mut de)
         .map_err(|e| RecordError::Json(e.to_string()))?;
     de.end().map_err(|e| RecordError::Json(e.to_string()))?;
-    normalise(wire, &mut NormCache::default())
+    normalise(wire, &mut IdentityCache::default())
 }
 
 #[cfg(test)]
@@ -972,7 +1058,7 @@ mod tests {
         assert_eq!(r.attachment_id.as_deref(), Some("eni-attach-0c3"));
         assert_eq!(
             r.attachments,
-            vec![("eni-attach-0c3".to_string(), "eni-0a1".to_string())]
+            vec![(Cow::from("eni-attach-0c3"), Cow::from("eni-0a1"))]
         );
         assert_eq!(
             r.principal.as_deref(),

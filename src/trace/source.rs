@@ -14,13 +14,15 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Cursor, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use std::borrow::Cow;
+
 use flate2::read::MultiGzDecoder;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::error::{Location, RecordError, TraceError};
 use super::record::{
-    normalise, normalise_with, Identity, IdentitySource, Loose, NormCache, Params, Raw, RecordKey,
-    TraceRecord, WireRecord, WireSeed,
+    normalise, Identity, IdentityCache, IdentitySource, Loose, Params, Raw, RecordKey, TraceRecord,
+    WireRecord, WireSeed,
 };
 
 /// A file's shape. `IngestOptions::format` forces one; otherwise it is detected per file.
@@ -62,9 +64,10 @@ impl std::str::FromStr for TraceFormat {
 /// Files up to this size (decompressed) are parsed from memory; larger ones are streamed.
 pub const SLURP_LIMIT: u64 = 32 << 20;
 
-/// Receives every record of a file in order. `Err` stops reading (strict mode).
-pub(crate) type Sink<'a> =
-    dyn FnMut(u64, Option<u64>, Result<TraceRecord, RecordError>) -> Result<(), TraceError> + 'a;
+/// Receives every record of a file in order (its text borrowed from the file's buffer for the
+/// call only). `Err` stops reading (strict mode).
+pub(crate) type Sink<'a> = dyn for<'r> FnMut(u64, Option<u64>, Result<TraceRecord<'r>, RecordError>) -> Result<(), TraceError>
+    + 'a;
 
 /// What reading one file found.
 #[derive(Debug, Clone, Default)]
@@ -201,18 +204,85 @@ pub(crate) fn read_file(
     path: &Path,
     forced: Option<TraceFormat>,
     sink: &mut Sink<'_>,
+    scratch: &mut Scratch,
 ) -> Result<FileOutcome, TraceError> {
     let (r, gz, hint) = open(path)?;
-    read_from(path, r, gz, hint, forced, sink)
+    read_from(path, r, gz, hint, forced, sink, scratch)
 }
+
+/// A read buffer reused from file to file. Bytes once zeroed stay initialised, so only its
+/// growth is zeroed (`read_to_end` zeroes every fresh buffer, a measurable share of ingest).
+pub(crate) struct Scratch {
+    buf: Vec<u8>,
+    /// Files larger than this (decompressed) are streamed: [`SLURP_LIMIT`].
+    limit: usize,
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Scratch::with_limit(usize::try_from(SLURP_LIMIT).unwrap_or(usize::MAX))
+    }
+}
+
+impl Scratch {
+    pub(crate) fn with_limit(limit: usize) -> Self {
+        Scratch {
+            buf: Vec::new(),
+            limit: limit.max(1),
+        }
+    }
+
+    /// Reads `r` into the buffer until EOF or the limit (`hint`: the expected size). Returns
+    /// the bytes read, and the error that stopped reading early, if any.
+    fn fill(&mut self, r: &mut dyn Read, hint: usize) -> (&[u8], Option<io::Error>) {
+        let limit = self.limit;
+        let buf = &mut self.buf;
+        let first = hint.saturating_add(1).max(64 << 10).min(limit);
+        if buf.len() < first {
+            buf.resize(first, 0);
+        }
+        let mut filled = 0;
+        let mut err = None;
+        while filled < limit {
+            if filled == buf.len() {
+                let grown = buf.len().saturating_mul(2).min(limit);
+                buf.resize(grown, 0);
+            }
+            match r.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    err = Some(e);
+                    break;
+                }
+            }
+        }
+        (&self.buf[..filled], err)
+    }
+}
+
+/// Every record's outcome in a document, in order, and the error that stopped it early.
+pub type DocumentOutcome = (
+    Vec<Result<TraceRecord<'static>, RecordError>>,
+    Option<TraceError>,
+);
 
 /// Parses a whole CloudTrail file held in memory (any shape, plain or gzip): every record's
 /// outcome in order, and the error that stopped the file early, if any. The entry point the
 /// document-level fuzz target exercises; never panics.
-pub fn parse_document(
+pub fn parse_document(bytes: &[u8], format: Option<TraceFormat>) -> DocumentOutcome {
+    parse_document_with_limit(bytes, format, usize::MAX)
+}
+
+/// [`parse_document`], streaming the content past its first `slurp_limit` bytes (decompressed)
+/// as `ingest` streams files larger than [`SLURP_LIMIT`]. Records come out the same whatever
+/// the limit; the fuzz target checks that.
+pub fn parse_document_with_limit(
     bytes: &[u8],
     format: Option<TraceFormat>,
-) -> (Vec<Result<TraceRecord, RecordError>>, Option<TraceError>) {
+    slurp_limit: usize,
+) -> DocumentOutcome {
     let path = Path::new("<memory>");
     let gz = bytes.starts_with(&[0x1f, 0x8b]);
     let r: Box<dyn Read + '_> = if gz {
@@ -221,18 +291,29 @@ pub fn parse_document(
         Box::new(bytes)
     };
     let mut out = Vec::new();
-    let mut sink = |_: u64, _: Option<u64>, r: Result<TraceRecord, RecordError>| {
-        out.push(r);
+    let mut sink = |_: u64, _: Option<u64>, r: Result<TraceRecord<'_>, RecordError>| {
+        out.push(r.map(TraceRecord::into_owned));
         Ok(())
     };
-    let err = read_from(path, r, gz, bytes.len() as u64, format, &mut sink).err();
+    let mut scratch =
+        Scratch::with_limit(slurp_limit.min(usize::try_from(SLURP_LIMIT).unwrap_or(usize::MAX)));
+    let err = read_from(
+        path,
+        r,
+        gz,
+        bytes.len() as u64,
+        format,
+        &mut sink,
+        &mut scratch,
+    )
+    .err();
     (out, err)
 }
 
 /// The decompressed content: whole (up to [`SLURP_LIMIT`]), or its first part plus the rest
 /// of the stream.
 pub(crate) enum Content<'r> {
-    Whole(Vec<u8>),
+    Whole(&'r [u8]),
     Stream(Box<dyn BufRead + 'r>),
 }
 
@@ -243,12 +324,13 @@ fn read_from(
     hint: u64,
     forced: Option<TraceFormat>,
     sink: &mut Sink<'_>,
+    scratch: &mut Scratch,
 ) -> Result<FileOutcome, TraceError> {
-    let cap = usize::try_from(hint.min(SLURP_LIMIT)).unwrap_or(0) + 1;
-    let mut buf = Vec::with_capacity(cap);
-    let read_res = r.by_ref().take(SLURP_LIMIT).read_to_end(&mut buf);
-    let Some(start) = first_significant(&buf) else {
-        if let Err(e) = read_res {
+    let limit = scratch.limit;
+    let hint = usize::try_from(hint).unwrap_or(usize::MAX);
+    let (buf, read_err) = scratch.fill(&mut r, hint);
+    let Some(start) = first_significant(buf) else {
+        if let Some(e) = read_err {
             return Err(malformed(path, Some(0), None, read_error_detail(&e, gz)));
         }
         return Err(malformed(
@@ -276,16 +358,13 @@ fn read_from(
         }
         _ => {}
     }
-    let whole = matches!(&read_res, Ok(n) if (*n as u64) < SLURP_LIMIT) || read_res.is_err();
+    let whole = buf.len() < limit || read_err.is_some();
     let content = if whole {
-        buf.drain(..start);
-        Content::Whole(buf)
+        Content::Whole(&buf[start..])
     } else {
-        let mut cur = Cursor::new(buf);
-        cur.set_position(start as u64);
-        Content::Stream(Box::new(BufReader::with_capacity(256 << 10, cur.chain(r))))
+        let head = Cursor::new(&buf[start..]);
+        Content::Stream(Box::new(BufReader::with_capacity(256 << 10, head.chain(r))))
     };
-    let read_err = read_res.err();
     if is_json {
         read_json(path, content, read_err, gz, forced, sink)
     } else {
@@ -303,11 +382,13 @@ struct Ctx<'s, 'k> {
     next: u64,
     stop: Option<TraceError>,
     path: &'s Path,
-    cache: NormCache,
+    /// The input is held in memory: records may borrow from it.
+    borrow: bool,
+    cache: IdentityCache,
 }
 
 impl Ctx<'_, '_> {
-    fn emit<E: de::Error>(&mut self, r: Result<TraceRecord, RecordError>) -> Result<(), E> {
+    fn emit<E: de::Error>(&mut self, r: Result<TraceRecord<'_>, RecordError>) -> Result<(), E> {
         let idx = self.next;
         self.next += 1;
         match (self.sink)(idx, None, r) {
@@ -423,7 +504,7 @@ impl<'de> Visitor<'de> for DocSeed<'_, '_, '_> {
                 DocKey::Record(rk) if !found_array => {
                     // A bare record (JSON lines, or one record per file).
                     ctx.see(TraceFormat::S3Records)?;
-                    let w = WireRecord::finish_map(rk, map)?;
+                    let w = WireRecord::finish_map(rk, map, ctx.borrow)?;
                     let r = normalise(w, &mut ctx.cache);
                     return ctx.emit(r);
                 }
@@ -476,11 +557,11 @@ impl<'de> Visitor<'de> for ArraySeed<'_, '_, '_> {
         let ctx = self.ctx;
         if self.events {
             while let Some(parts) = seq.next_element_seed(EventSeed)? {
-                let r = event_record(parts, &mut ctx.cache);
-                ctx.emit(r)?;
+                event_record(parts, ctx)?;
             }
         } else {
-            while let Some(w) = seq.next_element_seed(WireSeed)? {
+            let seed = WireSeed { borrow: ctx.borrow };
+            while let Some(w) = seq.next_element_seed(seed)? {
                 let r = normalise(w, &mut ctx.cache);
                 ctx.emit(r)?;
             }
@@ -573,7 +654,23 @@ fn not_event(found: &'static str) -> RecordError {
     }
 }
 
-fn event_record(parts: EventParts<'_>, cache: &mut NormCache) -> Result<TraceRecord, RecordError> {
+/// Reads the record inside a `lookup-events` event and emits it.
+fn event_record<E: de::Error>(parts: EventParts<'_>, ctx: &mut Ctx<'_, '_>) -> Result<(), E> {
+    let r = event_parts(parts, |wire| {
+        let r = normalise(wire, &mut ctx.cache);
+        ctx.emit(r)
+    });
+    match r {
+        Ok(emitted) => emitted,
+        Err(e) => ctx.emit(Err(e)),
+    }
+}
+
+/// Hands the wire record inside an event to `then` (it borrows the event's text).
+fn event_parts<T>(
+    parts: EventParts<'_>,
+    then: impl FnOnce(WireRecord<'_>) -> T,
+) -> Result<T, RecordError> {
     let (ct, outer_id) = parts?;
     let text = match ct {
         Loose::Str(s) => s,
@@ -587,17 +684,14 @@ fn event_record(parts: EventParts<'_>, cache: &mut NormCache) -> Result<TraceRec
         }
     };
     let mut de = serde_json::Deserializer::from_str(&text);
-    let mut wire = WireSeed
+    let mut wire = WireSeed { borrow: true }
         .deserialize(&mut de)
         .and_then(|w| de.end().map(|()| w))
         .map_err(|e| RecordError::Json(format!("CloudTrailEvent: {e}")))?;
     if matches!(wire.event_id, Loose::Null) {
-        wire.event_id = match outer_id {
-            Loose::Str(s) => Loose::Str(std::borrow::Cow::Owned(s.into_owned())),
-            other => other,
-        };
+        wire.event_id = outer_id;
     }
-    normalise(wire, cache)
+    Ok(then(wire))
 }
 
 fn parse_json_stream<'de, R: serde_json::de::Read<'de>>(
@@ -627,13 +721,23 @@ fn read_json(
         next: 0,
         stop: None,
         path,
-        cache: NormCache::default(),
+        borrow: matches!(content, Content::Whole(_)),
+        cache: IdentityCache::default(),
     };
     let result = match content {
-        Content::Whole(buf) => {
-            let mut de = serde_json::Deserializer::from_slice(&buf);
-            parse_json_stream(&mut de, &mut ctx)
-        }
+        // One UTF-8 check of the whole buffer is far cheaper than serde_json's check of each
+        // string (`from_slice`); invalid UTF-8 falls back to it, so the error still names the
+        // record.
+        Content::Whole(buf) => match std::str::from_utf8(buf) {
+            Ok(text) => {
+                let mut de = serde_json::Deserializer::from_str(text);
+                parse_json_stream(&mut de, &mut ctx)
+            }
+            Err(_) => {
+                let mut de = serde_json::Deserializer::from_slice(buf);
+                parse_json_stream(&mut de, &mut ctx)
+            }
+        },
         Content::Stream(r) => {
             let mut de = serde_json::Deserializer::from_reader(r);
             parse_json_stream(&mut de, &mut ctx)
@@ -744,16 +848,16 @@ fn cell_loose(v: &str) -> Loose<'_> {
     if v.is_empty() {
         Loose::Null
     } else {
-        Loose::Str(std::borrow::Cow::Borrowed(v))
+        Loose::Str(Cow::Borrowed(v))
     }
 }
 
-fn cell_opt(v: &str) -> Option<String> {
+fn cell_opt(v: &str) -> Option<&str> {
     let t = v.trim();
     if t.is_empty() || t.eq_ignore_ascii_case("null") {
         None
     } else {
-        Some(t.to_string())
+        Some(t)
     }
 }
 
@@ -811,7 +915,7 @@ fn read_csv(
     }
 
     let mut rec = csv::ByteRecord::new();
-    let mut cache = NormCache::default();
+    let mut cache = IdentityCache::default();
     let mut idx: u64 = 0;
     loop {
         match rdr.read_byte_record(&mut rec) {
@@ -850,12 +954,12 @@ fn csv_fatal(path: &Path, idx: u64, line: Option<u64>, e: csv::Error, gz: bool) 
     malformed(path, Some(idx), line, detail)
 }
 
-fn csv_row(
-    rec: &csv::ByteRecord,
+fn csv_row<'r>(
+    rec: &'r csv::ByteRecord,
     cols: &[Option<CsvCol>],
     width: usize,
-    cache: &mut NormCache,
-) -> Result<TraceRecord, RecordError> {
+    cache: &mut IdentityCache,
+) -> Result<TraceRecord<'r>, RecordError> {
     if rec.len() != width {
         return Err(RecordError::BadValue {
             field: "row",
@@ -864,7 +968,7 @@ fn csv_row(
         });
     }
     let mut w = WireRecord::default();
-    let mut ident_raw: Option<String> = None;
+    let mut ident_raw = None;
     let mut flat = Identity::default();
     let mut flat_arn = None;
     let mut flat_issuer = None;
@@ -893,22 +997,23 @@ fn csv_row(
             CsvCol::UserIdentity => ident_raw = cell_opt(v),
             CsvCol::IdentityArn => flat_arn = cell_opt(v),
             CsvCol::IdentityIssuerArn => flat_issuer = cell_opt(v),
-            CsvCol::IdentityAccountId => flat.account = cell_opt(v),
+            CsvCol::IdentityAccountId => flat.account = cell_opt(v).map(Cow::Borrowed),
             CsvCol::IdentityInvokedBy => flat_invoked = cell_opt(v),
             CsvCol::IdentityPrincipalId => flat_pid = cell_opt(v),
             CsvCol::IdentityType => flat_type = cell_opt(v),
         }
     }
-    let identity = match ident_raw {
-        Some(t) => IdentitySource::Raw(Raw::Text(t)),
+    w.identity = match ident_raw {
+        Some(t) => IdentitySource::Text(t),
         None => {
             flat.principal = flat_issuer
                 .or(flat_arn)
                 .or(flat_invoked)
                 .or(flat_pid)
-                .or(flat_type);
+                .or(flat_type)
+                .map(Cow::Borrowed);
             IdentitySource::Flat(flat)
         }
     };
-    normalise_with(w, identity, cache)
+    normalise(w, cache)
 }

@@ -15,7 +15,8 @@ use polars::prelude::*;
 
 use super::caller::CallerRules;
 use super::error::TraceError;
-use super::record::{Fnv64, TraceRecord};
+use super::params::hash_bytes;
+use super::record::TraceRecord;
 
 /// The table's columns, in order.
 pub const COLUMNS: [&str; 21] = [
@@ -229,7 +230,7 @@ impl Store {
         if r.other_eni_ids.is_empty() {
             self.eni_set.codes.push(NONE);
         } else {
-            let mut all = r.eni_id.clone().unwrap_or_default();
+            let mut all = r.eni_id.as_deref().unwrap_or_default().to_string();
             for e in &r.other_eni_ids {
                 all.push(',');
                 all.push_str(e);
@@ -241,12 +242,7 @@ impl Store {
         self.attachment.push(r.attachment_id.as_deref());
         self.device.push(r.device_index.unwrap_or(NONE));
         let key = match (&r.client_token, r.action.starts_with("Create")) {
-            (Some(ct), true) => {
-                let mut h = Fnv64::default();
-                "clientToken".hash(&mut h);
-                ct.hash(&mut h);
-                h.finish()
-            }
+            (Some(ct), true) => hash_bytes(7, ct.as_bytes()),
             _ => r.params_hash,
         };
         self.retry_key.push(key);
