@@ -202,6 +202,8 @@ pub fn ingest(paths: &[PathBuf], opts: &IngestOptions) -> Result<Ingested, Trace
             }
         }
     }
+    // The read buffer (up to one file's content) is not needed to build the table.
+    drop(scratch);
     report.files = files;
     let out = store.finish(&FinishOptions {
         rules: &opts.caller_rules,

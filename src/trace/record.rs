@@ -126,8 +126,8 @@ pub(crate) struct WireRecord<'de> {
     pub error_code: Loose<'de>,
     pub request_id: Loose<'de>,
     pub event_id: Loose<'de>,
-    /// Read straight from the stream (leniently: a wrong type is a per-record error), or a CSV
-    /// export's identity cell(s).
+    /// `userIdentity` as raw text (a trail repeats a few callers, so [`IdentityCache`] parses
+    /// each distinct text once), or a CSV export's identity cell(s).
     pub identity: IdentitySource<'de>,
     /// Parsed straight from the stream (any JSON value is accepted, so a wrong type is a
     /// per-record error), or a CSV cell's JSON text.
@@ -147,6 +147,16 @@ pub(crate) enum Raw<'de> {
     /// Copied out of a streamed input.
     Boxed(Box<RawValue>),
     Text(&'de str),
+}
+
+impl Raw<'_> {
+    fn text(&self) -> &str {
+        match self {
+            Raw::Borrowed(r) => r.get(),
+            Raw::Boxed(r) => r.get(),
+            Raw::Text(t) => t,
+        }
+    }
 }
 
 /// `requestParameters` as read.
@@ -196,6 +206,19 @@ impl RecordKey {
     }
 }
 
+/// Captures a value's raw text, borrowed when the input is held in memory; `None` for `null`.
+fn read_raw<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    borrow: bool,
+) -> Result<Option<Raw<'de>>, A::Error> {
+    let raw = if borrow {
+        Raw::Borrowed(map.next_value()?)
+    } else {
+        Raw::Boxed(map.next_value()?)
+    };
+    Ok((raw.text() != "null").then_some(raw))
+}
+
 /// Reads one value of a record key into the wire record. `borrow` says whether the input is
 /// held in memory for `'de` (raw values can then be borrowed instead of copied).
 pub(crate) fn read_record_value<'de, A: MapAccess<'de>>(
@@ -215,14 +238,9 @@ pub(crate) fn read_record_value<'de, A: MapAccess<'de>>(
         RecordKey::RequestId => w.request_id = map.next_value()?,
         RecordKey::EventId => w.event_id = map.next_value()?,
         RecordKey::UserIdentity => {
-            // Captured raw: a trail repeats a few callers, so [`IdentityCache`] parses each
-            // distinct text once and later records only compare bytes.
-            w.identity = if borrow {
-                let r: &'de RawValue = map.next_value()?;
-                IdentitySource::Text(r.get())
-            } else {
-                let r: Box<RawValue> = map.next_value()?;
-                IdentitySource::Boxed(r)
+            w.identity = match read_raw(map, borrow)? {
+                Some(r) => IdentitySource::Raw(r),
+                None => IdentitySource::None,
             };
         }
         RecordKey::RequestParameters => {
@@ -230,15 +248,7 @@ pub(crate) fn read_record_value<'de, A: MapAccess<'de>>(
                 .next_value_seed(ParamsSeed)?
                 .map(|p| Params::Parsed(Box::new(p)));
         }
-        RecordKey::ResponseElements => {
-            w.response_elements = if borrow {
-                let r: &'de RawValue = map.next_value()?;
-                (r.get() != "null").then_some(Raw::Borrowed(r))
-            } else {
-                let r: Box<RawValue> = map.next_value()?;
-                (r.get() != "null").then_some(Raw::Boxed(r))
-            };
-        }
+        RecordKey::ResponseElements => w.response_elements = read_raw(map, borrow)?,
         RecordKey::Other => {
             map.next_value::<IgnoredAny>()?;
         }
@@ -762,11 +772,9 @@ fn parse_nested<'a, T: Deserialize<'a>>(
 pub(crate) enum IdentitySource<'a> {
     #[default]
     None,
-    /// `userIdentity` of a JSON record held in memory, or a CSV export's `useridentity`
-    /// cell (JSON, or Athena's Hive text).
-    Text(&'a str),
-    /// `userIdentity` of a streamed JSON record.
-    Boxed(Box<RawValue>),
+    /// `userIdentity` of a JSON record, or a CSV export's `useridentity` cell (JSON, or
+    /// Athena's Hive text).
+    Raw(Raw<'a>),
     /// A CSV export's flattened `useridentity.*` columns.
     Flat(Identity<'a>),
 }
@@ -898,9 +906,10 @@ pub(crate) fn normalise<'a>(
 
     let ident = match w.identity {
         IdentitySource::None => Identity::default(),
-        IdentitySource::Text(t) => cache.identity(t)?,
-        IdentitySource::Boxed(raw) => {
-            let i = cache.identity(raw.get())?;
+        IdentitySource::Raw(Raw::Borrowed(r)) => cache.identity(r.get())?,
+        IdentitySource::Raw(Raw::Text(t)) => cache.identity(t)?,
+        IdentitySource::Raw(Raw::Boxed(r)) => {
+            let i = cache.identity(r.get())?;
             Identity {
                 principal: i.principal.map(|c| Cow::Owned(c.into_owned())),
                 account: i.account.map(|c| Cow::Owned(c.into_owned())),

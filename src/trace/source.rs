@@ -9,12 +9,11 @@
 //! JSON, else CSV) and, for JSON, by the top-level key. Memory stays bounded: a file is held
 //! whole only up to [`SLURP_LIMIT`] bytes (faster parsing), larger ones are streamed.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Cursor, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-
-use std::borrow::Cow;
 
 use flate2::read::MultiGzDecoder;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -66,8 +65,11 @@ pub const SLURP_LIMIT: u64 = 32 << 20;
 
 /// Receives every record of a file in order (its text borrowed from the file's buffer for the
 /// call only). `Err` stops reading (strict mode).
-pub(crate) type Sink<'a> = dyn for<'r> FnMut(u64, Option<u64>, Result<TraceRecord<'r>, RecordError>) -> Result<(), TraceError>
-    + 'a;
+pub(crate) type Sink<'a> =
+    dyn for<'r> FnMut(u64, Option<u64>, Outcome<'r>) -> Result<(), TraceError> + 'a;
+
+/// One record as read: usable, or what is wrong with it.
+pub(crate) type Outcome<'r> = Result<TraceRecord<'r>, RecordError>;
 
 /// What reading one file found.
 #[derive(Debug, Clone, Default)]
@@ -291,7 +293,7 @@ pub fn parse_document_with_limit(
         Box::new(bytes)
     };
     let mut out = Vec::new();
-    let mut sink = |_: u64, _: Option<u64>, r: Result<TraceRecord<'_>, RecordError>| {
+    let mut sink = |_: u64, _: Option<u64>, r: Outcome<'_>| {
         out.push(r.map(TraceRecord::into_owned));
         Ok(())
     };
@@ -388,7 +390,7 @@ struct Ctx<'s, 'k> {
 }
 
 impl Ctx<'_, '_> {
-    fn emit<E: de::Error>(&mut self, r: Result<TraceRecord<'_>, RecordError>) -> Result<(), E> {
+    fn emit<E: de::Error>(&mut self, r: Outcome<'_>) -> Result<(), E> {
         let idx = self.next;
         self.next += 1;
         match (self.sink)(idx, None, r) {
@@ -959,7 +961,7 @@ fn csv_row<'r>(
     cols: &[Option<CsvCol>],
     width: usize,
     cache: &mut IdentityCache,
-) -> Result<TraceRecord<'r>, RecordError> {
+) -> Outcome<'r> {
     if rec.len() != width {
         return Err(RecordError::BadValue {
             field: "row",
@@ -1004,7 +1006,7 @@ fn csv_row<'r>(
         }
     }
     w.identity = match ident_raw {
-        Some(t) => IdentitySource::Text(t),
+        Some(t) => IdentitySource::Raw(Raw::Text(t)),
         None => {
             flat.principal = flat_issuer
                 .or(flat_arn)
