@@ -178,18 +178,7 @@ fn open(path: &Path) -> Result<(Box<dyn Read>, bool, u64), TraceError> {
     }
 }
 
-/// Offset of the first significant byte (after a UTF-8 BOM and whitespace), if any.
-fn first_significant(buf: &[u8]) -> Option<usize> {
-    let start = if buf.starts_with(&[0xEF, 0xBB, 0xBF]) {
-        3
-    } else {
-        0
-    };
-    buf[start..]
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .map(|i| start + i)
-}
+const UTF8_BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
 
 fn read_error_detail(e: &io::Error, gz: bool) -> String {
     if gz {
@@ -227,10 +216,11 @@ impl Default for Scratch {
 }
 
 impl Scratch {
+    /// At least 3 bytes, so that a UTF-8 BOM is always seen whole.
     pub(crate) fn with_limit(limit: usize) -> Self {
         Scratch {
             buf: Vec::new(),
-            limit: limit.max(1),
+            limit: limit.max(UTF8_BOM.len()),
         }
     }
 
@@ -330,8 +320,25 @@ fn read_from(
 ) -> Result<FileOutcome, TraceError> {
     let limit = scratch.limit;
     let hint = usize::try_from(hint).unwrap_or(usize::MAX);
-    let (buf, read_err) = scratch.fill(&mut r, hint);
-    let Some(start) = first_significant(buf) else {
+    let (mut buf, mut read_err) = scratch.fill(&mut r, hint);
+    // The first significant byte: after a UTF-8 BOM and blanks, which may fill more than the
+    // buffer (they carry nothing, so a full buffer of them is dropped and reading goes on).
+    let mut skip = if buf.starts_with(&UTF8_BOM) {
+        UTF8_BOM.len()
+    } else {
+        0
+    };
+    let start = loop {
+        if let Some(i) = buf[skip..].iter().position(|b| !b.is_ascii_whitespace()) {
+            break Some(skip + i);
+        }
+        if buf.len() < limit || read_err.is_some() {
+            break None;
+        }
+        (buf, read_err) = scratch.fill(&mut r, hint);
+        skip = 0;
+    };
+    let Some(start) = start else {
         if let Some(e) = read_err {
             return Err(malformed(path, Some(0), None, read_error_detail(&e, gz)));
         }
