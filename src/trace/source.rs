@@ -734,10 +734,10 @@ fn read_json(
         cache: IdentityCache::default(),
     };
     let result = match content {
-        // One UTF-8 check of the whole buffer is far cheaper than serde_json's check of each
-        // string (`from_slice`); invalid UTF-8 falls back to it, so the error still names the
-        // record.
-        Content::Whole(buf) => match std::str::from_utf8(buf) {
+        // One (SIMD) UTF-8 check of the whole buffer is far cheaper than serde_json's check of
+        // each string (`from_slice`); invalid UTF-8 falls back to it, so the error still names
+        // the record.
+        Content::Whole(buf) => match simdutf8::basic::from_utf8(buf) {
             Ok(text) => {
                 let mut de = serde_json::Deserializer::from_str(text);
                 parse_json_stream(&mut de, &mut ctx)
