@@ -817,8 +817,10 @@ impl Part {
         match field {
             None => Part::None,
             Some(Cow::Borrowed(s)) => {
+                // `s` is a slice of `text` (the parse borrows from it); checked all the same.
                 let start = (s.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
-                match text.get(start..start + s.len()) {
+                let end = start.checked_add(s.len());
+                match end.and_then(|end| text.get(start..end)) {
                     Some(t) if std::ptr::eq(t.as_ptr(), s.as_ptr()) => {
                         Part::Span(start, start + s.len())
                     }
