@@ -1108,6 +1108,29 @@ mod tests {
     }
 
     #[test]
+    fn identity_cache_reuses_spans_and_unescapes() {
+        let plain = r#"{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/r/s","accountId":"1",
+            "sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::1:role/r"}}}"#;
+        let escaped = plain.replace("role/r\"}", "role\\/r\"}");
+        let mut cache = IdentityCache::default();
+        for _ in 0..3 {
+            // The same text again (a copy elsewhere, as the next record's would be).
+            let copy = plain.to_string();
+            let i = cache.identity(&copy).unwrap();
+            assert_eq!(i.principal.as_deref(), Some("arn:aws:iam::1:role/r"));
+            assert!(matches!(i.principal, Some(Cow::Borrowed(_))), "borrowed from the text");
+            assert_eq!(i.account.as_deref(), Some("1"));
+            let e = cache.identity(&escaped).unwrap();
+            assert_eq!(e.principal.as_deref(), Some("arn:aws:iam::1:role/r"));
+        }
+        assert_eq!(cache.entries.len(), 2);
+        // A different caller is not confused with a cached one.
+        let other = plain.replace("role/r\"}", "role/q\"}");
+        let o = cache.identity(&other).unwrap();
+        assert_eq!(o.principal.as_deref(), Some("arn:aws:iam::1:role/q"));
+    }
+
+    #[test]
     fn hive_identity() {
         let t = "{type=AssumedRole, principalid=AROA:x, arn=arn:aws:sts::1:assumed-role/r/s, \
                  accountid=1, invokedby=null, sessioncontext={attributes={mfaauthenticated=false}, \
