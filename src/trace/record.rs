@@ -1118,7 +1118,10 @@ mod tests {
             let copy = plain.to_string();
             let i = cache.identity(&copy).unwrap();
             assert_eq!(i.principal.as_deref(), Some("arn:aws:iam::1:role/r"));
-            assert!(matches!(i.principal, Some(Cow::Borrowed(_))), "borrowed from the text");
+            assert!(
+                matches!(i.principal, Some(Cow::Borrowed(_))),
+                "borrowed from the text"
+            );
             assert_eq!(i.account.as_deref(), Some("1"));
             let e = cache.identity(&escaped).unwrap();
             assert_eq!(e.principal.as_deref(), Some("arn:aws:iam::1:role/r"));
