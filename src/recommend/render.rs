@@ -126,20 +126,19 @@ pub fn values_overlay(r: &Recommendation) -> Option<String> {
     if !c.resources.predicted {
         y.push_str(&format!("# resources: {}.\n", k[0]));
     }
-    y.push_str("resources:\n  controller:\n    requests:\n");
-    y.push_str(&format!("{}      cpu: {}m\n", note(0), s.requests_cpu_m));
-    y.push_str(&format!(
-        "{}      memory: {}Mi\n",
-        note(1),
-        s.requests_memory_mi
-    ));
-    y.push_str("    limits:\n");
-    y.push_str(&format!("{}      cpu: {}m\n", note(2), s.limits_cpu_m));
-    y.push_str(&format!(
-        "{}      memory: {}Mi\n",
-        note(3),
-        s.limits_memory_mi
-    ));
+    y.push_str("resources:\n  controller:\n");
+    // Comments 0–1 explain the requests, 2–3 the limits.
+    for (i, (block, cpu_m, memory_mi)) in [
+        ("requests", s.requests_cpu_m, s.requests_memory_mi),
+        ("limits", s.limits_cpu_m, s.limits_memory_mi),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        y.push_str(&format!("    {block}:\n"));
+        y.push_str(&format!("{}      cpu: {cpu_m}m\n", note(2 * i)));
+        y.push_str(&format!("{}      memory: {memory_mi}Mi\n", note(2 * i + 1)));
+    }
     Some(y)
 }
 
