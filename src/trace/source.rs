@@ -20,8 +20,8 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 
 use super::error::{Location, RecordError, TraceError};
 use super::record::{
-    normalise, Identity, IdentityCache, IdentitySource, Loose, Params, Raw, RecordKey, TraceRecord,
-    WireRecord, WireSeed,
+    drain_map, drain_seq, normalise, Identity, IdentityCache, IdentitySource, Loose, Params, Raw,
+    RecordKey, TraceRecord, WireRecord, WireSeed,
 };
 
 /// A file's shape. `IngestOptions::format` forces one; otherwise it is detected per file.
@@ -578,7 +578,7 @@ impl<'de> Visitor<'de> for ArraySeed<'_, '_, '_> {
         Ok(())
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
-        drain(map)?;
+        drain_map(map)?;
         self.ctx.stop = Some(TraceError::Shape {
             path: self.ctx.path.to_path_buf(),
             detail: "\"Records\"/\"Events\" is an object, expected an array".into(),
@@ -592,11 +592,6 @@ impl<'de> Visitor<'de> for ArraySeed<'_, '_, '_> {
         });
         Err(E::custom("not an array"))
     }
-}
-
-fn drain<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
-    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-    Ok(())
 }
 
 /// One element of `Events`: its `CloudTrailEvent` string holds the record.
@@ -631,8 +626,8 @@ impl<'de> Visitor<'de> for EventSeed {
         }
         Ok(Ok((ct, outer_id)))
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        drain_seq(seq)?;
         Ok(Err(not_event("array")))
     }
     fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
