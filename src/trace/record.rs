@@ -819,11 +819,12 @@ impl Part {
             Some(Cow::Borrowed(s)) => {
                 // `s` is a slice of `text` (the parse borrows from it); checked all the same.
                 let start = (s.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
-                let end = start.checked_add(s.len());
-                match end.and_then(|end| text.get(start..end)) {
-                    Some(t) if std::ptr::eq(t.as_ptr(), s.as_ptr()) => {
-                        Part::Span(start, start + s.len())
-                    }
+                let within = |end: usize| {
+                    text.get(start..end)
+                        .is_some_and(|t| std::ptr::eq(t.as_ptr(), s.as_ptr()))
+                };
+                match start.checked_add(s.len()) {
+                    Some(end) if within(end) => Part::Span(start, end),
                     _ => Part::Owned(s.to_string()),
                 }
             }
