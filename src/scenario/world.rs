@@ -22,8 +22,8 @@ use std::rc::Rc;
 /// Why a scenario cannot be built.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum BuildError {
-    #[error("unknown instance type {name:?}; known in this family: {suggestions}")]
-    UnknownInstanceType { name: String, suggestions: String },
+    #[error("unknown instance type {name:?}; {hint}")]
+    UnknownInstanceType { name: String, hint: String },
 }
 
 /// The model inputs that are not Helm values.
@@ -46,7 +46,7 @@ impl Model {
             .get(name)
             .ok_or_else(|| BuildError::UnknownInstanceType {
                 name: name.to_string(),
-                suggestions: self.instance_types.suggest(name).join(", "),
+                hint: self.instance_types.unknown_type_hint(name),
             })
     }
 }
