@@ -267,3 +267,198 @@ fn event_order_is_reproducible() {
     assert_eq!(calls(9), calls(9));
     let _: BTreeMap<u8, u8> = BTreeMap::new();
 }
+
+/// Two NodeENIs (one subnet each, both deviceIndex 1) on one node, reconciled at once:
+/// both Attach at index 1 at the same instant, the second conflicts.
+fn index_race(attach_delay_ms: f64, faults: &[(&str, f64)], until: Nanos) -> World {
+    let (mut model, mut s) = fixed_model();
+    model.ec2.attachment.attach = Distribution::fixed_ms(attach_delay_ms);
+    for (a, p) in faults {
+        model.ec2.faults.error_probability.insert(a.to_string(), *p);
+    }
+    for kv in [
+        "enisim.scenario.enisPerNode=2",
+        "enisim.scenario.layout=subnet-per-nodeeni",
+        "enisim.scenario.deviceIndex=default",
+        "controller.maxConcurrentReconciles=2",
+    ] {
+        s.apply_set(kv).unwrap();
+    }
+    let w = World::build(&s, &model, 7).unwrap();
+    w.create_nodeenis();
+    w.sim.run_until(until);
+    w
+}
+
+fn attaches(w: &World) -> Vec<(Nanos, u32, bool)> {
+    w.log
+        .borrow()
+        .iter()
+        .filter(|c| c.action == Action::AttachNetworkInterface)
+        .map(|c| (c.start, c.device_index.unwrap(), c.error.is_none()))
+        .collect()
+}
+
+/// C:2206-2210: AWS lists only `attached` ENIs, so the index the first ENI is still
+/// attaching at looks free; `findNextAvailableDeviceIndex` returns the conflicting index
+/// itself and `attachENI` returns the error with no second Attach; the ENI is deleted.
+#[test]
+fn index_conflict_with_the_index_free_in_aws_makes_no_second_attach() {
+    let w = index_race(2000.0, &[], 1500 * MILLI);
+    let a = attaches(&w);
+    assert_eq!(a.len(), 2, "{a:?}");
+    assert_eq!(a[0].1, 1);
+    assert_eq!(a[1].1, 1);
+    assert_eq!(a.iter().filter(|x| x.2).count(), 1);
+    let rec = w.controller.rec.borrow();
+    assert_eq!(rec.index_conflicts, 1);
+    assert_eq!(rec.index_conflicts_unresolved, 1);
+    assert_eq!(rec.index_conflict_retries, 0);
+    // The losing ENI: Create, Attach (conflict), GetInstanceENIs, Delete.
+    let log = w.log.borrow();
+    let count = |a| log.iter().filter(|c| c.action == a).count();
+    assert_eq!(count(Action::CreateNetworkInterface), 2);
+    assert_eq!(count(Action::DeleteNetworkInterface), 1);
+    assert_eq!(count(Action::ModifyNetworkInterfaceAttribute), 1);
+}
+
+/// C:2213-2215: when AWS already shows the index attached, one retry at the next index
+/// AWS shows free, and Modify follows it.
+#[test]
+fn index_conflict_with_the_index_taken_in_aws_retries_once_at_the_next() {
+    let w = index_race(1.0, &[], 1500 * MILLI);
+    let a = attaches(&w);
+    assert_eq!(a.len(), 3, "{a:?}");
+    assert_eq!((a[2].1, a[2].2), (2, true));
+    let rec = w.controller.rec.borrow();
+    assert_eq!(rec.index_conflict_retries, 1);
+    let log = w.log.borrow();
+    let count = |a| log.iter().filter(|c| c.action == a).count();
+    assert_eq!(count(Action::DeleteNetworkInterface), 0);
+    assert_eq!(count(Action::ModifyNetworkInterfaceAttribute), 2);
+}
+
+/// C:2199-2202: the AWS look-up fails → the error, no second Attach.
+#[test]
+fn index_conflict_with_a_failed_look_up_makes_no_second_attach() {
+    let w = index_race(2000.0, &[("DescribeNetworkInterfaces", 1.0)], 20 * SECOND);
+    let a = attaches(&w);
+    assert_eq!(a.len(), 2, "{a:?}");
+    let rec = w.controller.rec.borrow();
+    assert_eq!(rec.index_conflicts, 1);
+    assert_eq!(rec.index_conflicts_unresolved, 0);
+    assert_eq!(rec.index_conflict_retries, 0);
+}
+
+/// One node, one ENI, converged under `model` (and observed a while); returns the world
+/// and the time now.
+fn converged_one(model: Model, s: &Settings) -> (World, Nanos) {
+    let w = World::build(s, &model, 7).unwrap();
+    w.create_nodeenis();
+    let (converged, _, _) = w.run_to_convergence(120 * SECOND);
+    converged.expect("converges");
+    let now = w.sim.now();
+    (w, now)
+}
+
+fn calls_after(w: &World, t: Nanos, a: Action, dry_run: bool) -> usize {
+    w.log
+        .borrow()
+        .iter()
+        .filter(|c| c.start >= t && c.action == a && c.dry_run == dry_run)
+        .count()
+}
+
+/// C:1221-1236: a cleanup succeeds only if detach, wait and delete all do. A detach that
+/// outlasts WaitForENIDetachment's five looks (24.4 s) makes the wait fail (E:874-877);
+/// deleteENIIfExists still deletes the ENI after its extra T, but the cleanup reports a
+/// failure, so the deletion requeues after T and a second pass finds the ENI gone.
+#[test]
+fn a_timed_out_wait_fails_the_cleanup_even_when_the_delete_succeeds() {
+    let (mut model, s) = fixed_model();
+    model.ec2.attachment.detach = Distribution::fixed_ms(30_000.0);
+    let (w, t) = converged_one(model, &s);
+    w.api.delete_nodeeni(0);
+    w.sim.run_until(t + 120 * SECOND);
+    let rec = w.controller.rec.borrow();
+    assert_eq!(rec.cleanups.len(), 2, "{:?}", rec.cleanups);
+    assert!(!rec.cleanups[0].ok);
+    assert_eq!(rec.cleanups[0].detach_polls, 5);
+    assert!(rec.cleanups[1].ok);
+    let passes = rec.reconciles.iter().filter(|r| r.deleting).count();
+    assert_eq!(passes, 2);
+    assert_eq!(calls_after(&w, t, Action::DeleteNetworkInterface, false), 1);
+    assert!(w.cluster.borrow().nodeenis[0].gone);
+}
+
+/// C:1086-1088: a DescribeENI error does not stop the cleanup: the force-detach follows.
+#[test]
+fn a_describe_error_does_not_stop_the_cleanup() {
+    let (mut model, s) = fixed_model();
+    model
+        .ec2
+        .faults
+        .error_probability
+        .insert("DescribeNetworkInterfaces".into(), 1.0);
+    let (w, t) = converged_one(model, &s);
+    w.api.delete_nodeeni(0);
+    w.sim.run_until(t + 60 * SECOND);
+    assert!(calls_after(&w, t, Action::DetachNetworkInterface, false) >= 1);
+    let rec = w.controller.rec.borrow();
+    assert!(
+        rec.cleanups.iter().all(|c| !c.ok),
+        "describe fails: delete step fails"
+    );
+}
+
+/// C:1882-1893 with C:1852: a DescribeInstances error means "the instance exists", and
+/// the DescribeENI step follows; the unmatched node's attachment is then stale and
+/// cleaned up.
+#[test]
+fn a_describe_instances_error_means_the_instance_exists() {
+    let (mut model, s) = fixed_model();
+    model
+        .ec2
+        .faults
+        .error_probability
+        .insert("DescribeInstances".into(), 1.0);
+    let (w, t) = converged_one(model, &s);
+    w.api.change_node("node-00", |n| {
+        n.labels.remove("ng");
+    });
+    w.sim.run_until(t + 60 * SECOND);
+    assert!(calls_after(&w, t, Action::DetachNetworkInterface, false) >= 1);
+    assert!(w.cluster.borrow().nodeenis[0].attachments.is_empty());
+}
+
+/// C:1835-1841: a terminated instance is stale at once; no DescribeENI follows.
+#[test]
+fn a_terminated_instance_costs_one_describe_instances_and_no_describe_eni() {
+    let (model, s) = fixed_model();
+    let (w, _) = converged_one(model, &s);
+    let inst = w.cluster.borrow().nodes[0].instance.unwrap();
+    w.api.change_node("node-00", |n| n.deleted = true);
+    let t1 = w.sim.now();
+    w.server.borrow_mut().terminate_instance(inst, t1);
+    w.sim.run_until(t1 + 2 * SECOND);
+    let rec = w.controller.rec.borrow();
+    let pass = rec
+        .reconciles
+        .iter()
+        .find(|r| r.start >= t1)
+        .expect("the node event enqueues the NodeENI");
+    let actions: Vec<Action> = w
+        .log
+        .borrow()
+        .iter()
+        .filter(|c| c.start >= pass.start && c.start < pass.end)
+        .map(|c| c.action)
+        .collect();
+    // DescribeInstances (terminated → stale), then handleStaleAttachment's DescribeENI,
+    // which finds the ENI gone with its instance (DeleteOnTermination).
+    assert_eq!(
+        actions,
+        vec![Action::DescribeInstances, Action::DescribeNetworkInterfaces],
+        "{actions:?}"
+    );
+}
