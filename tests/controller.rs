@@ -462,3 +462,77 @@ fn a_terminated_instance_costs_one_describe_instances_and_no_describe_eni() {
         "{actions:?}"
     );
 }
+
+/// The kubelet's Node status posts are Node update events (C:138-150, no predicate) that
+/// enqueue every NodeENI matching the node (C:154-186), through the watch delay.
+#[test]
+fn kubelet_status_posts_enqueue_the_matching_nodeenis() {
+    let (model, mut s) = fixed_model();
+    for kv in [
+        "enisim.scenario.nodes=2",
+        "enisim.scenario.layout=nodeeni-per-node",
+        "controller.maxConcurrentReconciles=2",
+    ] {
+        s.apply_set(kv).unwrap();
+    }
+    s.controller.kubernetes.kubelet = Some(enisim::controller::profile::KubeletSpec {
+        node_status_update_frequency: enisim::controller::profile::GoDuration(10 * SECOND),
+        node_status_report_frequency: enisim::controller::profile::GoDuration(60 * SECOND),
+        update_jitter: 0.0,
+    });
+    let w = World::build(&s, &model, 7).unwrap();
+    w.create_nodeenis();
+    w.sim.run_until(20 * 60 * SECOND);
+    let posts = w.api.stats.borrow().node_status_posts.clone();
+    // Two nodes, one post a minute each, from a phase in the first minute.
+    assert!((39..=40).contains(&posts.len()), "{}", posts.len());
+    for node in ["node-00", "node-01"] {
+        let t: Vec<Nanos> = posts.iter().filter(|p| p.1 == node).map(|p| p.0).collect();
+        assert!(t[0] < 60 * SECOND);
+        assert!(t.windows(2).all(|w| w[1] - w[0] == 60 * SECOND), "{t:?}");
+    }
+    let rec = w.controller.rec.borrow();
+    let names: Vec<String> = w
+        .cluster
+        .borrow()
+        .nodeenis
+        .iter()
+        .map(|n| n.name.clone())
+        .collect();
+    // Once converged, every post is followed 5 ms later (the watch delay) by a pass of
+    // that node's NodeENI, and of no other NodeENI.
+    for (t, node) in posts.iter().filter(|p| p.0 > 60 * SECOND) {
+        let started: Vec<&str> = rec
+            .reconciles
+            .iter()
+            .filter(|r| r.start == t + 5 * MILLI)
+            .map(|r| names[r.key as usize].as_str())
+            .collect();
+        assert_eq!(started, vec![format!("multi-eni-{node}")], "post at {t}");
+    }
+}
+
+/// The default profile: 10 s ticks with 4 % jitter, a post at the first tick ≥ 5 min
+/// after the last (kubelet defaults).
+#[test]
+fn default_kubelet_posts_every_five_minutes_and_a_bit() {
+    let (model, mut s) = fixed_model();
+    s.controller.kubernetes.kubelet = ControllerProfile::embedded().kubernetes.kubelet;
+    assert!(s.controller.kubernetes.kubelet.is_some());
+    let w = World::build(&s, &model, 7).unwrap();
+    w.create_nodeenis();
+    w.sim.run_until(60 * 60 * SECOND);
+    let posts: Vec<Nanos> = w
+        .api
+        .stats
+        .borrow()
+        .node_status_posts
+        .iter()
+        .map(|p| p.0)
+        .collect();
+    assert!(posts.len() >= 11, "{}", posts.len());
+    assert!(posts[0] < 300 * SECOND);
+    for g in posts.windows(2).map(|w| w[1] - w[0]) {
+        assert!((300 * SECOND..=312 * SECOND).contains(&g), "{g}");
+    }
+}

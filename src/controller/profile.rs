@@ -116,6 +116,23 @@ pub struct KubernetesSpec {
     pub api_latency: Distribution,
     /// From a write to the watch event reaching the work queue (assumption).
     pub watch_delay: Distribution,
+    /// The kubelet's Node status posts, each a Node update event the controller maps to
+    /// every matching NodeENI (C:138-186, no predicate). `None`: no Node updates.
+    #[serde(default)]
+    pub kubelet: Option<KubeletSpec>,
+}
+
+/// The kubelet's node-status loop: `wait.JitterUntil(syncNodeStatus,
+/// nodeStatusUpdateFrequency, 0.04, sliding)` (pkg/kubelet/kubelet.go); an unchanged status
+/// is posted at the first tick at least `nodeStatusReportFrequency` after the last post
+/// (pkg/kubelet/kubelet_node_status.go, tryUpdateNodeStatus).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubeletSpec {
+    pub node_status_update_frequency: GoDuration,
+    pub node_status_report_frequency: GoDuration,
+    /// JitterUntil's jitter factor: each tick lasts `update · (1 + jitter · U[0,1))`.
+    pub update_jitter: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -252,6 +269,21 @@ impl ControllerProfile {
         k.watch_delay
             .validate()
             .map_err(|m| ("kubernetes.watch_delay".to_string(), m))?;
+        if let Some(kl) = &k.kubelet {
+            if kl.node_status_update_frequency.0 == 0 || kl.node_status_report_frequency.0 == 0 {
+                return Err((
+                    "kubernetes.kubelet".into(),
+                    "node_status_update_frequency and node_status_report_frequency must be > 0"
+                        .into(),
+                ));
+            }
+            if !(0.0..=1.0).contains(&kl.update_jitter) {
+                return Err((
+                    "kubernetes.kubelet.update_jitter".into(),
+                    "must be in [0, 1]".into(),
+                ));
+            }
+        }
         Ok(())
     }
 }

@@ -223,6 +223,9 @@ impl World {
             seed,
         );
         controller.start();
+        if let Some(k) = &profile.kubernetes.kubelet {
+            api.start_kubelets(k, seed);
+        }
         api.note_objects();
         Ok(World {
             sim,
