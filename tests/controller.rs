@@ -536,3 +536,35 @@ fn default_kubelet_posts_every_five_minutes_and_a_bit() {
         assert!((300 * SECOND..=312 * SECOND).contains(&g), "{g}");
     }
 }
+
+/// v1.3.8 parses CIRCUIT_BREAKER_ENABLED and builds the breaker, but no AWS call goes
+/// through it (C:99-114, C:446): setting it changes nothing, and the library says so.
+#[test]
+fn circuit_breaker_enabled_changes_nothing_and_is_named_as_inert() {
+    let on = settings(&["enisim.env.CIRCUIT_BREAKER_ENABLED=true"]);
+    let off = settings(&["enisim.env.CIRCUIT_BREAKER_ENABLED=false"]);
+    let a = simulate(&on, &Model::embedded(), 3).unwrap();
+    let b = simulate(&off, &Model::embedded(), 3).unwrap();
+    assert_eq!(a.calls, b.calls);
+    assert_eq!(a.metrics, b.metrics);
+    let w = off.controller.warnings([
+        "enisim.env.CIRCUIT_BREAKER_ENABLED",
+        "controller.maxConcurrentReconciles",
+    ]);
+    assert_eq!(
+        w,
+        vec![enisim::controller::profile::CIRCUIT_BREAKER_ENABLED_WARNING.to_string()]
+    );
+    assert!(w[0].contains("has no effect in v1.3.8"));
+    // Under the what-if the flag decides whether the wired breaker exists (C:100).
+    let wired = settings(&[
+        "enisim.whatIf.circuitBreaker=v1.3.8",
+        "enisim.env.CIRCUIT_BREAKER_ENABLED=false",
+    ]);
+    assert!(wired
+        .controller
+        .warnings(["enisim.env.CIRCUIT_BREAKER_ENABLED"])
+        .is_empty());
+    let w = World::build(&wired, &Model::embedded(), 1).unwrap();
+    assert!(w.ops.breaker().is_none());
+}

@@ -118,8 +118,11 @@ pub struct Ec2Ops {
 impl Ec2Ops {
     pub fn new(sim: &SimHandle, client: Ec2Client, profile: &ControllerProfile, seed: u64) -> Self {
         let env = &profile.env;
+        // Under the what-if, the breaker exists only if CIRCUIT_BREAKER_ENABLED (C:100);
+        // v1.3.8 itself never calls it (C:446), so the default wiring is Off.
         let breaker = match profile.behaviour.circuit_breaker {
             BreakerWiring::Off => None,
+            _ if !env.circuit_breaker_enabled => None,
             wiring => Some(Rc::new(RefCell::new(CircuitBreaker::new(
                 env.circuit_breaker_failure_threshold,
                 env.circuit_breaker_success_threshold,
