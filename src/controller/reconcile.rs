@@ -4,7 +4,9 @@
 use super::cluster::{ApiServer, AttachmentStatus, NodeEni, NodeEniKey};
 use super::ec2::{CallError, Ec2Ops};
 use super::profile::{ControllerProfile, NodeOrder};
-use super::recorder::{EniFate, EniTimeline, ReconcileOutcome, ReconcileRecord, Recorder};
+use super::recorder::{
+    EniFate, EniOperation, EniTimeline, ReconcileOutcome, ReconcileRecord, Recorder,
+};
 use crate::aws::server::{EniStatus, InstanceState};
 use crate::aws::{EniId, InstanceId, SecurityGroupId};
 use crate::engine::{rng, SimHandle, SimRng};
@@ -307,7 +309,15 @@ impl Controller {
             if lookup_failed || groups.is_empty() {
                 continue; // "no security groups" is an error (C:2056)
             }
-            let Ok(eni) = self.ec2.create(*subnet, groups).await else {
+            let Ok(eni) = self
+                .recorded(
+                    EniOperation::Create,
+                    node,
+                    self.ec2.create(*subnet, groups),
+                    Result::is_ok,
+                )
+                .await
+            else {
                 continue;
             };
             let requested_at = nne.borrow().created_at;
@@ -326,11 +336,26 @@ impl Controller {
                     gone_at: None,
                 },
             );
-            let Some((attachment, device_index, returned_at)) =
-                self.attach_eni(eni, instance, index).await
+            let Some((attachment, device_index, returned_at)) = self
+                .recorded(
+                    EniOperation::Attach,
+                    node,
+                    self.attach_eni(eni, instance, index),
+                    Option::is_some,
+                )
+                .await
             else {
                 // Any attach failure: delete the new ENI, error swallowed, next subnet (C:1664).
-                if self.ec2.delete(eni).await.is_ok() {
+                if self
+                    .recorded(
+                        EniOperation::Delete,
+                        node,
+                        self.ec2.delete(eni),
+                        Result::is_ok,
+                    )
+                    .await
+                    .is_ok()
+                {
                     self.rec.borrow_mut().eni_gone(
                         eni,
                         EniFate::ChurnedAfterAttachFailure,
@@ -421,6 +446,24 @@ impl Controller {
         }
     }
 
+    /// Runs one ENI operation (create, attach, detach, delete, as the controller sees it
+    /// after the SDK's and its own retries) and records its outcome: the source of the
+    /// plan's error rate (`eni_operation_errors_total / eni_operations_total`).
+    pub(super) async fn recorded<R>(
+        &self,
+        operation: EniOperation,
+        node: &str,
+        work: impl std::future::Future<Output = R>,
+        ok: impl Fn(&R) -> bool,
+    ) -> R {
+        let start = self.sim.now();
+        let r = work.await;
+        self.rec
+            .borrow_mut()
+            .operation(operation, node, start, self.sim.now(), ok(&r));
+        r
+    }
+
     fn note_attach_failure(&self, e: &CallError) {
         let code = e
             .code()
@@ -485,7 +528,16 @@ impl Controller {
             Ok(None) => false,
             Ok(Some(v)) => {
                 if v.status == EniStatus::Available {
-                    if self.ec2.delete(att.eni).await.is_ok() {
+                    if self
+                        .recorded(
+                            EniOperation::Delete,
+                            &att.node,
+                            self.ec2.delete(att.eni),
+                            Result::is_ok,
+                        )
+                        .await
+                        .is_ok()
+                    {
                         self.rec.borrow_mut().eni_gone(
                             att.eni,
                             EniFate::DeletedWhenFoundAvailable,
