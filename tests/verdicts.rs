@@ -367,3 +367,20 @@ fn run_out_leaves_no_temporary_files() {
         .collect();
     assert!(names.iter().all(|n| !n.starts_with('.')), "{names:?}");
 }
+
+#[test]
+fn an_inert_knob_is_named_when_set() {
+    enisim()
+        .args([
+            "run",
+            "--replications",
+            "2",
+            "--set",
+            "enisim.env.CIRCUIT_BREAKER_ENABLED=false",
+        ])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "CIRCUIT_BREAKER_ENABLED has no effect in v1.3.8",
+        ));
+}

@@ -108,6 +108,8 @@ pub struct RunMetrics {
     pub tenant_throttled: u64,
     /// Throttled share of other tenants' calls.
     pub tenant_throttled_percent: f64,
+    /// Time the controller's calls waited on a client-side EC2 limiter (what-if), summed.
+    pub ec2_limiter_wait_s: f64,
     pub sdk_retries: u64,
     pub sdk_quota_exhausted: u64,
     pub wrapper_retries: u64,

@@ -216,22 +216,11 @@ impl Settings {
         }
     }
 
-    /// What the user should know about these settings before trusting a run of them.
+    /// What the user should know about these settings before trusting a run of them
+    /// (a key v1.3.8 reads and ignores, for one).
     pub fn warnings(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        let given = |k: &str| self.given.iter().any(|g| g == k);
-        if given("enisim.env.CIRCUIT_BREAKER_ENABLED")
-            || given("enisim.env.CIRCUIT_BREAKER_FAILURE_THRESHOLD")
-            || given("enisim.env.CIRCUIT_BREAKER_SUCCESS_THRESHOLD")
-            || given("enisim.env.CIRCUIT_BREAKER_TIMEOUT")
-        {
-            if self.controller.behaviour.circuit_breaker == BreakerWiring::Off {
-                out.push(
-                    "CIRCUIT_BREAKER_* has no effect in v1.3.8: the breaker is built (C:99-114) but no AWS call goes through it (controller-v1.3.8.md §0); set enisim.whatIf.circuitBreaker=v1.3.8 or fixed to model a wired one".to_string(),
-                );
-            }
-        }
-        out
+        self.controller
+            .warnings(self.given.iter().map(String::as_str))
     }
 
     /// Checks the settings as a whole, after every values file and `--set`: the bounds a

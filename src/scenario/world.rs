@@ -671,6 +671,7 @@ impl World {
             tenant_calls,
             tenant_throttled,
             tenant_throttled_percent: percent(tenant_throttled, tenant_calls),
+            ec2_limiter_wait_s: time::to_secs(ops.stats.borrow().limiter_wait),
             sdk_retries: cstats.retries,
             sdk_quota_exhausted: cstats.quota_exhausted,
             wrapper_retries: ops.stats.borrow().wrapper_retries,
