@@ -170,6 +170,8 @@ struct Eni {
     primary: bool,
     attachment: Option<Attachment>,
     created_at: Nanos,
+    /// When it first became `attached` (kept after a detach, for timelines).
+    first_attached_at: Option<Nanos>,
 }
 
 #[derive(Debug, Clone)]
@@ -424,6 +426,7 @@ impl Ec2Server {
                 delete_on_termination: true,
             }),
             created_at: now,
+            first_attached_at: None,
         });
         self.attachments.insert(attachment, eni);
         self.instances.push(Instance {
@@ -552,6 +555,9 @@ impl Ec2Server {
         if let Some(a) = &eni.attachment {
             if a.detached_at.is_some_and(|t| t <= now) {
                 let (aid, inst) = (a.id, a.instance);
+                if a.detached_at.is_some_and(|d| a.attached_at < d) {
+                    eni.first_attached_at.get_or_insert(a.attached_at);
+                }
                 eni.attachment = None;
                 self.attachments.remove(&aid);
                 if let Some(i) = self.instances.get_mut(inst.0 as usize) {
@@ -627,6 +633,7 @@ impl Ec2Server {
             primary: false,
             attachment: None,
             created_at: now,
+            first_attached_at: None,
         });
         self.stats.enis_created += 1;
         Ok(Response::Created(self.view(id, now)))
@@ -840,6 +847,18 @@ impl Ec2Server {
             .and_then(|e| e.attachment.as_ref())
             .filter(|a| a.detached_at.is_none())
             .map(|a| a.attached_at)
+    }
+
+    /// When the ENI first became `attached` in EC2, even if it has been detached since
+    /// (its attachment time in a run that went on to clean it up).
+    pub fn first_attached_at(&self, eni: EniId) -> Option<Nanos> {
+        let e = self.enis.get(eni.0 as usize)?;
+        e.first_attached_at.or_else(|| {
+            e.attachment
+                .as_ref()
+                .filter(|a| a.detached_at.is_none_or(|d| a.attached_at < d))
+                .map(|a| a.attached_at)
+        })
     }
 
     pub fn eni_created_at(&self, eni: EniId) -> Option<Nanos> {

@@ -440,7 +440,8 @@ impl World {
         // The ENI in status for each (NodeENI, node, subnet), for the censored ones below.
         let mut created_for: BTreeMap<Want, Nanos> = BTreeMap::new();
         for (eni, tl) in &rec.enis {
-            let attached = srv.attached_at(*eni).filter(|t| *t <= end);
+            // Its attachment time even if it was detached since (a scale-down).
+            let attached = srv.first_attached_at(*eni).filter(|t| *t <= end);
             if tl.fate == crate::controller::EniFate::ChurnedAfterAttachFailure {
                 out.churned += 1;
             }
