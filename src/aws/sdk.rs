@@ -73,6 +73,28 @@ impl RetryMode {
     }
 }
 
+/// How the SDK's back-off jitter is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum SdkJitter {
+    /// As the SDK does: a uniform draw from the client's stream (`sdk.jitter`).
+    #[default]
+    Random,
+    /// Every draw at its maximum (u = 1): deterministic back-offs, for comparing with
+    /// another model attempt for attempt (not what the SDK does).
+    Max,
+}
+
+impl SdkJitter {
+    pub fn parse(s: &str) -> Option<SdkJitter> {
+        match s {
+            "random" => Some(SdkJitter::Random),
+            "max" => Some(SdkJitter::Max),
+            _ => None,
+        }
+    }
+}
+
 pub const RETRY_QUOTA: u32 = 500;
 pub const RETRY_COST: u32 = 5;
 pub const RETRY_COST_2026_TRANSIENT: u32 = 14;
@@ -328,6 +350,7 @@ struct ClientInner {
     server: Rc<RefCell<Ec2Server>>,
     mode: RetryMode,
     max_attempts: u32,
+    jitter: SdkJitter,
     state: RefCell<ClientState>,
     log: Option<Rc<RefCell<Vec<CallRecord>>>>,
     in_flight: Rc<RefCell<TimeWeighted>>,
@@ -350,6 +373,7 @@ impl Ec2Client {
             server,
             mode,
             max_attempts: max_attempts.unwrap_or(mode.default_max_attempts()).max(1),
+            jitter: SdkJitter::Random,
             state: RefCell::new(ClientState {
                 quota: RETRY_QUOTA,
                 rng: rng::stream(seed, "sdk.jitter"),
@@ -369,6 +393,13 @@ impl Ec2Client {
             log: Some(log),
             ..inner
         }))
+    }
+
+    /// Sets how back-off jitter is drawn (default: `Random`, as the SDK does).
+    pub fn with_jitter(self, jitter: SdkJitter) -> Self {
+        let inner = Rc::try_unwrap(self.0)
+            .unwrap_or_else(|_| panic!("with_jitter must be called before the client is shared"));
+        Ec2Client(Rc::new(ClientInner { jitter, ..inner }))
     }
 
     pub fn mode(&self) -> RetryMode {
@@ -398,7 +429,10 @@ impl Ec2Client {
     /// Delay before the retry that follows `attempts` attempts.
     fn retry_delay(&self, attempts: u32, action: Action, throttle: bool) -> Nanos {
         let mut st = self.0.state.borrow_mut();
-        let u: f64 = st.rng.random();
+        let u: f64 = match self.0.jitter {
+            SdkJitter::Random => st.rng.random(),
+            SdkJitter::Max => 1.0,
+        };
         match self.0.mode {
             RetryMode::V2Standard | RetryMode::V2Adaptive => {
                 if attempts as f64 > (MAX_BACKOFF as f64 / SECOND as f64).log2() {

@@ -204,7 +204,8 @@ impl World {
             profile.env.aws_max_attempts,
             seed,
         )
-        .with_log(log.clone());
+        .with_log(log.clone())
+        .with_jitter(profile.behaviour.sdk_jitter);
         let ops = Ec2Ops::new(&h, client.clone(), profile, seed);
         let limit_server = server.clone();
         let limits = Rc::new(move |i| {
