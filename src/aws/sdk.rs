@@ -154,6 +154,33 @@ impl fmt::Display for SdkError {
 
 impl std::error::Error for SdkError {}
 
+/// Who makes an SDK call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Caller {
+    /// The controller's reconcile path (a worker, or a task it waits for).
+    #[default]
+    Controller,
+    /// The controller's IMDS hop-limit job (C:2529).
+    ImdsJob,
+}
+
+impl Caller {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Caller::Controller => "controller",
+            Caller::ImdsJob => "imds-job",
+        }
+    }
+}
+
+/// What a call's attempts are tagged with: the caller and, for the controller's
+/// reconcile path, the worker (0-based).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CallContext {
+    pub caller: Caller,
+    pub worker: Option<u32>,
+}
+
 /// One attempt, as CloudTrail would record it (plus what CloudTrail cannot see).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallRecord {
@@ -169,11 +196,26 @@ pub struct CallRecord {
     pub subnet: Option<SubnetId>,
     pub device_index: Option<u32>,
     pub dry_run: bool,
+    /// Who made the call.
+    pub caller: Caller,
+    pub worker: Option<u32>,
+    /// One id per logical SDK call (per client, from 1): the attempts of a call share it.
+    pub call_id: u64,
 }
 
 impl CallRecord {
-    fn new(req: &Request, start: Nanos, end: Nanos, attempt: u32) -> Self {
+    fn new(
+        req: &Request,
+        start: Nanos,
+        end: Nanos,
+        attempt: u32,
+        ctx: CallContext,
+        call_id: u64,
+    ) -> Self {
         let mut r = CallRecord {
+            caller: ctx.caller,
+            worker: ctx.worker,
+            call_id,
             start,
             end,
             action: req.action(),
@@ -476,9 +518,18 @@ impl Ec2Client {
 
     /// Makes one SDK call: attempts, back-offs and quota, as the configured mode does.
     pub async fn call(&self, req: Request) -> Result<Response, SdkError> {
+        self.call_in(req, CallContext::default()).await
+    }
+
+    /// `call`, its attempts recorded with `ctx`.
+    pub async fn call_in(&self, req: Request, ctx: CallContext) -> Result<Response, SdkError> {
         let sim = &self.0.sim;
         let action = req.action();
-        self.0.state.borrow_mut().stats.calls += 1;
+        let call_id = {
+            let mut st = self.0.state.borrow_mut();
+            st.stats.calls += 1;
+            st.stats.calls
+        };
         let mut attempts: u32 = 0;
         let mut held_retry_cost: Option<u32> = None;
         loop {
@@ -516,7 +567,7 @@ impl Ec2Client {
                 )),
             };
             if let Some(log) = &self.0.log {
-                let mut rec = CallRecord::new(&req, start, end, attempts);
+                let mut rec = CallRecord::new(&req, start, end, attempts, ctx, call_id);
                 match &result {
                     Ok(Response::Created(v)) => rec.eni = Some(v.id),
                     Ok(Response::Attached { attachment }) => rec.attachment = Some(*attachment),

@@ -648,6 +648,8 @@ impl World {
             metrics,
             actions,
             enis,
+            reconciles: reconcile_rows(&rec, &nodeeni_names),
+            status_writes: status_write_rows(&rec, &nodeeni_names),
             calls,
             buckets,
             queue_depth: queue.depth_series(),
@@ -663,6 +665,54 @@ impl World {
             steps: Vec::new(),
         }
     }
+}
+
+/// The reconciles of a run as rows, NodeENIs by name.
+fn reconcile_rows(
+    rec: &crate::controller::Recorder,
+    names: &[String],
+) -> Vec<crate::metrics::ReconcileRow> {
+    use crate::controller::recorder::ReconcileOutcome;
+    let name = |k: NodeEniKey| names.get(k as usize).cloned().unwrap_or_default();
+    rec.reconciles
+        .iter()
+        .map(|r| {
+            let (result, after) = match r.outcome {
+                ReconcileOutcome::Done => ("done", None),
+                ReconcileOutcome::RequeueAfter(d) => ("requeue-after", Some(time::to_secs(d))),
+                ReconcileOutcome::Error => ("error", None),
+            };
+            crate::metrics::ReconcileRow {
+                nodeeni: name(r.key),
+                worker: r.worker,
+                start_s: time::to_secs(r.start),
+                end_s: time::to_secs(r.end),
+                deleting: r.deleting,
+                result,
+                requeue_after_s: after,
+                ec2_calls: r.ec2_calls,
+                status_writes: r.status_writes,
+            }
+        })
+        .collect()
+}
+
+/// The status writes of a run as rows, NodeENIs by name.
+fn status_write_rows(
+    rec: &crate::controller::Recorder,
+    names: &[String],
+) -> Vec<crate::metrics::StatusWriteRow> {
+    rec.status_writes
+        .iter()
+        .map(|w| crate::metrics::StatusWriteRow {
+            time_s: time::to_secs(w.at),
+            nodeeni: names.get(w.key as usize).cloned().unwrap_or_default(),
+            worker: w.worker,
+            kind: w.kind.as_str(),
+            node: w.node.clone(),
+            changed: w.changed,
+        })
+        .collect()
 }
 
 /// The time at which every desired attachment was in NodeENI status and `attached` in
