@@ -210,6 +210,9 @@ pub struct Ec2Server {
     latency: Vec<Distribution>,
     latency_rng: Vec<SimRng>,
     rejected_rng: SimRng,
+    /// Per-action latency of a rejected attempt, with its own stream, where the profile
+    /// lists one (`latency.rejected_actions`); `None`: the shared `latency.rejected`.
+    rejected_by_action: Vec<Option<(Distribution, SimRng)>>,
     fault_probability: [f64; Action::COUNT],
     fault_rng: Vec<SimRng>,
     attach_rng: SimRng,
@@ -302,6 +305,15 @@ impl Ec2Server {
                 .map(|a| rng::stream(seed, &format!("ec2.latency.{}", a.name())))
                 .collect(),
             rejected_rng: rng::stream(seed, "ec2.latency.rejected"),
+            rejected_by_action: super::action::ALL_ACTIONS
+                .iter()
+                .map(|a| {
+                    profile.latency.rejected_actions.get(a.name()).map(|d| {
+                        let name = format!("ec2.latency.rejected.{}", a.name());
+                        (d.clone(), rng::stream(seed, &name))
+                    })
+                })
+                .collect(),
             fault_probability: [0.0; Action::COUNT],
             fault_rng: super::action::ALL_ACTIONS
                 .iter()
@@ -467,24 +479,26 @@ impl Ec2Server {
 
     // ---- a call's life: arrival, then completion ----------------------------------
 
+    /// How long a throttled or outage-rejected attempt of `action` takes to come back.
+    fn rejected_latency(&mut self, action: Action) -> Nanos {
+        match &mut self.rejected_by_action[action.index()] {
+            Some((d, rng)) => d.sample(rng),
+            None => self.profile.latency.rejected.sample(&mut self.rejected_rng),
+        }
+    }
+
     /// A call arrives at `now`: outage, throttle, or admitted (and maybe doomed to an
     /// injected fault). Returns the admission and how long the answer takes.
     pub fn arrive(&mut self, req: &Request, now: Nanos) -> (Admission, Nanos) {
         let action = req.action();
         // An outage rejects before the bucket is consulted (assumption).
         if self.outages.iter().any(|&(s, e)| now >= s && now < e) {
-            return (
-                Admission::Outage,
-                self.profile.latency.rejected.sample(&mut self.rejected_rng),
-            );
+            return (Admission::Outage, self.rejected_latency(action));
         }
         let filtered = req.filtered(self.profile.throttling.describe_by_id_is_filtered);
         let b = self.bucket_index(action, filtered);
         if !self.buckets[b].try_take(now) {
-            return (
-                Admission::Throttled,
-                self.profile.latency.rejected.sample(&mut self.rejected_rng),
-            );
+            return (Admission::Throttled, self.rejected_latency(action));
         }
         let p = self.fault_probability[action.index()];
         let fault = p > 0.0 && self.fault_rng[action.index()].random::<f64>() < p;

@@ -6,9 +6,10 @@ use super::ec2::{CallError, Ec2Ops};
 use super::profile::{ControllerProfile, NodeOrder};
 use super::recorder::{
     EniFate, EniOperation, EniTimeline, ReconcileOutcome, ReconcileRecord, Recorder,
+    StatusWriteKind, StatusWriteRecord,
 };
 use crate::aws::server::{EniStatus, InstanceState};
-use crate::aws::{EniId, InstanceId, SecurityGroupId};
+use crate::aws::{CallContext, Caller, EniId, InstanceId, SecurityGroupId};
 use crate::engine::{rng, SimHandle, SimRng};
 use crate::kube::WorkQueue;
 use rand::seq::SliceRandom;
@@ -33,6 +34,10 @@ pub struct Controller {
     poll_rng: Rc<RefCell<SimRng>>,
     /// Instance type limits, for the ENI-limit-aware what-if.
     limits: Rc<dyn Fn(InstanceId) -> Option<u32>>,
+    /// The reconcile worker this handle runs as (`None`: not a worker), and the status
+    /// writes made through it.
+    worker: Option<u32>,
+    writes_made: Rc<std::cell::Cell<u64>>,
 }
 
 impl Controller {
@@ -58,7 +63,40 @@ impl Controller {
                 "controller.detach-poll-jitter",
             ))),
             limits,
+            worker: None,
+            writes_made: Rc::new(std::cell::Cell::new(0)),
         }
+    }
+
+    /// This controller as `caller` (worker `worker`): its EC2 calls and status writes are
+    /// tagged and counted apart.
+    fn as_caller(&self, caller: Caller, worker: Option<u32>) -> Controller {
+        Controller {
+            ec2: self.ec2.for_caller(CallContext { caller, worker }),
+            worker,
+            writes_made: Rc::new(std::cell::Cell::new(0)),
+            ..self.clone()
+        }
+    }
+
+    /// `Status().Update` of `key`, recorded as `kind`.
+    async fn write_status(
+        &self,
+        key: NodeEniKey,
+        atts: &[AttachmentStatus],
+        kind: StatusWriteKind,
+        node: Option<&str>,
+    ) {
+        let changed = self.api.update_status(key, atts).await;
+        self.writes_made.set(self.writes_made.get() + 1);
+        self.rec.borrow_mut().status_writes.push(StatusWriteRecord {
+            at: self.sim.now(),
+            key,
+            worker: self.worker,
+            kind,
+            node: node.map(str::to_string),
+            changed,
+        });
     }
 
     pub(super) fn jitter_rng(&self) -> std::cell::RefMut<'_, SimRng> {
@@ -83,7 +121,7 @@ impl Controller {
     pub fn start(&self) {
         if let Some(job) = self.profile.behaviour.imds_job {
             // The controller's own instance: the first node's (assumption: any one instance).
-            let c = self.clone();
+            let c = self.as_caller(Caller::ImdsJob, None);
             let own = self
                 .api
                 .cluster
@@ -102,8 +140,8 @@ impl Controller {
                 });
             }
         }
-        for _ in 0..self.profile.env.max_concurrent_reconciles {
-            let c = self.clone();
+        for worker in 0..self.profile.env.max_concurrent_reconciles {
+            let c = self.as_caller(Caller::Controller, Some(worker));
             self.sim.spawn(async move {
                 loop {
                     let key = c.queue.get().await;
@@ -113,8 +151,8 @@ impl Controller {
                         .api
                         .get(key)
                         .is_some_and(|n| n.deletion_requested.is_some());
-                    let calls_before = c.ec2.client().stats().calls;
-                    let writes_before = c.api.stats.borrow().status_writes;
+                    let calls_before = c.ec2.calls_made();
+                    let writes_before = c.writes_made.get();
                     let outcome = match c.reconcile(key).await {
                         Err(_) => {
                             c.queue.add_rate_limited(key);
@@ -136,12 +174,13 @@ impl Controller {
                         r.workers_busy.add(end, -1);
                         r.reconciles.push(ReconcileRecord {
                             key,
+                            worker,
                             start,
                             end,
                             outcome,
                             deleting,
-                            ec2_calls: c.ec2.client().stats().calls - calls_before,
-                            status_writes: c.api.stats.borrow().status_writes - writes_before,
+                            ec2_calls: c.ec2.calls_made() - calls_before,
+                            status_writes: c.writes_made.get() - writes_before,
                         });
                     }
                     c.queue.done(&key);
@@ -210,7 +249,8 @@ impl Controller {
             .collect();
         self.remove_stale_attachments(&nne, &current).await;
         let atts = nne.borrow().attachments.clone();
-        self.api.update_status(key, &atts).await;
+        self.write_status(key, &atts, StatusWriteKind::Final, None)
+            .await;
         self.note_in_status(&atts);
         Ok(())
     }
@@ -383,7 +423,8 @@ impl Controller {
                 n.attachments.clone()
             };
             // Status written at once for every new ENI (C:1704).
-            self.api.update_status(key, &atts).await;
+            self.write_status(key, &atts, StatusWriteKind::NewAttachment, Some(node))
+                .await;
             self.note_in_status(&atts);
         }
     }
@@ -515,7 +556,8 @@ impl Controller {
             }
         }
         let atts = nne.borrow().attachments.clone();
-        self.api.update_status(key, &atts).await;
+        self.write_status(key, &atts, StatusWriteKind::Verify, Some(node))
+            .await;
     }
 
     /// `isAttachmentValid` (DryRun probe, C:2314) then `isENIProperlyAttached` (C:2350).
