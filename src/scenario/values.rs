@@ -57,6 +57,11 @@ pub const KNOWN_KEYS: &[(&str, &str)] = &[
     ("enisim.whatIf.paceByPeriod", "true|false"),
     ("enisim.whatIf.circuitBreaker", "off|v1.3.8|fixed"),
     ("enisim.whatIf.nodeOrder", "random|sorted"),
+    ("enisim.whatIf.sdkJitter", "random|max"),
+    (
+        "enisim.kubelet.nodeStatusReportFrequency",
+        "Go duration > 0, or off",
+    ),
     ("enisim.whatIf.ec2RateLimit.rate", "requests per second > 0"),
     ("enisim.whatIf.ec2RateLimit.burst", "integer 1..=1000000"),
     ("imds.autoConfigureHopLimit", "true|false"),
@@ -296,6 +301,27 @@ impl Settings {
                     },
                     "random, sorted",
                 )?
+            }
+            "enisim.whatIf.sdkJitter" => {
+                beh.sdk_jitter = one_of(v, crate::aws::SdkJitter::parse, "random, max")?
+            }
+            "enisim.kubelet.nodeStatusReportFrequency" => {
+                let kube = &mut self.controller.kubernetes;
+                if matches!(v, Value::String(s) if s == "off") || matches!(v, Value::Bool(false)) {
+                    kube.kubelet = None;
+                } else {
+                    let d = as_duration(v)?;
+                    if d.0 == 0 {
+                        return Err("must be > 0 (or off)".into());
+                    }
+                    let Some(k) = kube.kubelet.as_mut() else {
+                        return Err(
+                            "the controller profile models no kubelet (kubernetes.kubelet); add one there"
+                                .into(),
+                        );
+                    };
+                    k.node_status_report_frequency = d;
+                }
             }
             "enisim.whatIf.ec2RateLimit.rate" => {
                 let r = as_rate(v)?;
