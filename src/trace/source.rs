@@ -23,6 +23,7 @@ use super::record::{
     drain_map, drain_seq, normalise, Identity, IdentityCache, IdentitySource, Loose, Params, Raw,
     RecordKey, TraceRecord, WireRecord, WireSeed,
 };
+use super::time::parse_time_ns;
 
 /// A file's shape. `IngestOptions::format` forces one; otherwise it is detected per file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -32,6 +33,10 @@ pub enum TraceFormat {
     S3Records,
     /// `aws cloudtrail lookup-events` output `{"Events":[{"CloudTrailEvent": "…"}]}`.
     LookupEvents,
+    /// A CloudWatch Logs export of a trail's log group: `aws logs filter-log-events` /
+    /// `get-log-events` output `{"events":[{"timestamp":…,"message":"<record JSON>"}]}`, or
+    /// the export-to-S3 form, lines `<ISO timestamp> <record JSON>`.
+    CloudWatchLogs,
     /// CloudTrail Lake / Athena CSV export.
     Csv,
 }
@@ -41,6 +46,7 @@ impl fmt::Display for TraceFormat {
         f.write_str(match self {
             TraceFormat::S3Records => "s3-records",
             TraceFormat::LookupEvents => "lookup-events",
+            TraceFormat::CloudWatchLogs => "cloudwatch-logs",
             TraceFormat::Csv => "csv",
         })
     }
@@ -52,9 +58,10 @@ impl std::str::FromStr for TraceFormat {
         match s.to_ascii_lowercase().as_str() {
             "s3" | "s3-records" | "records" => Ok(TraceFormat::S3Records),
             "lookup-events" | "lookup" | "events" => Ok(TraceFormat::LookupEvents),
+            "cloudwatch-logs" | "cloudwatch" | "logs" | "cwl" => Ok(TraceFormat::CloudWatchLogs),
             "csv" | "lake" | "athena" => Ok(TraceFormat::Csv),
             other => Err(format!(
-                "unknown trace format {other:?} (expected s3-records, lookup-events or csv)"
+                "unknown trace format {other:?} (expected s3-records, lookup-events, cloudwatch-logs or csv)"
             )),
         }
     }
@@ -79,23 +86,80 @@ pub(crate) struct FileOutcome {
     pub warnings: Vec<String>,
 }
 
+/// What the given paths hold.
+#[derive(Debug, Default)]
+pub(crate) struct Expanded {
+    /// Files to read, in order.
+    pub files: Vec<PathBuf>,
+    /// Files skipped: digests, CloudTrail Insights files, other names (counted together).
+    pub ignored: u64,
+    /// Of `ignored`: digest files (`CloudTrail-Digest/…`, `…Digest…`).
+    pub digests: u64,
+    /// Of `ignored`: CloudTrail Insights files (`CloudTrail-Insight/…`).
+    pub insights: u64,
+}
+
+/// What a path's name says it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NameKind {
+    Trail,
+    Digest,
+    Insight,
+    Other,
+}
+
+fn name_kind(path: &Path) -> NameKind {
+    let comp = |want: &str| {
+        path.components()
+            .any(|c| c.as_os_str().to_string_lossy().eq_ignore_ascii_case(want))
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    if comp("CloudTrail-Insight") || name.contains("cloudtrail-insight") {
+        return NameKind::Insight;
+    }
+    if comp("CloudTrail-Digest") || name.contains("digest") {
+        return NameKind::Digest;
+    }
+    if is_trace_file_name(&name) {
+        NameKind::Trail
+    } else {
+        NameKind::Other
+    }
+}
+
 /// Files found under the given paths (directories walked recursively, sorted by name),
-/// plus how many files were ignored (digest files, other extensions).
-pub(crate) fn expand_paths(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, u64), TraceError> {
-    let mut out = Vec::new();
-    let mut ignored = 0;
+/// and what was skipped. Digest and Insights files are skipped even when named on their own.
+pub(crate) fn expand_paths(paths: &[PathBuf]) -> Result<Expanded, TraceError> {
+    let mut out = Expanded::default();
     for p in paths {
         let md = std::fs::metadata(p).map_err(|e| TraceError::io(p, e))?;
         if md.is_dir() {
-            walk(p, &mut out, &mut ignored)?;
+            walk(p, &mut out)?;
         } else {
-            out.push(p.clone());
+            match name_kind(p) {
+                NameKind::Digest => skip(&mut out, NameKind::Digest),
+                NameKind::Insight => skip(&mut out, NameKind::Insight),
+                // A file named on its own is read whatever its name.
+                NameKind::Trail | NameKind::Other => out.files.push(p.clone()),
+            }
         }
     }
-    if out.is_empty() {
+    if out.files.is_empty() && out.ignored == 0 {
         return Err(TraceError::NoInput(paths.to_vec()));
     }
-    Ok((out, ignored))
+    Ok(out)
+}
+
+fn skip(out: &mut Expanded, kind: NameKind) {
+    out.ignored += 1;
+    match kind {
+        NameKind::Digest => out.digests += 1,
+        NameKind::Insight => out.insights += 1,
+        NameKind::Trail | NameKind::Other => {}
+    }
 }
 
 fn is_trace_file_name(name: &str) -> bool {
@@ -104,10 +168,15 @@ fn is_trace_file_name(name: &str) -> bool {
         return false;
     }
     let n = n.strip_suffix(".gz").unwrap_or(&n);
-    n.ends_with(".json") || n.ends_with(".jsonl") || n.ends_with(".ndjson") || n.ends_with(".csv")
+    n.ends_with(".json")
+        || n.ends_with(".jsonl")
+        || n.ends_with(".ndjson")
+        || n.ends_with(".csv")
+        // CloudWatch Logs exports to S3: `…/<task>/<stream>/000000.gz`.
+        || (name.ends_with(".gz") && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>, ignored: &mut u64) -> Result<(), TraceError> {
+fn walk(dir: &Path, out: &mut Expanded) -> Result<(), TraceError> {
     let rd = std::fs::read_dir(dir).map_err(|e| TraceError::io(dir, e))?;
     let mut entries = Vec::new();
     for e in rd {
@@ -124,11 +193,12 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, ignored: &mut u64) -> Result<(), Tra
             if name.starts_with('.') {
                 continue;
             }
-            walk(&p, out, ignored)?;
-        } else if is_trace_file_name(&name) {
-            out.push(p);
+            walk(&p, out)?;
         } else {
-            *ignored += 1;
+            match name_kind(&p) {
+                NameKind::Trail => out.files.push(p),
+                kind => skip(out, kind),
+            }
         }
     }
     Ok(())
@@ -352,23 +422,57 @@ fn read_from(
     };
     let first = buf[start];
     let is_json = first == b'{' || first == b'[';
-    match (forced, is_json) {
-        (Some(TraceFormat::Csv), true) => {
-            return Err(TraceError::Shape {
-                path: path.to_path_buf(),
-                detail: "format csv was forced but the file is JSON".into(),
-            })
+    let whole = buf.len() < limit || read_err.is_some();
+    // A first line `<timestamp> {…`: a CloudWatch Logs export. Streamed, the head may not
+    // hold that line whole: read it first.
+    let mut head_line: Option<(Vec<u8>, Box<dyn BufRead + '_>)> = None;
+    let is_lines = if is_json || !first.is_ascii_digit() {
+        false
+    } else if whole {
+        is_log_line_export(&buf[start..])
+    } else {
+        let mut rest: Box<dyn BufRead + '_> = Box::new(BufReader::with_capacity(
+            256 << 10,
+            Cursor::new(&buf[start..]).chain(r),
+        ));
+        let mut line = Vec::new();
+        let got = (&mut rest).take(1 << 20).read_until(b'\n', &mut line);
+        if let Err(e) = got {
+            read_err = Some(e);
         }
-        (Some(f @ (TraceFormat::S3Records | TraceFormat::LookupEvents)), false) => {
-            return Err(TraceError::Shape {
-                path: path.to_path_buf(),
-                detail: format!("format {f} was forced but the file is not JSON"),
-            })
+        let yes = is_log_line_export(&line);
+        head_line = Some((line, rest));
+        r = Box::new(io::empty());
+        yes
+    };
+    let shape = |detail: String| TraceError::Shape {
+        path: path.to_path_buf(),
+        detail,
+    };
+    match (forced, is_json, is_lines) {
+        (Some(TraceFormat::Csv), true, _) => {
+            return Err(shape("format csv was forced but the file is JSON".into()))
+        }
+        (Some(TraceFormat::Csv), _, true) => {
+            return Err(shape(
+                "format csv was forced but the file is a CloudWatch Logs export (lines `<timestamp> <record JSON>`)".into(),
+            ))
+        }
+        (Some(f @ (TraceFormat::S3Records | TraceFormat::LookupEvents)), false, _) => {
+            return Err(shape(format!(
+                "format {f} was forced but the file is not JSON"
+            )))
+        }
+        (Some(TraceFormat::CloudWatchLogs), false, false) => {
+            return Err(shape(
+                "format cloudwatch-logs was forced but the file is neither JSON nor lines `<timestamp> <record JSON>`".into(),
+            ))
         }
         _ => {}
     }
-    let whole = buf.len() < limit || read_err.is_some();
-    let content = if whole {
+    let content = if let Some((line, rest)) = head_line {
+        Content::Stream(Box::new(BufReader::new(Cursor::new(line).chain(rest))))
+    } else if whole {
         Content::Whole(&buf[start..])
     } else {
         let head = Cursor::new(&buf[start..]);
@@ -376,9 +480,117 @@ fn read_from(
     };
     if is_json {
         read_json(path, content, read_err, gz, forced, sink)
+    } else if is_lines {
+        read_log_lines(path, content, read_err, gz, sink)
     } else {
         read_csv(path, content, read_err, gz, sink)
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// CloudWatch Logs exported to S3: lines `<ISO timestamp> <message>`
+
+/// The first line is `<ISO 8601 timestamp> {…`: a CloudWatch Logs export to S3 of a
+/// trail's log group.
+fn is_log_line_export(buf: &[u8]) -> bool {
+    let line = buf.split(|&b| b == b'\n').next().unwrap_or_default();
+    let Some(sp) = line.iter().position(|&b| b == b' ') else {
+        return false;
+    };
+    let (ts, rest) = line.split_at(sp);
+    let rest = rest.trim_ascii_start();
+    ts.len() <= 40
+        && rest.first() == Some(&b'{')
+        && std::str::from_utf8(ts).is_ok_and(|t| parse_time_ns(t).is_ok())
+}
+
+/// One exported line: its record, or why it is not one.
+fn log_line_record<'r>(line: &'r [u8], cache: &mut IdentityCache) -> Outcome<'r> {
+    let text = std::str::from_utf8(line).map_err(|e| RecordError::BadValue {
+        field: "line",
+        value: String::from_utf8_lossy(line).chars().take(40).collect(),
+        reason: format!("not UTF-8: {e}"),
+    })?;
+    let Some((_, json)) = text.split_once(' ') else {
+        return Err(RecordError::Json(
+            "CloudWatch Logs export line: expected `<timestamp> <record JSON>`".into(),
+        ));
+    };
+    let mut de = serde_json::Deserializer::from_str(json.trim());
+    let wire = WireSeed { borrow: true }
+        .deserialize(&mut de)
+        .and_then(|w| de.end().map(|()| w))
+        .map_err(|e| RecordError::Json(format!("CloudWatch Logs message: {e}")))?;
+    normalise(wire, cache)
+}
+
+fn read_log_lines(
+    path: &Path,
+    content: Content<'_>,
+    read_err: Option<io::Error>,
+    gz: bool,
+    sink: &mut Sink<'_>,
+) -> Result<FileOutcome, TraceError> {
+    let mut cache = IdentityCache::default();
+    let mut idx: u64 = 0;
+    let mut emit = |line_no: u64, line: &[u8], idx: &mut u64| -> Result<(), TraceError> {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.trim_ascii().is_empty() {
+            return Ok(());
+        }
+        let r = log_line_record(line, &mut cache);
+        sink(*idx, Some(line_no), r)?;
+        *idx += 1;
+        Ok(())
+    };
+    match content {
+        Content::Whole(buf) => {
+            for (n, line) in buf.split(|&b| b == b'\n').enumerate() {
+                emit(n as u64 + 1, line, &mut idx)?;
+            }
+        }
+        Content::Stream(mut r) => {
+            let mut line = Vec::new();
+            let mut n = 0u64;
+            loop {
+                line.clear();
+                match r.read_until(b'\n', &mut line) {
+                    Ok(0) => break,
+                    Ok(_) => {
+                        n += 1;
+                        let l = line.strip_suffix(b"\n").unwrap_or(&line);
+                        emit(n, l, &mut idx)?;
+                    }
+                    Err(e) => {
+                        return Err(malformed(
+                            path,
+                            Some(idx),
+                            Some(n + 1),
+                            format!(
+                                "{}; {idx} record(s) read before it",
+                                read_error_detail(&e, gz)
+                            ),
+                        ))
+                    }
+                }
+            }
+        }
+    }
+    if let Some(e) = read_err {
+        return Err(malformed(
+            path,
+            Some(idx),
+            None,
+            format!(
+                "{}; {idx} record(s) read before it",
+                read_error_detail(&e, gz)
+            ),
+        ));
+    }
+    Ok(FileOutcome {
+        format: Some(TraceFormat::CloudWatchLogs),
+        warnings: Vec::new(),
+    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -438,6 +650,10 @@ impl Ctx<'_, '_> {
 enum DocKey {
     Records,
     Events,
+    /// `events` of `aws logs filter-log-events` / `get-log-events`.
+    LogEvents,
+    /// `results` of a CloudWatch Logs Insights query (`aws logs get-query-results`).
+    LogQueryResults,
     /// A key that belongs to a CloudTrail record: the object is itself a record.
     Record(RecordKey),
     Other,
@@ -458,9 +674,9 @@ impl<'de> DeserializeSeed<'de> for DocKeySeed {
                 Ok(match v {
                     "Records" => DocKey::Records,
                     "Events" => DocKey::Events,
-                    "eventVersion" | "eventCategory" | "eventType" | "sourceIPAddress" => {
-                        DocKey::Record(RecordKey::Other)
-                    }
+                    "events" => DocKey::LogEvents,
+                    "results" => DocKey::LogQueryResults,
+                    "eventVersion" | "sourceIPAddress" => DocKey::Record(RecordKey::Other),
                     _ => match RecordKey::from_name(v) {
                         RecordKey::Other => DocKey::Other,
                         k => DocKey::Record(k),
@@ -501,7 +717,7 @@ impl<'de> Visitor<'de> for DocSeed<'_, '_, '_> {
                     found_array = true;
                     map.next_value_seed(ArraySeed {
                         ctx: &mut *ctx,
-                        events: false,
+                        events: None,
                     })?;
                 }
                 DocKey::Events => {
@@ -509,8 +725,23 @@ impl<'de> Visitor<'de> for DocSeed<'_, '_, '_> {
                     found_array = true;
                     map.next_value_seed(ArraySeed {
                         ctx: &mut *ctx,
-                        events: true,
+                        events: Some(EventSeed::LOOKUP),
                     })?;
+                }
+                DocKey::LogEvents => {
+                    ctx.see(TraceFormat::CloudWatchLogs)?;
+                    found_array = true;
+                    map.next_value_seed(ArraySeed {
+                        ctx: &mut *ctx,
+                        events: Some(EventSeed::LOGS),
+                    })?;
+                }
+                DocKey::LogQueryResults if !found_array => {
+                    ctx.stop = Some(TraceError::Shape {
+                        path: ctx.path.to_path_buf(),
+                        detail: "this looks like CloudWatch Logs Insights query results (\"results\"), which are not supported: export the trail's log group with `aws logs filter-log-events` (JSON) or to S3 (lines `<timestamp> <record JSON>`), or read the trail's S3 files".into(),
+                    });
+                    return Err(de::Error::custom("unsupported shape"));
                 }
                 DocKey::Record(rk) if !found_array => {
                     // A bare record (JSON lines, or one record per file).
@@ -519,7 +750,7 @@ impl<'de> Visitor<'de> for DocSeed<'_, '_, '_> {
                     let r = normalise(w, &mut ctx.cache);
                     return ctx.emit(r);
                 }
-                DocKey::Record(_) | DocKey::Other => {
+                DocKey::Record(_) | DocKey::Other | DocKey::LogQueryResults => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
@@ -527,7 +758,7 @@ impl<'de> Visitor<'de> for DocSeed<'_, '_, '_> {
         if !found_array {
             ctx.stop = Some(TraceError::Shape {
                 path: ctx.path.to_path_buf(),
-                detail: "JSON object has neither a \"Records\" nor an \"Events\" array nor CloudTrail record fields".into(),
+                detail: "JSON object has neither a \"Records\" nor an \"Events\" (lookup-events) nor an \"events\" (CloudWatch Logs) array nor CloudTrail record fields".into(),
             });
             return Err(de::Error::custom("no records"));
         }
@@ -538,7 +769,7 @@ impl<'de> Visitor<'de> for DocSeed<'_, '_, '_> {
         self.ctx.see(TraceFormat::S3Records)?;
         ArraySeed {
             ctx: self.ctx,
-            events: false,
+            events: None,
         }
         .visit_seq(seq)
     }
@@ -546,7 +777,8 @@ impl<'de> Visitor<'de> for DocSeed<'_, '_, '_> {
 
 struct ArraySeed<'c, 's, 'k> {
     ctx: &'c mut Ctx<'s, 'k>,
-    events: bool,
+    /// Elements are events wrapping a record as a JSON string (`None`: records).
+    events: Option<EventSeed>,
 }
 
 impl<'de> DeserializeSeed<'de> for ArraySeed<'_, '_, '_> {
@@ -566,9 +798,9 @@ impl<'de> Visitor<'de> for ArraySeed<'_, '_, '_> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let ctx = self.ctx;
-        if self.events {
-            while let Some(parts) = seq.next_element_seed(EventSeed)? {
-                event_record(parts, ctx)?;
+        if let Some(seed) = self.events {
+            while let Some(parts) = seq.next_element_seed(seed)? {
+                event_record(parts, seed, ctx)?;
             }
         } else {
             let seed = WireSeed { borrow: ctx.borrow };
@@ -596,8 +828,26 @@ impl<'de> Visitor<'de> for ArraySeed<'_, '_, '_> {
     }
 }
 
-/// One element of `Events`: its `CloudTrailEvent` string holds the record.
-struct EventSeed;
+/// One element of `Events` (lookup-events: its `CloudTrailEvent` string holds the record) or
+/// of `events` (CloudWatch Logs: its `message`).
+#[derive(Clone, Copy)]
+struct EventSeed {
+    /// The key of the record's JSON string.
+    record_key: &'static str,
+    /// The key of an id that stands in for a missing `eventID`.
+    id_key: Option<&'static str>,
+}
+
+impl EventSeed {
+    const LOOKUP: EventSeed = EventSeed {
+        record_key: "CloudTrailEvent",
+        id_key: Some("EventId"),
+    };
+    const LOGS: EventSeed = EventSeed {
+        record_key: "message",
+        id_key: None,
+    };
+}
 
 /// An `Events` element: its `CloudTrailEvent` and `EventId`, or what it was instead.
 type EventParts<'de> = Result<(Loose<'de>, Loose<'de>), RecordError>;
@@ -618,12 +868,12 @@ impl<'de> Visitor<'de> for EventSeed {
         let mut ct = Loose::Null;
         let mut outer_id = Loose::Null;
         while let Some(k) = map.next_key::<String>()? {
-            match k.as_str() {
-                "CloudTrailEvent" => ct = map.next_value()?,
-                "EventId" => outer_id = map.next_value()?,
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
+            if k == self.record_key {
+                ct = map.next_value()?;
+            } else if Some(k.as_str()) == self.id_key {
+                outer_id = map.next_value()?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
             }
         }
         Ok(Ok((ct, outer_id)))
@@ -661,8 +911,12 @@ fn not_event(found: &'static str) -> RecordError {
 }
 
 /// Reads the record inside a `lookup-events` event and emits it.
-fn event_record<E: de::Error>(parts: EventParts<'_>, ctx: &mut Ctx<'_, '_>) -> Result<(), E> {
-    let r = event_parts(parts, |wire| {
+fn event_record<E: de::Error>(
+    parts: EventParts<'_>,
+    seed: EventSeed,
+    ctx: &mut Ctx<'_, '_>,
+) -> Result<(), E> {
+    let r = event_parts(parts, seed.record_key, |wire| {
         let r = normalise(wire, &mut ctx.cache);
         ctx.emit(r)
     });
@@ -675,15 +929,16 @@ fn event_record<E: de::Error>(parts: EventParts<'_>, ctx: &mut Ctx<'_, '_>) -> R
 /// Hands the wire record inside an event to `then` (it borrows the event's text).
 fn event_parts<T>(
     parts: EventParts<'_>,
+    key: &'static str,
     then: impl FnOnce(WireRecord<'_>) -> T,
 ) -> Result<T, RecordError> {
     let (ct, outer_id) = parts?;
     let text = match ct {
         Loose::Str(s) => s,
-        Loose::Null => return Err(RecordError::MissingField("CloudTrailEvent")),
+        Loose::Null => return Err(RecordError::MissingField(key)),
         Loose::Other(found) => {
             return Err(RecordError::WrongType {
-                field: "CloudTrailEvent",
+                field: key,
                 expected: "string",
                 found,
             })
@@ -693,7 +948,7 @@ fn event_parts<T>(
     let mut wire = WireSeed { borrow: true }
         .deserialize(&mut de)
         .and_then(|w| de.end().map(|()| w))
-        .map_err(|e| RecordError::Json(format!("CloudTrailEvent: {e}")))?;
+        .map_err(|e| RecordError::Json(format!("{key}: {e}")))?;
     if matches!(wire.event_id, Loose::Null) {
         wire.event_id = outer_id;
     }
@@ -948,6 +1203,7 @@ enum CsvCol {
     ResponseElements,
     RequestId,
     EventId,
+    EventCategory,
 }
 
 fn csv_col(header: &str) -> Option<CsvCol> {
@@ -979,6 +1235,7 @@ fn csv_col(header: &str) -> Option<CsvCol> {
         "responseelements" => CsvCol::ResponseElements,
         "requestid" => CsvCol::RequestId,
         "eventid" => CsvCol::EventId,
+        "eventcategory" | "eventtype" => CsvCol::EventCategory,
         _ => return None,
     })
 }
@@ -1139,6 +1396,11 @@ fn csv_row<'r>(
             CsvCol::ErrorCode => w.error_code = cell_loose(v),
             CsvCol::RequestId => w.request_id = cell_loose(v),
             CsvCol::EventId => w.event_id = cell_loose(v),
+            CsvCol::EventCategory => {
+                if v == "Insight" || v == "AwsCloudTrailInsight" {
+                    w.insight = true;
+                }
+            }
             CsvCol::RequestParameters => w.request_parameters = cell_opt(v).map(Params::Text),
             CsvCol::ResponseElements => w.response_elements = cell_opt(v).map(Raw::Text),
             CsvCol::UserIdentity => ident_raw = cell_opt(v),

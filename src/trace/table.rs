@@ -19,7 +19,7 @@ use super::params::hash_bytes;
 use super::record::TraceRecord;
 
 /// The table's columns, in order.
-pub const COLUMNS: [&str; 21] = [
+pub const COLUMNS: [&str; 24] = [
     "time",
     "action",
     "region",
@@ -35,6 +35,9 @@ pub const COLUMNS: [&str; 21] = [
     "instance_id",
     "device_index",
     "subnet_id",
+    "nodeeni",
+    "node",
+    "nodeeni_subnet",
     "request_id",
     "event_id",
     "retry_chain",
@@ -206,6 +209,12 @@ pub(crate) struct Store {
     retry_key: Vec<u64>,
     /// (row, attachment code, ENI code) learnt from this row.
     links: Vec<(u32, u32, u32)>,
+    /// Rows (ascending) of `CreateNetworkInterface` calls with the controller's marks.
+    marked: Vec<u32>,
+    /// (row, NodeENI, node, subnet codes) of rows with the controller's tags, ascending:
+    /// few rows have them, so they are kept on the side.
+    tags: Vec<(u32, [u32; 3])>,
+    tag_dicts: [Interner; 3],
 }
 
 impl Store {
@@ -250,6 +259,19 @@ impl Store {
             let a = self.attachment.dict.intern(att);
             let e = self.eni.dict.intern(eni);
             self.links.push((row, a, e));
+        }
+        if r.controller_mark && r.action == "CreateNetworkInterface" {
+            self.marked.push(row);
+        }
+        let tags = [&r.tag_nodeeni, &r.tag_node, &r.tag_subnet];
+        if tags.iter().any(|t| t.is_some()) {
+            let mut codes = [NONE; 3];
+            for ((c, t), d) in codes.iter_mut().zip(tags).zip(&mut self.tag_dicts) {
+                if let Some(t) = t {
+                    *c = d.intern(t);
+                }
+            }
+            self.tags.push((row, codes));
         }
     }
 }
@@ -299,6 +321,9 @@ pub(crate) struct FinishOptions<'a> {
 pub(crate) struct FinishOutcome {
     pub df: DataFrame,
     pub duplicates: u64,
+    /// Principals that made `CreateNetworkInterface` calls with the controller's marks, with
+    /// how many (after deduplication), most first.
+    pub marked: Vec<(String, u64)>,
 }
 
 fn cat_dtype() -> DataType {
@@ -328,6 +353,10 @@ fn cat_column(
     );
     let ca = Categorical32Chunked::from_cats_and_dtype(phys, dtype);
     Ok(ca.into_series().into_column())
+}
+
+fn identity_of(n: usize) -> Vec<u32> {
+    (0..u32::try_from(n).unwrap_or(u32::MAX)).collect()
 }
 
 fn string_column(name: &str, order: &[u32], col: &IdCol) -> Column {
@@ -417,7 +446,27 @@ impl Store {
         let (chain, attempt) = self.retry_chains(&order, &failure, o.retry_window_ns);
         self.retry_key = Vec::new();
 
-        // 5. Caller class and throttled, per distinct value.
+        // 5. Caller class and throttled, per distinct value. First the principals the
+        // controller's marked Creates reveal (counting kept rows only).
+        let mut marked_by: HashMap<u32, u64> = HashMap::default();
+        if !self.marked.is_empty() {
+            for &r in &order {
+                if self.marked.binary_search(&r).is_ok() {
+                    *marked_by
+                        .entry(self.principal.codes[r as usize])
+                        .or_default() += 1;
+                }
+            }
+        }
+        self.marked = Vec::new();
+        let mut marked: Vec<(String, u64)> = marked_by
+            .iter()
+            .map(|(&p, &n)| {
+                let name = self.principal.dict.get(p).unwrap_or("(no principal)");
+                (name.to_string(), n)
+            })
+            .collect();
+        marked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         let mut class = CatCol::default();
         let mut class_cache: HashMap<(u32, u32), u32> = HashMap::default();
         for &r in &order {
@@ -426,9 +475,10 @@ impl Store {
             let c = match class_cache.get(&key) {
                 Some(&c) => c,
                 None => {
-                    let label = o.rules.classify(
+                    let label = o.rules.classify_with(
                         self.user_agent.dict.get(key.0),
                         self.principal.dict.get(key.1),
+                        key.1 != NONE && marked_by.contains_key(&key.1),
                     );
                     let c = class.dict.intern(label);
                     class_cache.insert(key, c);
@@ -505,6 +555,24 @@ impl Store {
             .into_column(),
         );
         self.device = Vec::new();
+        let tags = std::mem::take(&mut self.tags);
+        let dicts = std::mem::take(&mut self.tag_dicts);
+        for (k, (name, dict)) in ["nodeeni", "node", "nodeeni_subnet"]
+            .into_iter()
+            .zip(&dicts)
+            .enumerate()
+        {
+            let codes: Vec<u32> = order
+                .iter()
+                .map(|r| match tags.binary_search_by_key(r, |t| t.0) {
+                    Ok(i) => tags[i].1[k],
+                    Err(_) => NONE,
+                })
+                .collect();
+            cols.push(cat_column(name, &identity_of(rows), &codes, dict)?);
+        }
+        drop(tags);
+        drop(dicts);
         cols.push(string_column("request_id", &order, &self.request));
         self.request = IdCol::default();
         cols.push(string_column("event_id", &order, &self.event));
@@ -516,7 +584,11 @@ impl Store {
                 .unwrap_or(usize::MAX)
         });
         let df = DataFrame::new(rows, cols)?;
-        Ok(FinishOutcome { df, duplicates })
+        Ok(FinishOutcome {
+            df,
+            duplicates,
+            marked,
+        })
     }
 
     /// `retry_chain[i]` = id of the logical call row `i` belongs to (64 bits of the first
