@@ -14,6 +14,9 @@ use enisim::trace::{
     SynthOptions, DEFAULT_USER_AGENT, LEGACY_USER_AGENT,
 };
 
+/// (NodeENI, node, subnet) of a Create.
+type Workload = (Option<String>, Option<String>, Option<String>);
+
 const CTRL: &str = "arn:aws:iam::111122223333:role/multi-eni-irsa";
 
 fn classes_by_principal(df: &polars::prelude::DataFrame) -> BTreeMap<String, String> {
@@ -247,7 +250,7 @@ fn synth_then_ingest_classifies_the_controller_and_fills_the_workload_columns() 
         assert_eq!(c.as_deref(), Some(want), "{u:?}");
     }
     // NodeENI/node/subnet of each controller Create, as the calls name them.
-    let want: BTreeMap<(Option<String>, Option<String>, Option<String>), usize> = calls
+    let want: BTreeMap<Workload, usize> = calls
         .iter()
         .filter(|c| c.action == "CreateNetworkInterface" && c.caller == DEFAULT_USER_AGENT)
         .fold(BTreeMap::new(), |mut m, c: &SynthCall| {
@@ -261,8 +264,7 @@ fn synth_then_ingest_classifies_the_controller_and_fills_the_workload_columns() 
         col_strings(&got.df, "node"),
         col_strings(&got.df, "nodeeni_subnet"),
     );
-    let mut have: BTreeMap<(Option<String>, Option<String>, Option<String>), usize> =
-        BTreeMap::new();
+    let mut have: BTreeMap<Workload, usize> = BTreeMap::new();
     for i in 0..got.df.height() {
         if e[i].is_some() || n[i].is_some() || s[i].is_some() {
             assert_eq!(a[i].as_deref(), Some("CreateNetworkInterface"));

@@ -7,6 +7,9 @@ use super::synth::SynthCall;
 use crate::aws::{Action, CallRecord};
 use crate::metrics::record::EniRow;
 
+/// (NodeENI, node) a Create is for.
+type Owner = (String, String);
+
 /// The calls of one replication, in the order they were made (no NodeENI or node names: see
 /// [`synth_calls_with_enis`]).
 pub fn synth_calls(calls: &[CallRecord]) -> Vec<SynthCall> {
@@ -27,9 +30,9 @@ pub fn synth_calls_with_enis(calls: &[CallRecord], enis: &[EniRow]) -> Vec<Synth
         .map(|r| (r.eni.as_str(), (r.nodeeni.as_str(), r.node.as_str())))
         .collect();
     // Owners of Create attempts, found walking the log backwards.
-    let mut owners: Vec<Option<(String, String)>> = vec![None; calls.len()];
+    let mut owners: Vec<Option<Owner>> = vec![None; calls.len()];
     // Per subnet: (attempt, owner) of later attempts not yet claimed by their predecessor.
-    let mut later: HashMap<String, Vec<(u8, Option<(String, String)>)>> = HashMap::new();
+    let mut later: HashMap<String, Vec<(u8, Option<Owner>)>> = HashMap::new();
     for (i, c) in calls.iter().enumerate().rev() {
         if c.action != Action::CreateNetworkInterface {
             continue;

@@ -325,10 +325,8 @@ impl<'de> Walk<'_, 'de> {
             Place::NestedAttachmentId if !s.is_empty() => out.nested_attachment = Some(owned()),
             Place::FilterName => out.cur_filter_name = Some(owned()),
             Place::FilterValue => out.cur_filter_values.push(owned()),
-            Place::Description => {
-                if s.starts_with(CONTROLLER_DESCRIPTION_PREFIX) {
-                    out.controller_mark = true;
-                }
+            Place::Description if s.starts_with(CONTROLLER_DESCRIPTION_PREFIX) => {
+                out.controller_mark = true;
             }
             Place::TagKey => out.cur_tag_key = Some(owned()),
             Place::TagValue => out.cur_tag_value = Some(owned()),
