@@ -141,7 +141,9 @@ impl IngestReport {
                 self.files_ignored,
                 self.digest_files,
                 self.insight_files,
-                self.files_ignored - self.digest_files - self.insight_files
+                self.files_ignored
+                    .saturating_sub(self.digest_files)
+                    .saturating_sub(self.insight_files)
             ));
         } else if self.files_failed == self.files_read && self.records_read == 0 {
             let first = self
