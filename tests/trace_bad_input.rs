@@ -470,6 +470,23 @@ fn cloudwatch_logs_exports_are_read() {
     let got = ingest(&[p], &IngestOptions::default()).unwrap();
     assert_eq!(got.report.kept, 9);
     assert_eq!(got.report.bad_records, 1);
+    // `aws logs tail` output: a log stream name between the timestamp and the message.
+    let tail = dir.path().join("tail.txt");
+    let shown: String = text
+        .lines()
+        .filter(|l| !l.contains("{not json"))
+        .map(|l| {
+            let (ts, rest) = l.split_once(' ').unwrap();
+            format!("{ts} 111122223333_CloudTrail_us-east-1 {rest}\n")
+        })
+        .collect();
+    std::fs::write(&tail, shown).unwrap();
+    let got = ingest(&[tail], &forced).unwrap();
+    assert_eq!(got.report.kept, 9, "{}", got.report);
+    assert_eq!(
+        canonical_rows(&got.df, &cols),
+        canonical_rows(&s3.df, &cols)
+    );
     // Logs Insights query results: named, not silently read as nothing.
     let err = ingest(&[fixture("cloudwatch/query-results.json")], &strict()).unwrap_err();
     let msg = err.to_string();

@@ -34,8 +34,9 @@ pub enum TraceFormat {
     /// `aws cloudtrail lookup-events` output `{"Events":[{"CloudTrailEvent": "…"}]}`.
     LookupEvents,
     /// A CloudWatch Logs export of a trail's log group: `aws logs filter-log-events` /
-    /// `get-log-events` output `{"events":[{"timestamp":…,"message":"<record JSON>"}]}`, or
-    /// the export-to-S3 form, lines `<ISO timestamp> <record JSON>`.
+    /// `get-log-events` output `{"events":[{"timestamp":…,"message":"<record JSON>"}]}`, the
+    /// export-to-S3 form, lines `<ISO timestamp> <record JSON>`, or `aws logs tail` lines
+    /// `<timestamp> <log stream> <record JSON>`.
     CloudWatchLogs,
     /// CloudTrail Lake / Athena CSV export.
     Csv,
@@ -490,18 +491,28 @@ fn read_from(
 // ---------------------------------------------------------------------------------------
 // CloudWatch Logs exported to S3: lines `<ISO timestamp> <message>`
 
-/// The first line is `<ISO 8601 timestamp> {…`: a CloudWatch Logs export to S3 of a
-/// trail's log group.
+/// The first line is `<ISO 8601 timestamp> {…` (a CloudWatch Logs export to S3 of a trail's
+/// log group) or `<timestamp> <log stream> {…` (`aws logs tail`).
 fn is_log_line_export(buf: &[u8]) -> bool {
     let line = buf.split(|&b| b == b'\n').next().unwrap_or_default();
-    let Some(sp) = line.iter().position(|&b| b == b' ') else {
-        return false;
-    };
+    log_line_json(line).is_some_and(|(ts, _)| {
+        ts.len() <= 40 && std::str::from_utf8(ts).is_ok_and(|t| parse_time_ns(t).is_ok())
+    })
+}
+
+/// Splits `<timestamp> [<log stream>] {…}` into the timestamp and the JSON.
+fn log_line_json(line: &[u8]) -> Option<(&[u8], &[u8])> {
+    let sp = line.iter().position(|&b| b == b' ')?;
     let (ts, rest) = line.split_at(sp);
     let rest = rest.trim_ascii_start();
-    ts.len() <= 40
-        && rest.first() == Some(&b'{')
-        && std::str::from_utf8(ts).is_ok_and(|t| parse_time_ns(t).is_ok())
+    if rest.first() == Some(&b'{') {
+        return Some((ts, rest));
+    }
+    // `aws logs tail`: a log stream name (no blank, no brace) before the message.
+    let sp = rest.iter().position(|&b| b == b' ')?;
+    let (stream, msg) = rest.split_at(sp);
+    let msg = msg.trim_ascii_start();
+    (!stream.contains(&b'{') && msg.first() == Some(&b'{')).then_some((ts, msg))
 }
 
 /// One exported line: its record, or why it is not one.
@@ -511,11 +522,15 @@ fn log_line_record<'r>(line: &'r [u8], cache: &mut IdentityCache) -> Outcome<'r>
         value: String::from_utf8_lossy(line).chars().take(40).collect(),
         reason: format!("not UTF-8: {e}"),
     })?;
-    let Some((_, json)) = text.split_once(' ') else {
+    let Some((_, json)) = log_line_json(text.as_bytes()) else {
         return Err(RecordError::Json(
             "CloudWatch Logs export line: expected `<timestamp> <record JSON>`".into(),
         ));
     };
+    // `json` is a suffix of `text` starting at an ASCII `{`.
+    let json = text
+        .get(text.len().saturating_sub(json.len())..)
+        .unwrap_or_default();
     let mut de = serde_json::Deserializer::from_str(json.trim());
     let wire = WireSeed { borrow: true }
         .deserialize(&mut de)
