@@ -355,8 +355,24 @@ fn cat_column(
     Ok(ca.into_series().into_column())
 }
 
-fn identity_of(n: usize) -> Vec<u32> {
-    (0..u32::try_from(n).unwrap_or(u32::MAX)).collect()
+/// A categorical column from codes in row order (`NONE`: null).
+fn cat_column_of(
+    name: &str,
+    codes: impl Iterator<Item = u32>,
+    dict: &Interner,
+) -> Result<Column, TraceError> {
+    let dtype = cat_dtype();
+    let DataType::Categorical(_, mapping) = &dtype else {
+        return Err(TraceError::Table("categorical dtype expected".into()));
+    };
+    let mut cats = Vec::with_capacity(dict.len());
+    for s in dict.iter() {
+        cats.push(mapping.insert_cat(s)?);
+    }
+    let phys =
+        UInt32Chunked::from_iter_options(name.into(), codes.map(|c| cats.get(c as usize).copied()));
+    let ca = Categorical32Chunked::from_cats_and_dtype(phys, dtype);
+    Ok(ca.into_series().into_column())
 }
 
 fn string_column(name: &str, order: &[u32], col: &IdCol) -> Column {
@@ -555,6 +571,11 @@ impl Store {
             .into_column(),
         );
         self.device = Vec::new();
+        cols.push(string_column("request_id", &order, &self.request));
+        self.request = IdCol::default();
+        cols.push(string_column("event_id", &order, &self.event));
+        self.event = IdCol::default();
+        // Last, when the rest of the store is gone: the tag columns, null but on Creates.
         let tags = std::mem::take(&mut self.tags);
         let dicts = std::mem::take(&mut self.tag_dicts);
         for (k, (name, dict)) in ["nodeeni", "node", "nodeeni_subnet"]
@@ -562,21 +583,22 @@ impl Store {
             .zip(&dicts)
             .enumerate()
         {
-            let codes: Vec<u32> = order
+            if tags.is_empty() {
+                // No Create carried the tags (older or non-controller trails): a null
+                // column that costs nothing until it is written.
+                cols.push(Column::full_null(name.into(), rows, &cat_dtype()));
+                continue;
+            }
+            let codes = order
                 .iter()
                 .map(|r| match tags.binary_search_by_key(r, |t| t.0) {
                     Ok(i) => tags[i].1[k],
                     Err(_) => NONE,
-                })
-                .collect();
-            cols.push(cat_column(name, &identity_of(rows), &codes, dict)?);
+                });
+            cols.push(cat_column_of(name, codes, dict)?);
         }
         drop(tags);
         drop(dicts);
-        cols.push(string_column("request_id", &order, &self.request));
-        self.request = IdCol::default();
-        cols.push(string_column("event_id", &order, &self.event));
-        self.event = IdCol::default();
         cols.sort_by_key(|c| {
             COLUMNS
                 .iter()
