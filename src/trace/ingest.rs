@@ -227,7 +227,7 @@ impl fmt::Display for IngestReport {
         if self.controller_principals.is_empty() {
             writeln!(
                 f,
-                "controller: no CreateNetworkInterface with the controller's description or managed-by tag"
+                "controller: no principal recognised by its Creates (no CreateNetworkInterface carries the controller's description or managed-by tag; the user-agent and --caller-rule rules still apply)"
             )?;
         }
         for p in &self.controller_principals {
