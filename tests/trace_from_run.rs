@@ -66,7 +66,18 @@ fn a_simulated_burst_survives_synth_and_ingest() {
     assert_eq!(created, seen);
 }
 
-fn create(start: u64, attempt: u8, subnet: u32, eni: Option<u32>) -> CallRecord {
+/// A record and an ENI row of a real run, as templates (so that fields added to them later
+/// need no change here).
+fn templates() -> (CallRecord, EniRow) {
+    let s = Settings::new(
+        ControllerProfile::embedded(),
+        ScenarioSpec::embedded("burst").unwrap(),
+    );
+    let run = simulate(&s, &Model::embedded(), 3).unwrap();
+    (run.calls[0].clone(), run.enis[0].clone())
+}
+
+fn create(t: &CallRecord, start: u64, attempt: u8, subnet: u32, eni: Option<u32>) -> CallRecord {
     CallRecord {
         start,
         end: start + 1,
@@ -81,23 +92,16 @@ fn create(start: u64, attempt: u8, subnet: u32, eni: Option<u32>) -> CallRecord 
         subnet: Some(SubnetId(subnet)),
         device_index: None,
         dry_run: false,
+        ..t.clone()
     }
 }
 
-fn row(eni: u32, nodeeni: &str, node: &str) -> EniRow {
+fn row(t: &EniRow, eni: u32, nodeeni: &str, node: &str) -> EniRow {
     EniRow {
-        replication: 0,
         eni: EniId(eni).to_string(),
         nodeeni: nodeeni.into(),
         node: node.into(),
-        subnet: String::new(),
-        requested_s: 0.0,
-        created_s: 0.0,
-        attach_returned_s: None,
-        ec2_attached_s: None,
-        in_status_s: None,
-        fate: String::new(),
-        gone_s: None,
+        ..t.clone()
     }
 }
 
@@ -105,19 +109,20 @@ fn row(eni: u32, nodeeni: &str, node: &str) -> EniRow {
 /// its call's next attempt's owner; a call that never succeeds has none.
 #[test]
 fn create_attempts_get_the_nodeeni_and_node_of_their_call() {
+    let (tc, tr) = templates();
     let calls = vec![
-        create(0, 1, 7, None),    // call A, attempt 1: throttled
-        create(1, 1, 7, Some(2)), // call B succeeds at once
-        create(2, 1, 8, None),    // call C (another subnet), attempt 1
-        create(3, 2, 7, None),    // call A, attempt 2: throttled
-        create(4, 3, 7, Some(1)), // call A, attempt 3: ENI 1
-        create(5, 2, 8, Some(3)), // call C, attempt 2: ENI 3
-        create(6, 1, 9, None),    // call D: never succeeds
+        create(&tc, 0, 1, 7, None),    // call A, attempt 1: throttled
+        create(&tc, 1, 1, 7, Some(2)), // call B succeeds at once
+        create(&tc, 2, 1, 8, None),    // call C (another subnet), attempt 1
+        create(&tc, 3, 2, 7, None),    // call A, attempt 2: throttled
+        create(&tc, 4, 3, 7, Some(1)), // call A, attempt 3: ENI 1
+        create(&tc, 5, 2, 8, Some(3)), // call C, attempt 2: ENI 3
+        create(&tc, 6, 1, 9, None),    // call D: never succeeds
     ];
     let enis = vec![
-        row(1, "ne-a", "n1"),
-        row(2, "ne-b", "n2"),
-        row(3, "ne-c", "n3"),
+        row(&tr, 1, "ne-a", "n1"),
+        row(&tr, 2, "ne-b", "n2"),
+        row(&tr, 3, "ne-c", "n3"),
     ];
     let got = synth_calls_with_enis(&calls, &enis);
     let owners: Vec<(Option<&str>, Option<&str>)> = got
