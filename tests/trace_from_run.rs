@@ -79,8 +79,16 @@ fn templates() -> (CallRecord, EniRow) {
 
 // Every field is set today; the update keeps the helper compiling when fields are added.
 #[allow(clippy::needless_update)]
-fn create(t: &CallRecord, start: u64, attempt: u8, subnet: u32, eni: Option<u32>) -> CallRecord {
+fn create(
+    t: &CallRecord,
+    call_id: u64,
+    start: u64,
+    attempt: u8,
+    subnet: u32,
+    eni: Option<u32>,
+) -> CallRecord {
     CallRecord {
+        call_id,
         start,
         end: start + 1,
         action: Action::CreateNetworkInterface,
@@ -108,18 +116,18 @@ fn row(t: &EniRow, eni: u32, nodeeni: &str, node: &str) -> EniRow {
 }
 
 /// A Create's NodeENI and node come from its ENI's row; a throttled attempt (no ENI) takes
-/// its call's next attempt's owner; a call that never succeeds has none.
+/// the owner of its logical call (same `call_id`); a call that never succeeds has none.
 #[test]
 fn create_attempts_get_the_nodeeni_and_node_of_their_call() {
     let (tc, tr) = templates();
     let calls = vec![
-        create(&tc, 0, 1, 7, None),    // call A, attempt 1: throttled
-        create(&tc, 1, 1, 7, Some(2)), // call B succeeds at once
-        create(&tc, 2, 1, 8, None),    // call C (another subnet), attempt 1
-        create(&tc, 3, 2, 7, None),    // call A, attempt 2: throttled
-        create(&tc, 4, 3, 7, Some(1)), // call A, attempt 3: ENI 1
-        create(&tc, 5, 2, 8, Some(3)), // call C, attempt 2: ENI 3
-        create(&tc, 6, 1, 9, None),    // call D: never succeeds
+        create(&tc, 1, 0, 1, 7, None),    // call A, attempt 1: throttled
+        create(&tc, 2, 1, 1, 7, Some(2)), // call B succeeds at once
+        create(&tc, 3, 2, 1, 8, None),    // call C (another subnet), attempt 1
+        create(&tc, 1, 3, 2, 7, None),    // call A, attempt 2: throttled
+        create(&tc, 1, 4, 3, 7, Some(1)), // call A, attempt 3: ENI 1
+        create(&tc, 3, 5, 2, 8, Some(3)), // call C, attempt 2: ENI 3
+        create(&tc, 4, 6, 1, 9, None),    // call D: never succeeds
     ];
     let enis = vec![
         row(&tr, 1, "ne-a", "n1"),

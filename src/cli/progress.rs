@@ -23,6 +23,31 @@ impl Progress {
         Progress { bar }
     }
 
+    /// A bar over bytes, with a message (files and records so far): `trace ingest`.
+    pub fn bytes() -> Progress {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{elapsed_precise} [{wide_bar}] {bytes}/{total_bytes}  {msg}  ETA {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            bar
+        });
+        Progress { bar }
+    }
+
+    /// Sets the position out of `len`, with a message.
+    pub fn set(&self, position: u64, len: u64, msg: impl Into<String>) {
+        if let Some(b) = &self.bar {
+            b.set_length(len);
+            b.set_position(position);
+            b.set_message(msg.into());
+        }
+    }
+
     /// A spinner with a changing message (stages of unknown length).
     pub fn spinner() -> Progress {
         let bar = std::io::stderr().is_terminal().then(|| {

@@ -1,6 +1,7 @@
 //! `enisim trace`: CloudTrail in (ingest, stats) and out (synth).
 
 use super::model_args::ModelArgs;
+use super::progress::Progress;
 use super::BadInput;
 use crate::scenario::{simulate_replication, ScenarioSpec};
 use crate::trace::{
@@ -8,7 +9,6 @@ use crate::trace::{
     CallerField, CallerRules, IngestOptions, IngestProgress, Pattern, SynthOptions, TraceError,
     TraceFormat,
 };
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -141,9 +141,18 @@ pub fn run(cmd: TraceCommand) -> anyhow::Result<ExitCode> {
                 caller_rules: caller_rules(&a.caller_rules)?,
                 ..IngestOptions::default()
             };
-            let bar = IngestBar::new();
-            let ingested =
-                ingest_with_progress(&a.paths, &opts, &mut |p| bar.update(p)).map_err(classify)?;
+            let bar = Progress::bytes();
+            let ingested = ingest_with_progress(&a.paths, &opts, &mut |p: &IngestProgress| {
+                bar.set(
+                    p.bytes_done,
+                    p.bytes_total,
+                    format!(
+                        "{}/{} files, {} records",
+                        p.files_done, p.files_total, p.records
+                    ),
+                )
+            })
+            .map_err(classify)?;
             bar.finish();
             eprintln!("{}", ingested.report);
             if let Some(why) = ingested.report.why_empty() {
@@ -202,44 +211,4 @@ pub fn run(cmd: TraceCommand) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Progress of `trace ingest` on stderr (files and bytes, rate, ETA), drawn only when stderr
-/// is a terminal.
-struct IngestBar {
-    bar: Option<indicatif::ProgressBar>,
-}
-
-impl IngestBar {
-    fn new() -> IngestBar {
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = indicatif::ProgressBar::new(0);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{elapsed_precise} [{wide_bar}] {bytes}/{total_bytes}  {msg}  ETA {eta}",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-                .progress_chars("=> "),
-            );
-            bar
-        });
-        IngestBar { bar }
-    }
-
-    fn update(&self, p: &IngestProgress) {
-        if let Some(bar) = &self.bar {
-            bar.set_length(p.bytes_total);
-            bar.set_position(p.bytes_done);
-            bar.set_message(format!(
-                "{}/{} files, {} records",
-                p.files_done, p.files_total, p.records
-            ));
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
 }

@@ -20,40 +20,27 @@ pub fn synth_calls(calls: &[CallRecord]) -> Vec<SynthCall> {
 /// node (its tags and description in CloudTrail) taken from the run's ENI rows.
 ///
 /// A successful Create names its ENI, whose row gives both. A failed attempt names none: it
-/// takes the owner of the next attempt of the same call (attempt number + 1, same subnet,
-/// later in the log), as the SDK retries one call attempt after attempt. Attempts of a call
-/// that never succeeded keep no owner (their records carry only the tags that do not depend
-/// on it).
+/// takes the owner of its logical call (`call_id`: the SDK retries one call attempt after
+/// attempt), whose successful attempt names the ENI. Attempts of a call that never succeeded
+/// keep no owner (their records carry only the tags that do not depend on it).
 pub fn synth_calls_with_enis(calls: &[CallRecord], enis: &[EniRow]) -> Vec<SynthCall> {
-    let owner_of: HashMap<&str, (&str, &str)> = enis
+    let owner_of: HashMap<String, (&str, &str)> = enis
         .iter()
-        .map(|r| (r.eni.as_str(), (r.nodeeni.as_str(), r.node.as_str())))
+        .map(|r| (r.eni.clone(), (r.nodeeni.as_str(), r.node.as_str())))
         .collect();
-    // Owners of Create attempts, found walking the log backwards.
-    let mut owners: Vec<Option<Owner>> = vec![None; calls.len()];
-    // Per subnet: (attempt, owner) of later attempts not yet claimed by their predecessor.
-    let mut later: HashMap<String, Vec<(u8, Option<Owner>)>> = HashMap::new();
-    for (i, c) in calls.iter().enumerate().rev() {
-        if c.action != Action::CreateNetworkInterface {
-            continue;
-        }
-        let subnet = c.subnet.map(|s| s.to_string()).unwrap_or_default();
-        let pending = later.entry(subnet).or_default();
-        let own = match c.eni {
-            Some(e) => owner_of
-                .get(e.to_string().as_str())
-                .map(|(n, d)| (n.to_string(), d.to_string())),
-            None => {
-                // The nearest later attempt numbered one more is this call's next one.
-                let next = pending.iter().rposition(|(a, _)| *a == c.attempt + 1);
-                next.and_then(|k| pending.remove(k).1)
-            }
-        };
-        if c.attempt > 1 {
-            pending.push((c.attempt, own.clone()));
-        }
-        owners[i] = own;
-    }
+    let owner_of_call: HashMap<u64, Owner> = calls
+        .iter()
+        .filter(|c| c.action == Action::CreateNetworkInterface)
+        .filter_map(|c| {
+            let (n, d) = owner_of.get(&c.eni?.to_string())?;
+            Some((c.call_id, (n.to_string(), d.to_string())))
+        })
+        .collect();
+    let owners = calls.iter().map(|c| {
+        (c.action == Action::CreateNetworkInterface)
+            .then(|| owner_of_call.get(&c.call_id).cloned())
+            .flatten()
+    });
     calls
         .iter()
         .zip(owners)
