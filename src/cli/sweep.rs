@@ -53,12 +53,14 @@ pub struct SweepSpecArgs {
     /// controller.maxConcurrentReconciles=1..30 × controller.maxConcurrentENICleanup=1,2,3,4,8,16.
     #[arg(long = "grid", value_name = "KEY=VALUES")]
     pub grid: Vec<String>,
-    /// Replications per point (default: the scenario's). Every point uses the same seeds.
+    /// Replications per point (default: the scenario's; at most 10000). Every point uses
+    /// the same seeds.
     #[arg(long)]
     pub replications: Option<u32>,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Worker threads (default: all cores). Results do not depend on it.
+    /// Worker threads (default: all cores; at most 4 × the cores, at least 64). Results do
+    /// not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
     /// No progress output.
@@ -97,9 +99,30 @@ pub fn cli_error(e: SweepError) -> anyhow::Error {
     }
 }
 
+/// The most worker threads `--threads` takes: 4 × this machine's cores, at least 64.
+/// More only adds memory (each thread holds a run) and start-up time, never speed.
+pub fn max_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores.saturating_mul(4).max(64)
+}
+
+/// `--threads` within 1..=max_threads().
+pub fn check_threads(threads: Option<usize>) -> anyhow::Result<()> {
+    match threads {
+        Some(0) => Err(BadInput("--threads must be ≥ 1".into()).into()),
+        Some(n) if n > max_threads() => Err(BadInput(format!(
+            "--threads {n}: at most {} on this machine (4 × its cores, at least 64); results do not depend on the thread count",
+            max_threads()
+        ))
+        .into()),
+        _ => Ok(()),
+    }
+}
+
 impl SweepSpecArgs {
     /// The sweep's definition from the command line.
     pub fn definition(&self) -> anyhow::Result<SweepDef> {
+        check_threads(self.threads)?;
         let scenario = ScenarioSpec::resolve(&self.scenario)?;
         let name = scenario.name.clone();
         let model = self.model.model()?;
