@@ -193,8 +193,15 @@ fn env_only_knobs_go_to_a_deployment_patch() {
 
 #[test]
 fn when_nothing_qualifies_it_says_what_fails_first_and_what_would_help() {
-    // Fifteen or more workers drain the DescribeNetworkInterfaces bucket (error rate > 1 %).
-    let d = def(&["controller.maxConcurrentReconciles=15,20"], 3);
+    // Fifteen or more workers drain the DescribeNetworkInterfaces bucket: the SDK's and the
+    // wrappers' retries absorb it (the plan's operation error rate stays 0), but a team that
+    // opts into a throttling budget (ec2_throttled_percent < 1 %) gets no qualifying point.
+    let mut d = def(&["controller.maxConcurrentReconciles=15,20"], 3);
+    d.thresholds
+        .metrics
+        .get_mut("ec2_throttled_percent")
+        .unwrap()
+        .enabled = true;
     let dir = tempfile::tempdir().unwrap();
     sweep::execute(&d, dir.path(), &RunOptions::default(), &|_| {}).unwrap();
     let results = sweep::load_results(dir.path()).unwrap();
@@ -202,11 +209,11 @@ fn when_nothing_qualifies_it_says_what_fails_first_and_what_would_help() {
     assert!(rec.chosen.is_none());
     assert!(render::values_overlay(&rec).is_none());
     let diag = rec.diagnosis.as_ref().unwrap();
-    assert_eq!(diag.breaches[0].metric, "error_rate_percent");
+    assert_eq!(diag.breaches[0].metric, "ec2_throttled_percent");
     assert!(diag.breaches[0].high > 1.0);
     let report = render::report(&rec);
     assert!(
-        report.contains("Fails first: **EC2 error rate**"),
+        report.contains("Fails first: **EC2 attempts throttled (AWS API)**"),
         "{report}"
     );
     assert!(report.contains("request a rate increase for"), "{report}");

@@ -30,8 +30,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<std::process::ExitCode> {
     if args.events == 0 || args.runs == 0 {
         return Err(super::BadInput("--events and --runs must be ≥ 1".into()).into());
     }
+    let progress = super::progress::Progress::spinner();
     println!("one thread, best of 3");
     for pending in [10usize, 1_000, 100_000] {
+        progress.message(format!("engine hold, {pending} pending events"));
         let secs = best_of(3, || hold(pending, args.events, 1));
         println!(
             "engine hold, {pending:>7} pending events: {:>6.1} M events/s",
@@ -51,6 +53,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<std::process::ExitCode> {
     );
     let model = Model::embedded();
     for name in ScenarioSpec::embedded_names() {
+        progress.message(format!("scenario {name}"));
         let settings = Settings::new(
             crate::controller::ControllerProfile::embedded(),
             ScenarioSpec::embedded(name).expect("embedded scenario"),

@@ -5,6 +5,7 @@ mod bench;
 mod check;
 mod model_args;
 mod output;
+mod progress;
 mod recommend;
 mod run;
 mod scenarios;

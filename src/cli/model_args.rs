@@ -66,6 +66,7 @@ impl ModelArgs {
         for kv in &self.set {
             s.apply_set(kv)?;
         }
+        s.validate()?;
         Ok(s)
     }
 }

@@ -2,16 +2,16 @@
 
 use super::model_args::ModelArgs;
 use super::output::write_run_outputs;
+use super::progress::Progress;
 use super::BadInput;
-use crate::engine::rng;
 use crate::metrics::summary::{summarise, Summary};
 use crate::metrics::thresholds::Thresholds;
 use crate::metrics::thresholds::Verdict;
 use crate::metrics::RunRecord;
 use crate::metrics::StepMetrics;
 use crate::scenario::kinds::{degradation_points, step_value};
-use crate::scenario::{simulate, BuildError, Kind, Model, ScenarioSpec, Settings};
-use rayon::prelude::*;
+use crate::scenario::limits;
+use crate::scenario::{replicate, Kind, Model, ScenarioSpec, Settings};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -23,8 +23,20 @@ pub enum Format {
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FailOn {
+    /// Anything outside "acceptable".
+    Degraded,
     Warning,
     Critical,
+}
+
+impl FailOn {
+    pub fn level(self) -> Verdict {
+        match self {
+            FailOn::Degraded => Verdict::Degraded,
+            FailOn::Warning => Verdict::Warning,
+            FailOn::Critical => Verdict::Critical,
+        }
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -44,44 +56,93 @@ pub struct RunArgs {
     pub threads: Option<usize>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
-    /// Write summary.json, enis.csv and calls.csv here.
-    #[arg(long, value_name = "DIR")]
+    /// Write summary.json, enis.csv, calls.csv, reconciles.csv and status_writes.csv here.
+    #[arg(short = 'o', long, value_name = "DIR", alias = "output")]
     pub out: Option<PathBuf>,
     /// Exit with status 1 when a verdict reaches this level.
     #[arg(long, value_enum)]
     pub fail_on: Option<FailOn>,
 }
 
-/// Runs `replications` replications in parallel; replication r uses the seed derived from
-/// (seed, r), so the result is the same whatever the thread count.
-pub fn replicate(
-    settings: &Settings,
-    model: &Model,
-    seed: u64,
-    replications: u32,
-) -> Result<Vec<RunRecord>, BuildError> {
-    (0..replications)
-        .into_par_iter()
-        .map(|r| {
-            let seed_r = rng::stream_seed(seed, &format!("replication-{r}"));
-            let mut rec = simulate(settings, model, seed_r)?;
-            for row in &mut rec.enis {
-                row.replication = r;
-            }
-            Ok(rec)
-        })
-        .collect()
-}
-
 pub fn in_pool<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> anyhow::Result<T> {
     match threads {
         Some(0) => Err(BadInput("--threads must be ≥ 1".into()).into()),
+        Some(n) if n as u64 > limits::MAX_THREADS => Err(BadInput(format!(
+            "--threads {n}: at most {} (this machine has {} cores)",
+            limits::MAX_THREADS,
+            std::thread::available_parallelism()
+                .map(|c| c.get())
+                .unwrap_or(1)
+        ))
+        .into()),
         Some(n) => Ok(rayon::ThreadPoolBuilder::new()
             .num_threads(n)
             .build()?
             .install(f)),
         None => Ok(f()),
     }
+}
+
+/// `--replications`, within its bound.
+pub fn check_replications(n: u32) -> anyhow::Result<u32> {
+    if n == 0 {
+        return Err(BadInput("--replications must be ≥ 1".into()).into());
+    }
+    if n as u64 > limits::MAX_REPLICATIONS {
+        return Err(BadInput(format!(
+            "--replications {n}: at most {}",
+            limits::MAX_REPLICATIONS
+        ))
+        .into());
+    }
+    Ok(n)
+}
+
+/// Refuses work whose estimated memory exceeds the machine's.
+pub fn check_work(
+    settings: &Settings,
+    threads: Option<usize>,
+    replications: u32,
+) -> anyhow::Result<()> {
+    let parallel = threads
+        .unwrap_or_else(|| rayon::current_num_threads())
+        .min(replications as usize) as u64;
+    if let Some(mem) = limits::machine_memory_bytes() {
+        limits::check_memory(settings, parallel, mem).map_err(BadInput)?;
+    }
+    Ok(())
+}
+
+/// An output directory that cannot be written is found before the work, not after it: the
+/// directory, or the nearest ancestor that exists when it does not yet, takes a file.
+pub fn check_writable(dir: &std::path::Path) -> anyhow::Result<()> {
+    let bad = |why: String| {
+        BadInput(format!(
+            "--out {}: cannot write there: {why}",
+            dir.display()
+        ))
+    };
+    if dir.exists() && !dir.is_dir() {
+        return Err(bad("it is a file, not a directory".into()).into());
+    }
+    let mut existing = dir;
+    while !existing.exists() {
+        existing = match existing.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => std::path::Path::new("."),
+        };
+        if existing == std::path::Path::new(".") {
+            break;
+        }
+    }
+    if !existing.is_dir() {
+        return Err(bad(format!("{} is not a directory", existing.display())).into());
+    }
+    tempfile::Builder::new()
+        .prefix(".enisim-probe")
+        .tempfile_in(existing)
+        .map(drop)
+        .map_err(|e| bad(e.to_string()).into())
 }
 
 /// Warns (on stderr) when the scenario asks for more ENIs than the instance type takes:
@@ -110,24 +171,36 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let model = args.model.model()?;
     let thresholds = args.model.thresholds()?;
     let settings = args.model.settings(scenario)?;
-    if args.replications == Some(0) {
-        return Err(BadInput("--replications must be ≥ 1".into()).into());
+    let replications = check_replications(
+        args.replications
+            .unwrap_or(settings.scenario.run.replications),
+    )?;
+    check_work(&settings, args.threads, replications)?;
+    if let Some(dir) = &args.out {
+        check_writable(dir)?;
     }
-    let replications = args
-        .replications
-        .unwrap_or(settings.scenario.run.replications);
     warn_about_limits(&settings, &model)?;
+    for w in settings.warnings() {
+        eprintln!("warning: {w}");
+    }
     let start = std::time::Instant::now();
+    let progress = Progress::new(replications as u64, "replications");
     let runs = in_pool(args.threads, || {
-        replicate(&settings, &model, args.seed, replications)
+        replicate(&settings, &model, args.seed, replications, &|| {
+            progress.inc()
+        })
     })?
     .map_err(|e| BadInput(e.to_string()))?;
+    progress.finish();
     let elapsed = start.elapsed();
     let summary = summarise(
         &runs,
         &thresholds,
         settings.controller.env.max_concurrent_reconciles,
     );
+    for w in &summary.warnings {
+        eprintln!("warning: {w}");
+    }
     if let Some(dir) = &args.out {
         write_run_outputs(dir, &settings, args.seed, &summary, &runs)?;
     }
@@ -147,11 +220,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             print_kind_report(&settings, &summary, &runs, &thresholds);
         }
     }
-    let fail = match args.fail_on {
-        Some(FailOn::Warning) => summary.worst >= Verdict::Warning,
-        Some(FailOn::Critical) => summary.worst >= Verdict::Critical,
-        None => false,
-    };
+    let fail = args.fail_on.is_some_and(|f| summary.worst >= f.level());
     Ok(if fail {
         ExitCode::from(1)
     } else {
@@ -184,25 +253,13 @@ fn print_table(
         e.max_concurrent_eni_cleanup
     );
     println!(
-        "{} replications, seed {seed}, {:.2} s wall clock",
+        "{} replication{}, seed {seed}, {:.2} s wall clock",
         s.replications,
+        if s.replications == 1 { "" } else { "s" },
         elapsed.as_secs_f64()
     );
     println!();
-    println!(
-        "{:<48} {:>26}  {:<28} verdict",
-        "metric", "predicted (95 % CI)", "threshold"
-    );
-    for v in &s.verdicts {
-        let pred = format!("{:.2} [{:.2}, {:.2}]", v.mean, v.ci_low, v.ci_high);
-        println!(
-            "{:<48} {:>26}  {:<28} {}",
-            v.label,
-            format!("{pred} {}", v.unit),
-            v.threshold,
-            v.verdict.as_str()
-        );
-    }
+    print!("{}", verdict_table(s));
     let m = |k: &str| s.metrics.get(k).map(|c| c.mean).unwrap_or(f64::NAN);
     println!();
     println!(
@@ -217,7 +274,83 @@ fn print_table(
         m("reconciles"),
         m("reconcile_p95_s"),
     );
+    println!(
+        "ENI operations {:.1} ({:.1} failed); reconciles returning an error {:.1}",
+        m("eni_operations"),
+        m("eni_operation_errors"),
+        m("reconcile_errors"),
+    );
+    println!("{}", aws_api_line(s));
     println!("bottleneck: {}", s.bottleneck);
+}
+
+/// The AWS API figures beside the plan's metrics: the throttled share of the controller's
+/// attempts, per action where any were, and what other tenants of the account suffered.
+fn aws_api_line(s: &Summary) -> String {
+    let m = |k: &str| s.metrics.get(k).map(|c| c.mean).unwrap_or(f64::NAN);
+    let per_action: Vec<String> = s
+        .actions
+        .iter()
+        .filter(|(_, a)| a.throttled > 0.0)
+        .map(|(name, a)| format!("{name} {:.1} %", a.throttled_percent))
+        .collect();
+    let mut line = format!(
+        "AWS API: {:.2} % of the controller's EC2 attempts throttled",
+        m("ec2_throttled_percent")
+    );
+    if !per_action.is_empty() {
+        line.push_str(&format!(" ({})", per_action.join(", ")));
+    }
+    if m("tenant_calls") > 0.0 {
+        line.push_str(&format!(
+            "; other tenants {:.0} calls, {:.0} throttled ({:.2} %)",
+            m("tenant_calls"),
+            m("tenant_throttled"),
+            m("tenant_throttled_percent")
+        ));
+    } else {
+        line.push_str("; no other tenants modelled");
+    }
+    line
+}
+
+/// The verdict table: metric, prediction with its interval, threshold, verdict; columns as
+/// wide as their widest cell.
+pub fn verdict_table(s: &Summary) -> String {
+    let rows: Vec<[String; 4]> = s
+        .verdicts
+        .iter()
+        .map(|v| {
+            [
+                v.label.clone(),
+                v.prediction(s.replications),
+                v.threshold.clone(),
+                v.verdict.as_str().to_string(),
+            ]
+        })
+        .collect();
+    let head = [
+        "metric".to_string(),
+        "predicted (95 % CI)".to_string(),
+        "threshold".to_string(),
+        "verdict".to_string(),
+    ];
+    let width = |i: usize| {
+        rows.iter()
+            .chain(std::iter::once(&head))
+            .map(|r| r[i].chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    let (w0, w1, w2) = (width(0), width(1), width(2));
+    let mut out = String::new();
+    for r in std::iter::once(&head).chain(rows.iter()) {
+        out.push_str(&format!(
+            "{:<w0$}  {:>w1$}  {:<w2$}  {}\n",
+            r[0], r[1], r[2], r[3]
+        ));
+    }
+    out
 }
 
 /// Per-step means over the replications (gradual scale-up).
@@ -239,6 +372,7 @@ pub fn step_means(runs: &[RunRecord]) -> Vec<StepMetrics> {
                 eni_attachment_p95_s: mean(&|s| s.eni_attachment_p95_s),
                 full_reconcile_s: mean(&|s| s.full_reconcile_s),
                 converged: runs.iter().all(|r| r.steps[k].converged),
+                censored: runs.iter().any(|r| r.steps[k].censored),
                 cpu_p95_millicores: mean(&|s| s.cpu_p95_millicores),
                 cpu_peak_millicores: mean(&|s| s.cpu_peak_millicores),
                 memory_p95_mib: mean(&|s| s.memory_p95_mib),
@@ -277,8 +411,9 @@ fn print_kind_report(
                 "errors"
             );
             for st in step_means(runs) {
+                let bound = if st.censored { ">" } else { " " };
                 println!(
-                    "{:<5} {:>11} {:>11.1} s {:>13.1} s {:>13.1} s{} {:>7.0} m {:>8.1} Mi {:>6.2} %",
+                    "{:<5} {:>11} {bound}{:>10.1} s {bound}{:>12.1} s {:>13.1} s{} {:>7.0} m {:>8.1} Mi {:>6.2} %",
                     st.step,
                     format!("{}×{}", st.nodes, st.enis_per_node),
                     st.eni_creation_p95_s,
@@ -290,7 +425,7 @@ fn print_kind_report(
                     st.error_rate_percent
                 );
             }
-            println!("(* not converged within the step in every replication)");
+            println!("(* not converged within the step in every replication; > an ENI not in place by the step's end: a lower bound)");
             println!(
                 "degradation point (first step whose upper 95 % bound leaves \"acceptable\"):"
             );

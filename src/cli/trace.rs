@@ -2,8 +2,7 @@
 
 use super::model_args::ModelArgs;
 use super::BadInput;
-use crate::engine::rng;
-use crate::scenario::{simulate, ScenarioSpec};
+use crate::scenario::{simulate_replication, ScenarioSpec};
 use crate::trace::{
     ingest, read_parquet, stats, synth, synth_calls, write_parquet, CallerField, CallerRules,
     IngestOptions, Pattern, SynthOptions, TraceError, TraceFormat,
@@ -151,8 +150,8 @@ pub fn run(cmd: TraceCommand) -> anyhow::Result<ExitCode> {
             let scenario = ScenarioSpec::resolve(&a.scenario)?;
             let model = a.model.model()?;
             let settings = a.model.settings(scenario)?;
-            let seed = rng::stream_seed(a.seed, &format!("replication-{}", a.replication));
-            let run = simulate(&settings, &model, seed).map_err(|e| BadInput(e.to_string()))?;
+            let run = simulate_replication(&settings, &model, a.seed, a.replication)
+                .map_err(|e| BadInput(e.to_string()))?;
             let calls = synth_calls(&run.calls);
             let opts = SynthOptions {
                 start_time: a.start_time.clone(),

@@ -56,6 +56,37 @@ pub struct ReconcileRecord {
     pub status_writes: u64,
 }
 
+/// An ENI operation as the controller sees it (the `operation` label of the controller's
+/// declared `eni_operations_total{operation,status,node}`, pkg/observability/metrics.go).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum EniOperation {
+    Create,
+    Attach,
+    Detach,
+    Delete,
+}
+
+impl EniOperation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EniOperation::Create => "create",
+            EniOperation::Attach => "attach",
+            EniOperation::Detach => "detach",
+            EniOperation::Delete => "delete",
+        }
+    }
+}
+
+/// One ENI operation's outcome, after the SDK's and the controller's own retries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OperationRecord {
+    pub operation: EniOperation,
+    pub node: String,
+    pub start: Nanos,
+    pub end: Nanos,
+    pub ok: bool,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct CleanupRecord {
     pub eni: EniId,
@@ -77,6 +108,7 @@ pub struct Recorder {
     /// ENIs left in EC2 when a finalizer was forced off.
     pub leaked_on_forced_removal: Vec<EniId>,
     pub nodeeni_deleted_at: BTreeMap<NodeEniKey, Nanos>,
+    pub operations: Vec<OperationRecord>,
 }
 
 impl Recorder {
@@ -91,7 +123,26 @@ impl Recorder {
             forced_finalizer_removals: 0,
             leaked_on_forced_removal: Vec::new(),
             nodeeni_deleted_at: BTreeMap::new(),
+            operations: Vec::new(),
         }
+    }
+
+    /// Notes an ENI operation that ran from `start` until `end`.
+    pub fn operation(
+        &mut self,
+        operation: EniOperation,
+        node: &str,
+        start: Nanos,
+        end: Nanos,
+        ok: bool,
+    ) {
+        self.operations.push(OperationRecord {
+            operation,
+            node: node.to_string(),
+            start,
+            end,
+            ok,
+        });
     }
 
     pub fn eni_gone(&mut self, eni: EniId, fate: EniFate, now: Nanos) {

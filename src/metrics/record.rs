@@ -32,6 +32,8 @@ pub struct ActionStats {
     pub attempts: u64,
     pub retries: u64,
     pub throttled: u64,
+    /// Throttled share of attempts.
+    pub throttled_percent: f64,
     /// Errors other than expected probe answers (DryRunOperation, *.NotFound).
     pub errors: u64,
     pub peak_per_s: u64,
@@ -47,13 +49,22 @@ pub struct RunMetrics {
     pub desired_attachments: u64,
     pub attached_at_end: u64,
     pub converged: bool,
+    /// Until every desired attachment held; the end of the run when it never did.
     pub full_reconcile_s: f64,
+    /// Not converged by the end: `full_reconcile_s` is only a lower bound ("> horizon").
+    pub full_reconcile_censored: bool,
     pub eni_creation_p50_s: f64,
+    /// Over the ENIs created, and the desired ones never created as censored samples
+    /// (their time is more than what they had waited at the end).
     pub eni_creation_p95_s: f64,
+    /// The p95 reaches a censored sample: `eni_creation_p95_s` is a lower bound.
+    pub eni_creation_p95_censored: bool,
     pub eni_creation_p99_s: f64,
     pub eni_creation_max_s: f64,
     pub eni_attachment_p50_s: f64,
     pub eni_attachment_p95_s: f64,
+    /// The p95 reaches a censored sample: `eni_attachment_p95_s` is a lower bound.
+    pub eni_attachment_p95_censored: bool,
     pub eni_attachment_p99_s: f64,
     pub eni_attachment_max_s: f64,
     pub eni_ready_p95_s: f64,
@@ -67,11 +78,36 @@ pub struct RunMetrics {
     pub workers_busy_to_converge: f64,
     pub ec2_in_flight_max: f64,
     pub ec2_in_flight_mean: f64,
+    /// Desired attachments with no ENI in NodeENI status at the end.
+    pub enis_never_created: u64,
+    /// Desired attachments not attached in EC2 at the end.
+    pub enis_never_attached: u64,
+    /// ENI operations as the controller sees them, after the SDK's and its own retries
+    /// (create, attach, detach, delete), and reconciles.
+    pub eni_operations: u64,
+    /// ENI operations that failed.
+    pub eni_operation_errors: u64,
+    /// Reconciles that returned an error (rate-limited requeue).
+    pub reconcile_errors: u64,
+    /// The plan's error rate, as the controller's dashboard computes it
+    /// (`eni_operation_errors_total / eni_operations_total`): failed ENI operations and
+    /// failed reconciles over ENI operations and reconciles.
+    pub error_rate_percent: f64,
     pub ec2_calls: u64,
     pub ec2_attempts: u64,
     pub ec2_throttled: u64,
+    /// Attempts that failed with anything but an expected probe answer.
     pub ec2_errors: u64,
-    pub error_rate_percent: f64,
+    /// AWS API level: unexpected errors per EC2 attempt (throttles included).
+    pub ec2_error_percent: f64,
+    /// AWS API level: throttled share of the controller's EC2 attempts.
+    pub ec2_throttled_percent: f64,
+    /// Other tenants' calls on the account's buckets (background load, storms).
+    pub tenant_calls: u64,
+    /// Other tenants' calls the buckets throttled.
+    pub tenant_throttled: u64,
+    /// Throttled share of other tenants' calls.
+    pub tenant_throttled_percent: f64,
     pub sdk_retries: u64,
     pub sdk_quota_exhausted: u64,
     pub wrapper_retries: u64,
@@ -124,6 +160,8 @@ pub struct StepMetrics {
     pub eni_attachment_p95_s: f64,
     pub full_reconcile_s: f64,
     pub converged: bool,
+    /// The step's creation / attachment p95 reaches an ENI not in place at its end.
+    pub censored: bool,
     pub cpu_p95_millicores: f64,
     pub cpu_peak_millicores: f64,
     pub memory_p95_mib: f64,
@@ -200,12 +238,22 @@ pub fn action_stats(calls: &[CallRecord], span: Nanos) -> BTreeMap<Action, Actio
     let span_s = time::to_secs(span).max(1e-9);
     for (a, s) in out.iter_mut() {
         s.mean_per_s = s.attempts as f64 / span_s;
+        s.throttled_percent = percent(s.throttled, s.attempts);
         let (p50, p95, p99, _) = quantiles(latencies.remove(a).unwrap_or_default());
         s.latency_p50_ms = p50;
         s.latency_p95_ms = p95;
         s.latency_p99_ms = p99;
     }
     out
+}
+
+/// 100·part/whole, 0 for an empty whole.
+pub fn percent(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        100.0 * part as f64 / whole as f64
+    }
 }
 
 /// An error that counts against the error rate: anything but the answers the controller

@@ -7,14 +7,27 @@ use statrs::distribution::{ContinuousCDF, StudentsT};
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct MeanCi {
     pub mean: f64,
-    /// Half-width of the 95 % interval (0 with fewer than two samples).
+    /// Half-width of the 95 % interval (0 with fewer than two samples: no interval).
     pub half_width: f64,
     pub n: usize,
+    /// Every sample was ≥ 0 (a duration, a count, a rate): the interval's lower end is
+    /// floored at 0, since the mean of such a quantity cannot be negative.
+    #[serde(skip)]
+    pub nonnegative: bool,
 }
 
 impl MeanCi {
     pub fn low(&self) -> f64 {
-        self.mean - self.half_width
+        let low = self.mean - self.half_width;
+        if self.nonnegative {
+            low.max(0.0)
+        } else {
+            low
+        }
+    }
+    /// Whether there is an interval at all (two samples or more).
+    pub fn has_interval(&self) -> bool {
+        self.n >= 2
     }
     pub fn high(&self) -> f64 {
         self.mean + self.half_width
@@ -42,14 +55,17 @@ pub fn mean_ci(xs: &[f64]) -> MeanCi {
             mean: f64::NAN,
             half_width: f64::NAN,
             n,
+            nonnegative: false,
         };
     }
+    let nonnegative = xs.iter().all(|x| *x >= 0.0);
     let mean = xs.iter().sum::<f64>() / n as f64;
     if n < 2 {
         return MeanCi {
             mean,
             half_width: 0.0,
             n,
+            nonnegative,
         };
     }
     let var = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1) as f64;
@@ -57,6 +73,52 @@ pub fn mean_ci(xs: &[f64]) -> MeanCi {
         mean,
         half_width: t_quantile(n, 0.95) * (var / n as f64).sqrt(),
         n,
+        nonnegative,
+    }
+}
+
+/// A quantile of data some of whose values are censored: known only to exceed a lower
+/// bound (an ENI still not created when the run ended has a creation time "more than"
+/// the time it waited).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CensoredQuantile {
+    /// The quantile with every censored value at its lower bound: exact when not
+    /// `censored`, otherwise a lower bound of the true quantile (quantiles are monotone in
+    /// each value).
+    pub value: f64,
+    /// The quantile reaches a censored value: the true quantile is only known to be ≥
+    /// `value`.
+    pub censored: bool,
+}
+
+/// The p-quantile of (value, censored) samples, interpolated as [`quantile`]; a censored
+/// sample sorts above every exact one (its true value is unbounded above), and the result
+/// is censored when the interpolation gives a censored sample any weight. NaN (not
+/// censored) for empty input.
+pub fn censored_quantile(samples: &[(f64, bool)], p: f64) -> CensoredQuantile {
+    if samples.is_empty() {
+        return CensoredQuantile {
+            value: f64::NAN,
+            censored: false,
+        };
+    }
+    // Order: exact values ascending, then censored ones (as +∞) — the order that decides
+    // which samples the quantile touches.
+    let mut order: Vec<(f64, bool)> = samples.to_vec();
+    order.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.total_cmp(&b.0)));
+    let n = order.len();
+    let h = (n - 1) as f64 * p.clamp(0.0, 1.0);
+    let lo = h.floor() as usize;
+    let hi = (lo + 1).min(n - 1);
+    let w = h - lo as f64;
+    let censored = order[lo].1 || (w > 0.0 && order[hi].1);
+    // The lower bound: the same quantile with censored samples at their bounds, sorted
+    // by value.
+    let mut bounds: Vec<f64> = samples.iter().map(|s| s.0).collect();
+    bounds.sort_by(f64::total_cmp);
+    CensoredQuantile {
+        value: quantile(&bounds, p),
+        censored,
     }
 }
 
@@ -94,5 +156,36 @@ mod tests {
         let ci = mean_ci(&[1.0, 2.0, 3.0]);
         assert_eq!(ci.mean, 2.0);
         assert!((ci.half_width - 4.303 * (1.0f64 / 3.0).sqrt()).abs() < 1e-3);
+    }
+
+    #[test]
+    fn intervals_of_nonnegative_samples_stay_above_zero() {
+        // Mean 0.275, half-width ≈ 0.66: the raw interval reaches −0.39.
+        let ci = mean_ci(&[0.0, 0.0, 0.0, 1.1]);
+        assert!(ci.mean - ci.half_width < 0.0);
+        assert_eq!(ci.low(), 0.0);
+        let signed = mean_ci(&[-1.0, 0.0, 0.0, 1.1]);
+        assert!(signed.low() < 0.0);
+        assert!(!mean_ci(&[3.0]).has_interval());
+    }
+
+    #[test]
+    fn censored_quantiles_flag_what_they_reach() {
+        let exact: Vec<(f64, bool)> = (1..=100).map(|i| (i as f64, false)).collect();
+        let q = censored_quantile(&exact, 0.95);
+        assert!(!q.censored);
+        assert!((q.value - 95.05).abs() < 1e-9);
+        // Ten ENIs never created (waited 3 s each when the run ended): p95 reaches them
+        // although their bounds are the smallest values.
+        let mut some: Vec<(f64, bool)> = (1..=90).map(|i| (i as f64, false)).collect();
+        some.extend((0..10).map(|_| (3.0, true)));
+        let q = censored_quantile(&some, 0.95);
+        assert!(q.censored);
+        assert!(!censored_quantile(&some, 0.5).censored);
+        // All censored: every quantile is.
+        let none: Vec<(f64, bool)> = (0..100).map(|_| (0.6, true)).collect();
+        let q = censored_quantile(&none, 0.5);
+        assert!(q.censored);
+        assert_eq!(q.value, 0.6);
     }
 }

@@ -12,11 +12,40 @@ pub struct VerdictRow {
     pub metric: String,
     pub label: String,
     pub unit: String,
+    /// The mean over replications; a lower bound when `censored > 0`.
     pub mean: f64,
     pub ci_low: f64,
     pub ci_high: f64,
+    /// Replications in which the value is censored: the run ended before the metric's
+    /// event (an ENI never created or attached, a cluster never converged), so the value
+    /// is only known to exceed `mean`. Any censored replication is a critical breach.
+    pub censored: usize,
+    /// Whether there is an interval (two replications or more); with one, the point
+    /// itself is judged.
+    pub has_interval: bool,
     pub threshold: String,
     pub verdict: Verdict,
+}
+
+impl VerdictRow {
+    /// The prediction as printed, with its unit: "36.19 [33.51, 38.87] s", "> 1800.00 s
+    /// (unfinished in 20 of 20)", "36.19 s (no interval)".
+    pub fn prediction(&self, replications: usize) -> String {
+        let unit = &self.unit;
+        if self.censored > 0 {
+            format!(
+                "> {:.2} {unit} (unfinished in {} of {replications})",
+                self.mean, self.censored
+            )
+        } else if !self.has_interval {
+            format!("{:.2} {unit} (no interval)", self.mean)
+        } else {
+            format!(
+                "{:.2} [{:.2}, {:.2}] {unit}",
+                self.mean, self.ci_low, self.ci_high
+            )
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -24,6 +53,8 @@ pub struct ActionSummary {
     pub calls: f64,
     pub attempts: f64,
     pub throttled: f64,
+    /// Mean over replications of the throttled share of this action's attempts.
+    pub throttled_percent: f64,
     pub errors: f64,
     pub retries: f64,
     pub peak_per_s: f64,
@@ -39,6 +70,9 @@ pub struct Summary {
     pub actions: BTreeMap<String, ActionSummary>,
     pub bottleneck: String,
     pub worst: Verdict,
+    /// What the reader must know about how far the verdicts hold (one replication, runs
+    /// that did not finish).
+    pub warnings: Vec<String>,
 }
 
 /// The numeric fields of `RunMetrics` by name.
@@ -70,9 +104,22 @@ pub fn summarise(runs: &[RunRecord], thresholds: &Thresholds, workers: u32) -> S
         }
     }
     let mut verdicts = Vec::new();
-    for (name, th) in &thresholds.metrics {
+    for (name, th) in thresholds.judged() {
         let Some(ci) = metrics.get(name) else {
             continue;
+        };
+        let censored = per_run
+            .iter()
+            .filter(|m| m.get(&censor_key(name)).is_some_and(|c| *c != 0.0))
+            .count();
+        // A censored value is unbounded above: the run did not finish what the metric
+        // measures, which no threshold can call acceptable.
+        let verdict = if censored > 0 {
+            Verdict::Critical
+        } else if ci.has_interval() {
+            th.judge(ci.high())
+        } else {
+            th.judge(ci.mean)
         };
         verdicts.push(VerdictRow {
             metric: name.clone(),
@@ -81,12 +128,14 @@ pub fn summarise(runs: &[RunRecord], thresholds: &Thresholds, workers: u32) -> S
             mean: ci.mean,
             ci_low: ci.low(),
             ci_high: ci.high(),
+            censored,
+            has_interval: ci.has_interval(),
             threshold: th.describe(),
-            verdict: th.judge(ci.high()),
+            verdict,
         });
     }
     // The design table's order, then anything else a thresholds file adds.
-    const ORDER: [&str; 8] = [
+    const ORDER: [&str; 9] = [
         "eni_creation_p95_s",
         "eni_attachment_p95_s",
         "full_reconcile_s",
@@ -95,6 +144,7 @@ pub fn summarise(runs: &[RunRecord], thresholds: &Thresholds, workers: u32) -> S
         "memory_p95_mib",
         "memory_peak_mib",
         "error_rate_percent",
+        "ec2_throttled_percent",
     ];
     let rank = |m: &str| ORDER.iter().position(|o| *o == m).unwrap_or(ORDER.len());
     verdicts.sort_by_key(|v| rank(&v.metric));
@@ -119,6 +169,7 @@ pub fn summarise(runs: &[RunRecord], thresholds: &Thresholds, workers: u32) -> S
                 calls: get(&|s| s.calls as f64),
                 attempts: get(&|s| s.attempts as f64),
                 throttled: get(&|s| s.throttled as f64),
+                throttled_percent: get(&|s| s.throttled_percent),
                 errors: get(&|s| s.errors as f64),
                 retries: get(&|s| s.retries as f64),
                 peak_per_s: get(&|s| s.peak_per_s as f64),
@@ -133,6 +184,25 @@ pub fn summarise(runs: &[RunRecord], thresholds: &Thresholds, workers: u32) -> S
         .map(|v| v.verdict)
         .max()
         .unwrap_or(Verdict::Acceptable);
+    let mut warnings = Vec::new();
+    if runs.len() == 1 {
+        warnings.push(
+            "1 replication: no confidence interval; each verdict judges the point estimate alone, \
+             so Monte Carlo noise is not covered (use --replications 2 or more)"
+                .to_string(),
+        );
+    }
+    let unfinished = per_run
+        .iter()
+        .filter(|m| m.get("converged").is_some_and(|c| *c == 0.0))
+        .count();
+    if unfinished > 0 {
+        warnings.push(format!(
+            "{unfinished} of {} replications did not converge by the horizon: their times are \
+             lower bounds (\"> …\") and judged critical",
+            runs.len()
+        ));
+    }
     Summary {
         replications: runs.len(),
         metrics,
@@ -140,7 +210,15 @@ pub fn summarise(runs: &[RunRecord], thresholds: &Thresholds, workers: u32) -> S
         actions,
         bottleneck,
         worst,
+        warnings,
     }
+}
+
+/// The companion flag of a metric that can be censored: `eni_creation_p95_s` →
+/// `eni_creation_p95_censored`, `full_reconcile_s` → `full_reconcile_censored`.
+pub fn censor_key(metric: &str) -> String {
+    let stem = metric.strip_suffix("_s").unwrap_or(metric);
+    format!("{stem}_censored")
 }
 
 /// One line naming what limits the run most.

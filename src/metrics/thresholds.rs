@@ -38,6 +38,14 @@ pub struct Threshold {
     pub warning: Option<f64>,
     #[serde(default)]
     pub critical: Option<f64>,
+    /// Judged at all (default true). The AWS API metrics ship disabled: the plan's
+    /// thresholds are on ENI operations, and a user opts into a throttling budget.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Threshold {
@@ -69,6 +77,14 @@ impl Threshold {
     }
 }
 
+/// The metrics a threshold can name: every numeric field of a run's metrics.
+pub fn judgeable_metrics() -> Vec<String> {
+    super::summary::metric_values(&super::RunMetrics::default())
+        .into_keys()
+        .filter(|k| !k.ends_with("_censored"))
+        .collect()
+}
+
 fn fmt_num(x: f64) -> String {
     if x.fract() == 0.0 {
         format!("{x:.0}")
@@ -89,6 +105,11 @@ impl Thresholds {
             .unwrap_or_else(|e| panic!("the embedded thresholds are invalid: {e}"))
     }
 
+    /// The thresholds that are judged (`enabled`), by metric name.
+    pub fn judged(&self) -> impl Iterator<Item = (&String, &Threshold)> {
+        self.metrics.iter().filter(|(_, t)| t.enabled)
+    }
+
     pub fn load(path: &Path) -> Result<Thresholds, InputError> {
         let text = read_text(path)?;
         Self::from_str(path, &text)
@@ -96,8 +117,42 @@ impl Thresholds {
 
     pub fn from_str(file: &Path, text: &str) -> Result<Thresholds, InputError> {
         let t: Thresholds = parse_yaml(file, text)?;
+        if t.metrics.is_empty() {
+            return Err(InputError::new(
+                file,
+                format!(
+                    "no metrics to judge: a thresholds file needs at least one entry under `metrics:` (for example eni_creation_p95_s; the embedded {EMBEDDED_PATH} lists them all)"
+                ),
+            )
+            .with_key("metrics"));
+        }
+        if !t.metrics.values().any(|m| m.enabled) {
+            return Err(InputError::new(
+                file,
+                "every metric is `enabled: false`: nothing would be judged",
+            )
+            .with_key("metrics"));
+        }
+        let known = judgeable_metrics();
         for (name, th) in &t.metrics {
             let key = format!("metrics.{name}");
+            if !known.iter().any(|k| k == name) {
+                let nearest = known
+                    .iter()
+                    .max_by(|a, b| {
+                        strsim::jaro_winkler(a, name).total_cmp(&strsim::jaro_winkler(b, name))
+                    })
+                    .cloned()
+                    .unwrap_or_default();
+                return Err(InputError::for_yaml_key(
+                    file,
+                    text,
+                    &key,
+                    &format!(
+                        "unknown metric {name:?}; did you mean {nearest:?}? (`enisim run --format json` lists every metric under summary.metrics)"
+                    ),
+                ));
+            }
             let ordered = th.warning.is_none_or(|w| w >= th.acceptable)
                 && th
                     .critical
@@ -129,5 +184,26 @@ mod tests {
         assert_eq!(c.judge(61.0), Verdict::Critical);
         let a = &t.metrics["eni_attachment_p95_s"];
         assert_eq!(a.judge(16.0), Verdict::Warning);
+        assert!(!t.metrics["ec2_throttled_percent"].enabled);
+    }
+
+    #[test]
+    fn unknown_or_missing_metrics_are_errors() {
+        let p = Path::new("t.yaml");
+        let e = Thresholds::from_str(
+            p,
+            "metrics:\n  eni_creation_p59_s:\n    label: x\n    unit: s\n    acceptable: 30\n",
+        )
+        .unwrap_err();
+        assert!(e.message.contains("\"eni_creation_p95_s\""), "{e}");
+        assert_eq!(e.line, Some(2));
+        let e = Thresholds::from_str(p, "metrics: {}\n").unwrap_err();
+        assert!(e.message.contains("no metrics"), "{e}");
+        let e = Thresholds::from_str(
+            p,
+            "metrics:\n  error_rate_percent: {label: x, unit: \"%\", acceptable: 1, enabled: false}\n",
+        )
+        .unwrap_err();
+        assert!(e.message.contains("nothing would be judged"), "{e}");
     }
 }

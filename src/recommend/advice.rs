@@ -90,7 +90,7 @@ pub fn diagnose(results: &SweepResults, summaries: &[PointSummary]) -> Diagnosis
     let mut breaches: Vec<Margin> = m.iter().filter(|m| !m.met()).cloned().collect();
     breaches.sort_by(|a, b| b.excess().total_cmp(&a.excess()));
     let mut fail_counts = Vec::new();
-    for (name, th) in &def.thresholds.metrics {
+    for (name, th) in def.thresholds.judged() {
         let n = summaries
             .iter()
             .filter(|s| {
@@ -245,7 +245,12 @@ fn advise_at(
                 );
             }
         }
-        if (b.metric == "error_rate_percent" || is_time) && !throttled.is_empty() {
+        if (matches!(
+            b.metric.as_str(),
+            "error_rate_percent" | "ec2_throttled_percent"
+        ) || is_time)
+            && !throttled.is_empty()
+        {
             for (name, a) in throttled.iter().take(2) {
                 let bucket = def.model.ec2.throttling.actions.get(*name);
                 let rate = bucket.map(|b| b.refill_per_s).unwrap_or(f64::NAN);

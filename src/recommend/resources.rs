@@ -139,6 +139,7 @@ mod tests {
         MeanCi {
             mean,
             half_width: hw,
+            nonnegative: true,
             n: 20,
         }
     }

@@ -8,7 +8,8 @@ use super::world::{nodeenis, BuildError, Model, World};
 use crate::controller::cluster::{NodeEni, NodeEniSpec};
 use crate::controller::resources::controller_resources;
 use crate::engine::{rng, time, Nanos, SimRng, SECOND};
-use crate::metrics::record::{is_unexpected_error, quantiles};
+use crate::metrics::record::percent;
+use crate::metrics::stats::censored_quantile;
 use crate::metrics::{RunRecord, StepMetrics};
 use rand::RngExt;
 use std::collections::BTreeMap;
@@ -236,30 +237,30 @@ fn step_metrics(
                     && t.created_at >= start
             })
             .min_by_key(|t| t.created_at);
-        let (cr, at_) = match tl {
-            Some(t) => (
-                time::to_secs(t.created_at - start),
-                server
-                    .attached_at(t.eni)
-                    .filter(|a| *a <= end)
-                    .map(|a| time::to_secs(a.saturating_sub(t.created_at))),
-            ),
-            None => (time::to_secs(end - start), None),
-        };
-        creation.push(cr);
-        attachment.push(at_.unwrap_or(time::to_secs(end - start)));
+        // Not created / not attached by the step's end: censored at what it had waited.
+        let waited = time::to_secs(end - start);
+        match tl {
+            Some(t) => {
+                creation.push((time::to_secs(t.created_at - start), false));
+                attachment.push(match server.attached_at(t.eni).filter(|a| *a <= end) {
+                    Some(a) => (time::to_secs(a.saturating_sub(t.created_at)), false),
+                    None => (time::to_secs(end - t.created_at), true),
+                });
+            }
+            None => {
+                creation.push((waited, true));
+                attachment.push((waited, true));
+            }
+        }
     }
-    let calls: Vec<_> = world
-        .log
-        .borrow()
-        .iter()
-        .filter(|c| c.start >= start && c.start < end)
-        .cloned()
-        .collect();
-    let errors = calls
-        .iter()
-        .filter(|c| c.error.is_some_and(is_unexpected_error))
-        .count();
+    let in_window = |t: Nanos| t >= start && t < end;
+    let ops: Vec<_> = rec.operations.iter().filter(|o| in_window(o.end)).collect();
+    let reconciles: Vec<_> = rec.reconciles.iter().filter(|r| in_window(r.end)).collect();
+    let failed = ops.iter().filter(|o| !o.ok).count()
+        + reconciles
+            .iter()
+            .filter(|r| r.outcome == crate::controller::recorder::ReconcileOutcome::Error)
+            .count();
     let res = controller_resources(
         &settings.controller.costs,
         &settings.controller.eni_manager,
@@ -269,24 +270,23 @@ fn step_metrics(
         start,
         end,
     );
+    let creation_p95 = censored_quantile(&creation, 0.95);
+    let attachment_p95 = censored_quantile(&attachment, 0.95);
     StepMetrics {
         step,
         nodes,
         enis_per_node,
         start_s: time::to_secs(start),
-        eni_creation_p95_s: quantiles(creation).1,
-        eni_attachment_p95_s: quantiles(attachment).1,
+        eni_creation_p95_s: creation_p95.value,
+        eni_attachment_p95_s: attachment_p95.value,
         full_reconcile_s: time::to_secs(converged.unwrap_or(end).saturating_sub(start)),
         converged: converged.is_some(),
+        censored: creation_p95.censored || attachment_p95.censored,
         cpu_p95_millicores: res.cpu_p95_millicores,
         cpu_peak_millicores: res.cpu_peak_millicores,
         memory_p95_mib: res.memory_p95_mib,
         memory_peak_mib: res.memory_peak_mib,
-        error_rate_percent: if calls.is_empty() {
-            0.0
-        } else {
-            100.0 * errors as f64 / calls.len() as f64
-        },
+        error_rate_percent: percent(failed as u64, (ops.len() + reconciles.len()) as u64),
     }
 }
 
@@ -534,7 +534,7 @@ pub fn degradation_points(
 ) -> BTreeMap<String, Option<u32>> {
     let n_steps = runs.iter().map(|r| r.steps.len()).min().unwrap_or(0);
     let mut out = BTreeMap::new();
-    for (metric, th) in &thresholds.metrics {
+    for (metric, th) in thresholds.judged() {
         let mut first = None;
         for k in 0..n_steps {
             let values: Vec<f64> = runs
@@ -545,7 +545,12 @@ pub fn degradation_points(
                 break;
             }
             let ci = crate::metrics::mean_ci(&values);
-            if th.judge(ci.high()) != crate::metrics::thresholds::Verdict::Acceptable {
+            // A step that left an ENI uncreated or unattached has no finite p95.
+            let censored = matches!(
+                metric.as_str(),
+                "eni_creation_p95_s" | "eni_attachment_p95_s"
+            ) && runs.iter().any(|r| r.steps[k].censored);
+            if censored || th.judge(ci.high()) != crate::metrics::thresholds::Verdict::Acceptable {
                 first = Some(k as u32);
                 break;
             }

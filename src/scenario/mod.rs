@@ -2,11 +2,14 @@
 //! scenario's replications.
 
 pub mod kinds;
+pub mod limits;
+pub mod replications;
 pub mod spec;
 pub mod values;
 pub mod world;
 
 pub use kinds::simulate;
+pub use replications::{replicate, replication_seed, simulate_replication};
 pub use spec::{Kind, Layout, ScenarioSpec};
 pub use values::Settings;
 pub use world::{BuildError, Model};

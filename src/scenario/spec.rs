@@ -1,7 +1,8 @@
 //! Scenarios as data (`models/scenarios/*.yaml`, embedded; a path works too).
 
+use super::limits;
 use crate::controller::profile::GoDuration;
-use crate::engine::Nanos;
+use crate::engine::{Nanos, SECOND};
 use crate::input::{parse_yaml, read_text, InputError};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -268,18 +269,48 @@ impl ScenarioSpec {
         if c.enis_per_node == 0 {
             return Err(("cluster.enis_per_node".into(), "must be ≥ 1".into()));
         }
-        if c.enis_per_node > 64 {
-            return Err(("cluster.enis_per_node".into(), "at most 64".into()));
+        if c.enis_per_node as u64 > limits::MAX_ENIS_PER_NODE {
+            return Err((
+                "cluster.enis_per_node".into(),
+                format!("at most {}", limits::MAX_ENIS_PER_NODE),
+            ));
+        }
+        if c.nodes as u64 > limits::MAX_NODES {
+            return Err((
+                "cluster.nodes".into(),
+                format!(
+                    "at most {} (Kubernetes' scalability limit)",
+                    limits::MAX_NODES
+                ),
+            ));
         }
         let r = &self.run;
-        if r.horizon.0 == 0 {
-            return Err(("run.horizon".into(), "must be > 0".into()));
+        if r.horizon.0 == 0 || r.horizon.0 > limits::MAX_HORIZON_S * SECOND {
+            return Err((
+                "run.horizon".into(),
+                format!("must be > 0 and at most {} h", limits::MAX_HORIZON_S / 3600),
+            ));
         }
         if r.monitor_interval.0 == 0 {
             return Err(("run.monitor_interval".into(), "must be > 0".into()));
         }
-        if r.replications == 0 {
-            return Err(("run.replications".into(), "must be ≥ 1".into()));
+        let checks = r.horizon.0 / r.monitor_interval.0;
+        if checks > limits::MAX_MONITOR_CHECKS {
+            return Err((
+                "run.monitor_interval".into(),
+                format!(
+                    "{} convergence checks over the horizon (at most {}): use a monitor_interval of at least {} ms",
+                    checks,
+                    limits::MAX_MONITOR_CHECKS,
+                    r.horizon.0.div_ceil(limits::MAX_MONITOR_CHECKS).div_ceil(1_000_000)
+                ),
+            ));
+        }
+        if r.replications == 0 || r.replications as u64 > limits::MAX_REPLICATIONS {
+            return Err((
+                "run.replications".into(),
+                format!("from 1 to {}", limits::MAX_REPLICATIONS),
+            ));
         }
         let need = |section: &str, present: bool| {
             if present {

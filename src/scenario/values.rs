@@ -11,6 +11,7 @@
 //!   a top-level `env:` block: the chart has no env passthrough and drops it at render
 //!   (§6). Anything else is an error that names the nearest valid key.
 
+use super::limits;
 use super::spec::{DeviceIndexPlan, Layout, ScenarioSpec};
 use crate::aws::RetryMode;
 use crate::controller::profile::{GoDuration, ImdsJob, NodeOrder, RateLimitSpec};
@@ -25,49 +26,56 @@ use std::path::Path;
 pub struct Settings {
     pub controller: ControllerProfile,
     pub scenario: ScenarioSpec,
+    /// The keys a values file or `--set` gave, in order (for warnings about knobs that do
+    /// nothing in the modelled version).
+    pub given: Vec<String>,
 }
 
 /// Keys the model reads, with what they take.
 pub const KNOWN_KEYS: &[(&str, &str)] = &[
-    ("controller.maxConcurrentReconciles", "integer ≥ 1"),
-    ("controller.maxConcurrentENICleanup", "integer ≥ 1"),
+    ("controller.maxConcurrentReconciles", "integer 1..=10000"),
+    ("controller.maxConcurrentENICleanup", "integer 1..=10000"),
     ("enisim.env.RECONCILE_PERIOD", "Go duration"),
     ("enisim.env.DETACHMENT_TIMEOUT", "Go duration > 0"),
     ("enisim.env.MAX_CLEANUP_DURATION", "Go duration"),
-    ("enisim.env.DEFAULT_DEVICE_INDEX", "integer ≥ 0"),
+    ("enisim.env.DEFAULT_DEVICE_INDEX", "integer 0..=127"),
     ("enisim.env.DEFAULT_DELETE_ON_TERMINATION", "true|false"),
     ("enisim.env.CIRCUIT_BREAKER_ENABLED", "true|false"),
     (
         "enisim.env.CIRCUIT_BREAKER_FAILURE_THRESHOLD",
-        "integer ≥ 1",
+        "integer 1..=1000000",
     ),
     (
         "enisim.env.CIRCUIT_BREAKER_SUCCESS_THRESHOLD",
-        "integer ≥ 1",
+        "integer 1..=1000000",
     ),
     ("enisim.env.CIRCUIT_BREAKER_TIMEOUT", "Go duration"),
     ("enisim.env.AWS_RETRY_MODE", "standard|adaptive|v2-2026|v1"),
-    ("enisim.env.AWS_MAX_ATTEMPTS", "integer ≥ 1"),
+    ("enisim.env.AWS_MAX_ATTEMPTS", "integer 1..=100"),
     ("enisim.whatIf.parallelNodes", "true|false"),
     ("enisim.whatIf.eniLimitAware", "true|false"),
     ("enisim.whatIf.paceByPeriod", "true|false"),
     ("enisim.whatIf.circuitBreaker", "off|v1.3.8|fixed"),
     ("enisim.whatIf.nodeOrder", "random|sorted"),
     ("enisim.whatIf.ec2RateLimit.rate", "requests per second > 0"),
-    ("enisim.whatIf.ec2RateLimit.burst", "integer ≥ 1"),
+    ("enisim.whatIf.ec2RateLimit.burst", "integer 1..=1000000"),
     ("imds.autoConfigureHopLimit", "true|false"),
-    ("enisim.scenario.nodes", "integer ≥ 1"),
-    ("enisim.scenario.enisPerNode", "integer ≥ 1"),
+    ("enisim.scenario.nodes", "integer 1..=5000"),
+    ("enisim.scenario.enisPerNode", "integer 1..=64"),
     ("enisim.scenario.instanceType", "instance type name"),
     (
         "enisim.scenario.layout",
         "subnet-per-nodeeni|one-nodeeni|nodeeni-per-node",
     ),
     ("enisim.scenario.deviceIndex", "distinct|default"),
+    ("enisim.scenario.horizon", "Go duration, > 0, ≤ 168h"),
+    ("enisim.scenario.replications", "integer 1..=100000"),
 ];
 
-/// Chart keys (and the chart's perf-test file keys) that do not move the model.
+/// Chart keys (every key of the chart's values.yaml from its first release to v1.3.8, and
+/// the keys of its perf-test values file) that do not move the model.
 const IGNORED_PREFIXES: &[&str] = &[
+    "cloudNativeAuth",
     "image",
     "namespace",
     "awsRegion",
@@ -130,17 +138,29 @@ pub fn parse_set_value(raw: &str) -> Value {
     }
 }
 
-fn as_uint(v: &Value, min: u64) -> Result<u64, String> {
+/// A whole number in `min..=max`, checked before any narrowing (so 2³² is an error, not
+/// 0 workers).
+fn as_uint(v: &Value, min: u64, max: u64) -> Result<u64, String> {
     let n = match v {
         Value::Number(n) => n.as_u64(),
         Value::String(s) => s.parse::<u64>().ok(),
         _ => None,
     };
     match n {
-        Some(n) if n >= min => Ok(n),
-        Some(n) => Err(format!("must be ≥ {min}, got {n}")),
-        None => Err(format!("expected a whole number ≥ {min}, got {}", show(v))),
+        Some(n) if (min..=max).contains(&n) => Ok(n),
+        Some(n) if n < min => Err(format!("must be ≥ {min}, got {n}")),
+        Some(n) => Err(format!("at most {max} (the model's bound), got {n}")),
+        None => Err(format!(
+            "expected a whole number from {min} to {max}, got {}",
+            show(v)
+        )),
     }
+}
+
+/// [`as_uint`] for a `u32` field (`max` ≤ `u32::MAX`).
+fn as_u32(v: &Value, min: u64, max: u64) -> Result<u32, String> {
+    let n = as_uint(v, min, max.min(u32::MAX as u64))?;
+    u32::try_from(n).map_err(|_| format!("at most {}, got {n}", u32::MAX))
 }
 
 fn as_bool(v: &Value) -> Result<bool, String> {
@@ -192,20 +212,55 @@ impl Settings {
         Settings {
             controller,
             scenario,
+            given: Vec::new(),
         }
+    }
+
+    /// What the user should know about these settings before trusting a run of them.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let given = |k: &str| self.given.iter().any(|g| g == k);
+        if given("enisim.env.CIRCUIT_BREAKER_ENABLED")
+            || given("enisim.env.CIRCUIT_BREAKER_FAILURE_THRESHOLD")
+            || given("enisim.env.CIRCUIT_BREAKER_SUCCESS_THRESHOLD")
+            || given("enisim.env.CIRCUIT_BREAKER_TIMEOUT")
+        {
+            if self.controller.behaviour.circuit_breaker == BreakerWiring::Off {
+                out.push(
+                    "CIRCUIT_BREAKER_* has no effect in v1.3.8: the breaker is built (C:99-114) but no AWS call goes through it (controller-v1.3.8.md §0); set enisim.whatIf.circuitBreaker=v1.3.8 or fixed to model a wired one".to_string(),
+                );
+            }
+        }
+        out
+    }
+
+    /// Checks the settings as a whole, after every values file and `--set`: the bounds a
+    /// scenario file is held to hold for `--set` too.
+    pub fn validate(&self) -> Result<(), InputError> {
+        self.scenario.validate().map_err(|(k, m)| {
+            InputError::new("--set/--values", m).with_key(format!("scenario {k}"))
+        })
     }
 
     /// Applies one key. `Ok(false)` when the key is a chart key the model ignores.
     pub fn apply(&mut self, key: &str, v: &Value) -> Result<bool, String> {
+        let used = self.apply_key(key, v)?;
+        if used {
+            self.given.push(key.to_string());
+        }
+        Ok(used)
+    }
+
+    fn apply_key(&mut self, key: &str, v: &Value) -> Result<bool, String> {
         let env = &mut self.controller.env;
         let beh = &mut self.controller.behaviour;
         let cl = &mut self.scenario.cluster;
         match key {
             "controller.maxConcurrentReconciles" => {
-                env.max_concurrent_reconciles = as_uint(v, 1)? as u32
+                env.max_concurrent_reconciles = as_u32(v, 1, limits::MAX_WORKERS)?
             }
             "controller.maxConcurrentENICleanup" => {
-                env.max_concurrent_eni_cleanup = as_uint(v, 1)? as u32
+                env.max_concurrent_eni_cleanup = as_u32(v, 1, limits::MAX_CLEANUP_WORKERS)?
             }
             "enisim.env.RECONCILE_PERIOD" => env.reconcile_period = as_duration(v)?,
             "enisim.env.DETACHMENT_TIMEOUT" => {
@@ -216,22 +271,26 @@ impl Settings {
                 env.detachment_timeout = d
             }
             "enisim.env.MAX_CLEANUP_DURATION" => env.max_cleanup_duration = as_duration(v)?,
-            "enisim.env.DEFAULT_DEVICE_INDEX" => env.default_device_index = as_uint(v, 0)? as u32,
+            "enisim.env.DEFAULT_DEVICE_INDEX" => {
+                env.default_device_index = as_u32(v, 0, limits::MAX_DEVICE_INDEX)?
+            }
             "enisim.env.DEFAULT_DELETE_ON_TERMINATION" => {
                 env.default_delete_on_termination = as_bool(v)?
             }
             "enisim.env.CIRCUIT_BREAKER_ENABLED" => env.circuit_breaker_enabled = as_bool(v)?,
             "enisim.env.CIRCUIT_BREAKER_FAILURE_THRESHOLD" => {
-                env.circuit_breaker_failure_threshold = as_uint(v, 1)? as u32
+                env.circuit_breaker_failure_threshold = as_u32(v, 1, limits::MAX_BREAKER_THRESHOLD)?
             }
             "enisim.env.CIRCUIT_BREAKER_SUCCESS_THRESHOLD" => {
-                env.circuit_breaker_success_threshold = as_uint(v, 1)? as u32
+                env.circuit_breaker_success_threshold = as_u32(v, 1, limits::MAX_BREAKER_THRESHOLD)?
             }
             "enisim.env.CIRCUIT_BREAKER_TIMEOUT" => env.circuit_breaker_timeout = as_duration(v)?,
             "enisim.env.AWS_RETRY_MODE" => {
                 env.aws_retry_mode = one_of(v, RetryMode::parse, "standard, adaptive, v2-2026, v1")?
             }
-            "enisim.env.AWS_MAX_ATTEMPTS" => env.aws_max_attempts = Some(as_uint(v, 1)? as u32),
+            "enisim.env.AWS_MAX_ATTEMPTS" => {
+                env.aws_max_attempts = Some(as_u32(v, 1, limits::MAX_AWS_ATTEMPTS)?)
+            }
             "enisim.whatIf.parallelNodes" => beh.parallel_nodes = as_bool(v)?,
             "enisim.whatIf.eniLimitAware" => beh.eni_limit_aware = as_bool(v)?,
             "enisim.whatIf.paceByPeriod" => beh.self_trigger = !as_bool(v)?,
@@ -258,7 +317,7 @@ impl Settings {
                 });
             }
             "enisim.whatIf.ec2RateLimit.burst" => {
-                let b = as_uint(v, 1)? as u32;
+                let b = as_u32(v, 1, limits::MAX_LIMITER_BURST)?;
                 let rate = beh.ec2_rate_limit.map(|l| l.rate_per_s).unwrap_or(10.0);
                 beh.ec2_rate_limit = Some(RateLimitSpec {
                     rate_per_s: rate,
@@ -275,13 +334,22 @@ impl Settings {
                     None
                 }
             }
-            "enisim.scenario.nodes" => cl.nodes = as_uint(v, 1)? as u32,
+            "enisim.scenario.nodes" => cl.nodes = as_u32(v, 1, limits::MAX_NODES)?,
             "enisim.scenario.enisPerNode" => {
-                let n = as_uint(v, 1)?;
-                if n > 64 {
-                    return Err(format!("at most 64, got {n}"));
+                cl.enis_per_node = as_u32(v, 1, limits::MAX_ENIS_PER_NODE)?
+            }
+            "enisim.scenario.horizon" => {
+                let d = as_duration(v)?;
+                if d.0 == 0 || d.0 > limits::MAX_HORIZON_S * crate::engine::SECOND {
+                    return Err(format!(
+                        "must be > 0 and at most {} h",
+                        limits::MAX_HORIZON_S / 3600
+                    ));
                 }
-                cl.enis_per_node = n as u32
+                self.scenario.run.horizon = d
+            }
+            "enisim.scenario.replications" => {
+                self.scenario.run.replications = as_u32(v, 1, limits::MAX_REPLICATIONS)?
             }
             "enisim.scenario.instanceType" => cl.instance_type = as_str(v)?,
             "enisim.scenario.layout" => {

@@ -7,10 +7,13 @@ use crate::aws::{
     Ec2Client, Ec2Profile, Ec2Server, InstanceType, InstanceTypes, SecurityGroupId, SubnetId,
 };
 use crate::controller::cluster::{Cluster, Node, NodeEni, NodeEniKey, NodeEniSpec};
+use crate::controller::recorder::ReconcileOutcome;
+use crate::controller::Recorder;
 use crate::controller::{ApiServer, Controller, Ec2Ops};
 use crate::engine::{time, Nanos, Sim};
 use crate::kube::{ControllerRateLimiter, WorkQueue};
-use crate::metrics::record::{action_stats, is_unexpected_error, quantiles};
+use crate::metrics::record::{action_stats, is_unexpected_error, percent, quantiles};
+use crate::metrics::stats::{censored_quantile, CensoredQuantile};
 use crate::metrics::{EniRow, RunMetrics, RunRecord};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -357,7 +360,9 @@ impl World {
                 self.sim.run_until(stop);
                 (Some(ct), Some(busy), stop)
             }
-            None => (None, None, self.sim.now()),
+            // Not converged: the run was observed up to the horizon (the clock itself
+            // stops at the last event, which may be long before).
+            None => (None, None, horizon),
         }
     }
 
@@ -409,6 +414,108 @@ impl World {
         None
     }
 
+    /// Every ENI's row and the creation / attachment samples, with the desired
+    /// attachments that were not in place at `end` as censored samples.
+    fn eni_samples(&self, rec: &Recorder, srv: &Ec2Server, end: Nanos) -> EniSamples {
+        let nodeeni_names: Vec<String> = self
+            .cluster
+            .borrow()
+            .nodeenis
+            .iter()
+            .map(|n| n.name.clone())
+            .collect();
+        let mut out = EniSamples {
+            rows: Vec::new(),
+            creation: Vec::new(),
+            attachment: Vec::new(),
+            ready: Vec::new(),
+            churned: 0,
+            attached_at_end: 0,
+            never_created: 0,
+            never_attached: 0,
+        };
+        // The ENI in status for each (NodeENI, node, subnet), for the censored ones below.
+        let mut created_for: BTreeMap<Want, Nanos> = BTreeMap::new();
+        for (eni, tl) in &rec.enis {
+            let attached = srv.attached_at(*eni).filter(|t| *t <= end);
+            if tl.fate == crate::controller::EniFate::ChurnedAfterAttachFailure {
+                out.churned += 1;
+            }
+            let requested = self
+                .demanded_at(tl.nodeeni, &tl.node, tl.subnet)
+                .filter(|t| *t <= tl.created_at)
+                .unwrap_or(tl.requested_at);
+            if tl.in_status_at.is_some() {
+                out.creation
+                    .push((time::to_secs(tl.created_at - requested), false));
+                if let Some(a) = attached {
+                    out.attachment
+                        .push((time::to_secs(a.saturating_sub(tl.created_at)), false));
+                    out.ready
+                        .push((time::to_secs(a.saturating_sub(requested)), false));
+                }
+                if tl.gone_at.is_none() {
+                    let want = (tl.nodeeni, tl.node.clone(), tl.subnet);
+                    let t = created_for.entry(want).or_insert(tl.created_at);
+                    *t = (*t).max(tl.created_at);
+                }
+            }
+            out.rows.push(EniRow {
+                replication: 0,
+                eni: eni.to_string(),
+                nodeeni: nodeeni_names
+                    .get(tl.nodeeni as usize)
+                    .cloned()
+                    .unwrap_or_default(),
+                node: tl.node.clone(),
+                subnet: tl.subnet.to_string(),
+                requested_s: time::to_secs(requested),
+                created_s: time::to_secs(tl.created_at),
+                attach_returned_s: tl.attach_returned_at.map(time::to_secs),
+                ec2_attached_s: attached.map(time::to_secs),
+                in_status_s: tl.in_status_at.map(time::to_secs),
+                fate: format!("{:?}", tl.fate),
+                gone_s: tl.gone_at.map(time::to_secs),
+            });
+        }
+        // Desired attachments not in place at the end are censored observations: their
+        // times are only known to exceed what they had waited by `end` (never "0.6 s").
+        let cluster = self.cluster.borrow();
+        let satisfied: BTreeSet<Want> = cluster
+            .nodeenis
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| !n.gone)
+            .flat_map(|(k, n)| n.attachments.iter().map(move |a| (k as NodeEniKey, a)))
+            .filter(|(_, a)| srv.attached_at(a.eni).is_some_and(|t| t <= end))
+            .map(|(k, a)| (k, a.node.clone(), a.subnet))
+            .collect();
+        drop(cluster);
+        let desired = self.desired_pairs();
+        out.attached_at_end = desired.intersection(&satisfied).count() as u64;
+        for want in desired.difference(&satisfied) {
+            let asked = self
+                .demanded_at(want.0, &want.1, want.2)
+                .unwrap_or(0)
+                .min(end);
+            let waited = time::to_secs(end - asked);
+            out.never_attached += 1;
+            match created_for.get(want) {
+                // Created and in status, not attached in EC2 (yet).
+                Some(created) if *created <= end => {
+                    out.attachment.push((time::to_secs(end - created), true));
+                }
+                _ => {
+                    out.never_created += 1;
+                    out.creation.push((waited, true));
+                    out.attachment.push((waited, true));
+                }
+            }
+            out.ready.push((waited, true));
+        }
+        out
+    }
+
     /// Everything the replication produced, up to `end`.
     pub fn record(
         &self,
@@ -432,71 +539,13 @@ impl World {
         let rec = controller.rec.borrow().clone();
         let mut srv = self.server.borrow_mut();
         srv.settle_buckets(end);
-        let mut enis = Vec::new();
-        let (mut creation, mut attachment, mut ready) = (Vec::new(), Vec::new(), Vec::new());
-        let nodeeni_names: Vec<String> = cluster
-            .borrow()
-            .nodeenis
-            .iter()
-            .map(|n| n.name.clone())
-            .collect();
-        let mut churned = 0;
-        for (eni, tl) in &rec.enis {
-            let attached = srv.attached_at(*eni);
-            if tl.fate == crate::controller::EniFate::ChurnedAfterAttachFailure {
-                churned += 1;
-            }
-            let requested = self
-                .demanded_at(tl.nodeeni, &tl.node, tl.subnet)
-                .filter(|t| *t <= tl.created_at)
-                .unwrap_or(tl.requested_at);
-            if tl.in_status_at.is_some() {
-                creation.push(time::to_secs(tl.created_at - requested));
-                if let Some(a) = attached {
-                    attachment.push(time::to_secs(a.saturating_sub(tl.created_at)));
-                    ready.push(time::to_secs(a.saturating_sub(requested)));
-                }
-            }
-            enis.push(EniRow {
-                replication: 0,
-                eni: eni.to_string(),
-                nodeeni: nodeeni_names
-                    .get(tl.nodeeni as usize)
-                    .cloned()
-                    .unwrap_or_default(),
-                node: tl.node.clone(),
-                subnet: tl.subnet.to_string(),
-                requested_s: time::to_secs(requested),
-                created_s: time::to_secs(tl.created_at),
-                attach_returned_s: tl.attach_returned_at.map(time::to_secs),
-                ec2_attached_s: attached.map(time::to_secs),
-                in_status_s: tl.in_status_at.map(time::to_secs),
-                fate: format!("{:?}", tl.fate),
-                gone_s: tl.gone_at.map(time::to_secs),
-            });
-        }
-        // Desired attachments not in place at the end count at the end (censored, the
-        // worst case).
-        let satisfied: BTreeSet<Want> = cluster
-            .borrow()
-            .nodeenis
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| !n.gone)
-            .flat_map(|(k, n)| n.attachments.iter().map(move |a| (k as NodeEniKey, a)))
-            .filter(|(_, a)| srv.attached_at(a.eni).is_some_and(|t| t <= end))
-            .map(|(k, a)| (k, a.node.clone(), a.subnet))
-            .collect();
-        let missing = self.desired_pairs().difference(&satisfied).count();
-        let attached_at_end = desired - missing as u64;
-        for _ in 0..missing {
-            creation.push(time::to_secs(end));
-            attachment.push(time::to_secs(end));
-            ready.push(time::to_secs(end));
-        }
-        let (c50, c95, c99, cmax) = quantiles(creation);
-        let (a50, a95, a99, amax) = quantiles(attachment);
-        let (_, r95, _, _) = quantiles(ready);
+        let samples = self.eni_samples(&rec, &srv, end);
+        let enis = samples.rows;
+        let churned = samples.churned;
+        let attached_at_end = samples.attached_at_end;
+        let (c50, c95, c99, cmax) = censored_quantiles(&samples.creation);
+        let (a50, a95, a99, amax) = censored_quantiles(&samples.attachment);
+        let (_, r95, _, _) = censored_quantiles(&samples.ready);
         let (rc50, rc95, _, rcmax) = quantiles(
             rec.reconciles
                 .iter()
@@ -513,6 +562,20 @@ impl World {
             .iter()
             .filter(|c| c.error.is_some_and(|e| e.is_throttle()))
             .count() as u64;
+        let ops_total = rec.operations.len() as u64;
+        let ops_failed = rec.operations.iter().filter(|o| !o.ok).count() as u64;
+        let reconcile_errors = rec
+            .reconciles
+            .iter()
+            .filter(|r| r.outcome == ReconcileOutcome::Error)
+            .count() as u64;
+        let (tenant_calls, tenant_throttled) =
+            srv.buckets().iter().fold((0, 0), |(calls, throttled), b| {
+                (
+                    calls + b.stats.background_admitted + b.stats.background_throttled,
+                    throttled + b.stats.background_throttled,
+                )
+            });
         let cstats = client.stats();
         let in_flight = client.in_flight();
         let qstats = queue.stats();
@@ -565,15 +628,18 @@ impl World {
             attached_at_end,
             converged: converged_at.is_some(),
             full_reconcile_s: time::to_secs(converged_at.unwrap_or(end)),
-            eni_creation_p50_s: c50,
-            eni_creation_p95_s: c95,
-            eni_creation_p99_s: c99,
-            eni_creation_max_s: cmax,
-            eni_attachment_p50_s: a50,
-            eni_attachment_p95_s: a95,
-            eni_attachment_p99_s: a99,
-            eni_attachment_max_s: amax,
-            eni_ready_p95_s: r95,
+            full_reconcile_censored: converged_at.is_none(),
+            eni_creation_p50_s: c50.value,
+            eni_creation_p95_s: c95.value,
+            eni_creation_p95_censored: c95.censored,
+            eni_creation_p99_s: c99.value,
+            eni_creation_max_s: cmax.value,
+            eni_attachment_p50_s: a50.value,
+            eni_attachment_p95_s: a95.value,
+            eni_attachment_p95_censored: a95.censored,
+            eni_attachment_p99_s: a99.value,
+            eni_attachment_max_s: amax.value,
+            eni_ready_p95_s: r95.value,
             reconcile_p50_s: rc50,
             reconcile_p95_s: rc95,
             reconcile_max_s: rcmax,
@@ -584,15 +650,24 @@ impl World {
                 .unwrap_or_else(|| rec.workers_busy.mean(end)),
             ec2_in_flight_max: in_flight.max() as f64,
             ec2_in_flight_mean: in_flight.mean(end),
+            enis_never_created: samples.never_created,
+            enis_never_attached: samples.never_attached,
+            eni_operations: ops_total,
+            eni_operation_errors: ops_failed,
+            reconcile_errors,
+            error_rate_percent: percent(
+                ops_failed + reconcile_errors,
+                ops_total + rec.reconciles.len() as u64,
+            ),
             ec2_calls: cstats.calls,
             ec2_attempts: attempts,
             ec2_throttled: throttled,
             ec2_errors: errors,
-            error_rate_percent: if attempts == 0 {
-                0.0
-            } else {
-                100.0 * errors as f64 / attempts as f64
-            },
+            ec2_error_percent: percent(errors, attempts),
+            ec2_throttled_percent: percent(throttled, attempts),
+            tenant_calls,
+            tenant_throttled,
+            tenant_throttled_percent: percent(tenant_throttled, tenant_calls),
             sdk_retries: cstats.retries,
             sdk_quota_exhausted: cstats.quota_exhausted,
             wrapper_retries: ops.stats.borrow().wrapper_retries,
@@ -658,6 +733,44 @@ impl World {
             steps: Vec::new(),
         }
     }
+}
+
+/// The per-ENI samples of a run: exact where the ENI got that far by the end, censored
+/// (known only to exceed the time it had waited when the run ended) where it did not.
+struct EniSamples {
+    rows: Vec<EniRow>,
+    /// NodeENI created → ENI exists.
+    creation: Vec<(f64, bool)>,
+    /// ENI exists → attached in EC2.
+    attachment: Vec<(f64, bool)>,
+    /// NodeENI created → attached in EC2.
+    ready: Vec<(f64, bool)>,
+    churned: u64,
+    attached_at_end: u64,
+    /// Desired attachments with no ENI in NodeENI status at the end.
+    never_created: u64,
+    /// Desired attachments not attached in EC2 at the end.
+    never_attached: u64,
+}
+
+/// (p50, p95, p99, max) of censored samples.
+fn censored_quantiles(
+    xs: &[(f64, bool)],
+) -> (
+    CensoredQuantile,
+    CensoredQuantile,
+    CensoredQuantile,
+    CensoredQuantile,
+) {
+    if xs.is_empty() {
+        let zero = CensoredQuantile {
+            value: 0.0,
+            censored: false,
+        };
+        return (zero, zero, zero, zero);
+    }
+    let q = |p| censored_quantile(xs, p);
+    (q(0.5), q(0.95), q(0.99), q(1.0))
 }
 
 /// The time at which every desired attachment was in NodeENI status and `attached` in

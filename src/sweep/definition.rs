@@ -7,7 +7,6 @@ use super::grid::Grid;
 use super::SweepError;
 use crate::aws::{Ec2Profile, InstanceTypes};
 use crate::controller::ControllerProfile;
-use crate::engine::rng;
 use crate::metrics::summary::metric_values;
 use crate::metrics::thresholds::Thresholds;
 use crate::metrics::RunMetrics;
@@ -45,11 +44,9 @@ pub fn run_metric_values(m: &RunMetrics, names: &[String]) -> Vec<f64> {
 }
 
 /// The seed of replication `r` under sweep seed `seed`: exactly the seed `enisim run`
-/// gives replication `r` (cli::run::replicate), so a grid point equals a run with the same
-/// settings and seed, and every grid point sees the same seeds (common random numbers).
-pub fn replication_seed(seed: u64, r: u32) -> u64 {
-    rng::stream_seed(seed, &format!("replication-{r}"))
-}
+/// gives replication `r` (one definition, `scenario::replications`), so a grid point equals
+/// a run with the same settings and seed.
+pub use crate::scenario::replication_seed;
 
 /// A deterministic slice of a sweep: the points `p` with `p mod count == index`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -390,7 +387,10 @@ mod tests {
 
     #[test]
     fn replication_seeds_are_those_of_run() {
-        assert_eq!(replication_seed(1, 3), rng::stream_seed(1, "replication-3"));
+        assert_eq!(
+            replication_seed(1, 3),
+            crate::engine::rng::stream_seed(1, "replication-3")
+        );
     }
 
     #[test]

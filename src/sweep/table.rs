@@ -252,13 +252,19 @@ pub fn summarise_point(def: &SweepDef, point: usize, rows: &[RunRow]) -> PointSu
         })
         .collect();
     let mut verdicts = BTreeMap::new();
-    for (name, th) in &def.thresholds.metrics {
+    for (name, th) in def.thresholds.judged() {
         if let Some(m) = metric_index(def, name) {
             let high = metrics[m].high();
-            let v = if high.is_nan() {
+            // A replication that did not finish what the metric measures (censored) is
+            // a critical breach, as in `run`; one replication judges its point.
+            let censored = metric_index(def, &crate::metrics::summary::censor_key(name))
+                .is_some_and(|c| ok.iter().any(|v| v[c] != 0.0));
+            let v = if high.is_nan() || censored {
                 Verdict::Critical
-            } else {
+            } else if metrics[m].has_interval() {
                 th.judge(high)
+            } else {
+                th.judge(metrics[m].mean)
             };
             verdicts.insert(name.clone(), v);
         }
