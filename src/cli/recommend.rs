@@ -23,6 +23,7 @@ pub struct RecommendArgs {
         long,
         short = 'o',
         value_name = "DIR",
+        alias = "output",
         default_value = "reports/recommend"
     )]
     pub out: PathBuf,

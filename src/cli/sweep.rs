@@ -3,7 +3,7 @@
 use super::model_args::ModelArgs;
 use super::run::in_pool;
 use super::BadInput;
-use crate::scenario::ScenarioSpec;
+use crate::scenario::{limits, ScenarioSpec};
 use crate::sweep::{self, Grid, Progress, RunOptions, Shard, SweepDef, SweepError, SweepOutcome};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -33,7 +33,7 @@ pub struct MergeArgs {
     #[arg(required = true, value_name = "SHARD_DIR")]
     pub shards: Vec<PathBuf>,
     /// Where the merged sweep goes.
-    #[arg(long, short = 'o', value_name = "DIR")]
+    #[arg(long, short = 'o', value_name = "DIR", alias = "output")]
     pub out: PathBuf,
     /// Replace a sweep already in --out.
     #[arg(long)]
@@ -53,14 +53,13 @@ pub struct SweepSpecArgs {
     /// controller.maxConcurrentReconciles=1..30 × controller.maxConcurrentENICleanup=1,2,3,4,8,16.
     #[arg(long = "grid", value_name = "KEY=VALUES")]
     pub grid: Vec<String>,
-    /// Replications per point (default: the scenario's; at most 10000). Every point uses
-    /// the same seeds.
+    /// Replications per point (default: the scenario's; at most 100000, and a sweep has
+    /// at most 2000000 runs). Every point uses the same seeds.
     #[arg(long)]
     pub replications: Option<u32>,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Worker threads (default: all cores; at most 4 × the cores, at least 64). Results do
-    /// not depend on it.
+    /// Worker threads (default: all cores; at most 1024). Results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
     /// No progress output.
@@ -73,7 +72,13 @@ pub struct SweepRunArgs {
     #[command(flatten)]
     pub spec: SweepSpecArgs,
     /// Output directory (sweep.json, journal.csv, runs.{parquet,csv}, summary.{parquet,csv}).
-    #[arg(long, short = 'o', value_name = "DIR", default_value = "reports/sweep")]
+    #[arg(
+        long,
+        short = 'o',
+        value_name = "DIR",
+        alias = "output",
+        default_value = "reports/sweep"
+    )]
     pub out: PathBuf,
     /// Run only shard K of N (points p with p mod N = K; K from 0), for several machines;
     /// join the shards with `enisim sweep merge`.
@@ -99,20 +104,14 @@ pub fn cli_error(e: SweepError) -> anyhow::Error {
     }
 }
 
-/// The most worker threads `--threads` takes: 4 × this machine's cores, at least 64.
-/// More only adds memory (each thread holds a run) and start-up time, never speed.
-pub fn max_threads() -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    cores.saturating_mul(4).max(64)
-}
-
-/// `--threads` within 1..=max_threads().
+/// `--threads` within 1..=`limits::MAX_THREADS`, checked before anything runs (the bound
+/// `run` has too).
 pub fn check_threads(threads: Option<usize>) -> anyhow::Result<()> {
     match threads {
         Some(0) => Err(BadInput("--threads must be ≥ 1".into()).into()),
-        Some(n) if n > max_threads() => Err(BadInput(format!(
-            "--threads {n}: at most {} on this machine (4 × its cores, at least 64); results do not depend on the thread count",
-            max_threads()
+        Some(n) if n as u64 > limits::MAX_THREADS => Err(BadInput(format!(
+            "--threads {n}: at most {}; results do not depend on the thread count",
+            limits::MAX_THREADS
         ))
         .into()),
         _ => Ok(()),
@@ -139,7 +138,7 @@ impl SweepSpecArgs {
             Some(r) => r,
             None => base.scenario.run.replications,
         };
-        SweepDef::new(
+        let def = SweepDef::new(
             &name,
             base,
             model,
@@ -148,8 +147,36 @@ impl SweepSpecArgs {
             replications,
             self.seed,
         )
-        .map_err(cli_error)
+        .map_err(cli_error)?;
+        // The largest point, as many at once as there are threads, must fit in memory.
+        let runs = def.points().saturating_mul(def.replications as usize);
+        super::run::check_work(
+            &largest_point(&def),
+            self.threads,
+            u32::try_from(runs).unwrap_or(u32::MAX),
+        )?;
+        Ok(def)
     }
+}
+
+/// The base with every size axis (workers, cleanup pool, nodes, ENIs per node) at its
+/// largest value: the point that needs the most memory.
+fn largest_point(def: &SweepDef) -> crate::scenario::Settings {
+    let mut s = def.base.clone();
+    for a in &def.grid.axes {
+        if matches!(
+            a.key.as_str(),
+            "controller.maxConcurrentReconciles"
+                | "controller.maxConcurrentENICleanup"
+                | "enisim.scenario.nodes"
+                | "enisim.scenario.enisPerNode"
+        ) {
+            if let Some(max) = a.values.iter().filter_map(|v| v.parse::<u64>().ok()).max() {
+                let _ = s.apply(&a.key, &serde_yaml_ng::Value::Number(max.into()));
+            }
+        }
+    }
+    s
 }
 
 impl SweepRunArgs {

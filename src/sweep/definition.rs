@@ -145,8 +145,8 @@ fn instance_types_csv(t: &InstanceTypes) -> String {
     out
 }
 
-/// At most this many replications per point.
-pub const MAX_REPLICATIONS: u32 = 10_000;
+/// At most this many replications per point (the bound `run` has too).
+pub const MAX_REPLICATIONS: u32 = crate::scenario::limits::MAX_REPLICATIONS as u32;
 /// At most this many runs (points × replications) in one sweep: the tables hold them all
 /// in memory (a few hundred bytes each).
 pub const MAX_RUNS: usize = 2_000_000;

@@ -3,7 +3,7 @@
 //! range (`a..b`, or `a..b:step`). Points are the Cartesian product, the first axis
 //! varying slowest; point `p` is numbered in that order.
 
-use crate::scenario::values::{parse_set_value, KNOWN_KEYS};
+use crate::scenario::values::parse_set_value;
 use crate::scenario::Settings;
 use serde::{Deserialize, Serialize};
 use serde_yaml_ng::Value;
@@ -101,9 +101,7 @@ impl Axis {
             if n > MAX_AXIS_VALUES as i128 {
                 return Err(err(
                     spec,
-                    format!(
-                        "{n} values on one axis is too many (at most {MAX_AXIS_VALUES})"
-                    ),
+                    format!("{n} values on one axis is too many (at most {MAX_AXIS_VALUES})"),
                 ));
             }
             (0..n).map(|i| (lo + i * step).to_string()).collect()
@@ -217,28 +215,28 @@ impl Grid {
                     ));
                 }
             }
-            let integer = KNOWN_KEYS
-                .iter()
-                .any(|(k, what)| *k == axis.key && what.starts_with("integer"));
+            axes.push(axis);
+        }
+        // Every value checked against the model, once the grid's size is known to be fine.
+        for (axis, spec) in axes.iter().zip(specs) {
+            if axis.key == "enisim.scenario.replications" {
+                return Err(err(
+                    spec,
+                    "the replications are the sweep's own, the same at every point: use --replications",
+                ));
+            }
             for i in 0..axis.values.len() {
-                if integer {
-                    if let Ok(n) = axis.values[i].parse::<i128>() {
-                        if n > u32::MAX as i128 {
+                let mut s = base.clone();
+                match s.apply(&axis.key, &axis.value(i)) {
+                    Ok(true) => {
+                        // The scenario as a whole, as a values file or --set is held to.
+                        if let Err((k, m)) = s.scenario.validate() {
                             return Err(err(
                                 spec,
-                                format!(
-                                    "{}={}: out of range, at most {}",
-                                    axis.key,
-                                    axis.values[i],
-                                    u32::MAX
-                                ),
+                                format!("{}={}: scenario {k}: {m}", axis.key, axis.values[i]),
                             ));
                         }
                     }
-                }
-                let mut s = base.clone();
-                match s.apply(&axis.key, &axis.value(i)) {
-                    Ok(true) => {}
                     Ok(false) => {
                         return Err(err(
                             spec,
@@ -257,7 +255,6 @@ impl Grid {
                     }
                 }
             }
-            axes.push(axis);
         }
         Ok(Grid { axes })
     }
@@ -409,5 +406,27 @@ mod tests {
             "controller.maxConcurrentReconciles=2 enisim.scenario.layout=nodeeni-per-node"
         );
         assert_eq!(Grid::default().points(), 1);
+    }
+
+    #[test]
+    fn point_counts_never_overflow() {
+        let axis = |k: &str| Axis {
+            key: k.into(),
+            values: (0..65536).map(|i| i.to_string()).collect(),
+        };
+        let g = Grid {
+            axes: vec![axis("a"), axis("b"), axis("c"), axis("d")],
+        };
+        assert_eq!(g.checked_points(), None);
+        assert_eq!(g.points(), usize::MAX);
+        let e = Axis::parse("k=-9223372036854775808..9223372036854775807").unwrap_err();
+        assert!(e.to_string().contains("too many"), "{e}");
+        let e = Axis::parse(
+            "k=-170141183460469231731687303715884105728..170141183460469231731687303715884105727",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("too many"), "{e}");
+        let a = Axis::parse("k=9223372036854775800..9223372036854775807:3").unwrap();
+        assert_eq!(a.values.len(), 3);
     }
 }
