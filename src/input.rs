@@ -88,6 +88,12 @@ pub fn parse_yaml<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, Inp
             Some(k) => message[k.len() + 2..].to_string(),
             None => message,
         };
+        // A custom error from a field's own parser (a Go duration, a rate) is reported at
+        // the enclosing map; the value it quotes finds the field itself.
+        let (line, key) = match refine_to_quoted_value(text, key.as_deref(), &message) {
+            Some((l, k)) => (Some(l), Some(k)),
+            None => (line, key),
+        };
         InputError {
             file: file.to_path_buf(),
             line,
@@ -95,6 +101,50 @@ pub fn parse_yaml<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, Inp
             message,
         }
     })
+}
+
+/// For an error at map `key` whose message quotes a value (`invalid duration "abc"`), the
+/// line and dotted key of the one direct field of that map holding exactly that value.
+fn refine_to_quoted_value(text: &str, key: Option<&str>, message: &str) -> Option<(usize, String)> {
+    let quoted = message.split('"').nth(1).filter(|q| !q.is_empty())?;
+    let start = match key {
+        Some(k) => locate_yaml_key(text, k)?,
+        None => 0,
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let indent_of = |l: &str| l.len() - l.trim_start().len();
+    let (base, from) = match key {
+        Some(_) => (Some(indent_of(lines[start - 1])), start),
+        None => (None, 0),
+    };
+    let mut hits = Vec::new();
+    for (i, raw) in lines.iter().enumerate().skip(from) {
+        let line = raw.split(" #").next().unwrap_or(raw);
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        if base.is_some_and(|b| indent_of(line) <= b) {
+            break;
+        }
+        if let Some((k, v)) = trimmed.split_once(':') {
+            let v = v.trim().trim_matches('"').trim_matches('\'');
+            if v == quoted {
+                let field = k.trim().trim_matches('"').trim_matches('\'');
+                hits.push((i + 1, field.to_string()));
+            }
+        }
+    }
+    match hits.as_slice() {
+        [(line, field)] => Some((
+            *line,
+            match key {
+                Some(k) => format!("{k}.{field}"),
+                None => field.clone(),
+            },
+        )),
+        _ => None,
+    }
 }
 
 /// The 1-based line of a dotted key path (`a.b.c`, list items as `a[2].b`) in a YAML
@@ -167,6 +217,24 @@ mod tests {
         let e = parse_yaml::<S>(Path::new("f.yaml"), "a: 1\nb: 2\n").unwrap_err();
         assert_eq!(e.line, Some(2));
         assert!(e.message.contains("unknown field `b`"), "{e}");
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Env {
+            env: Inner,
+        }
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Inner {
+            period: crate::controller::profile::GoDuration,
+            timeout: crate::controller::profile::GoDuration,
+        }
+        let e = parse_yaml::<Env>(
+            Path::new("p.yaml"),
+            "# c\nenv:\n  period: 5m\n  timeout: abc   # T\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, Some(4), "{e}");
+        assert_eq!(e.key.as_deref(), Some("env.timeout"), "{e}");
         let e = parse_yaml::<S>(Path::new("f.yaml"), "a: x\n").unwrap_err();
         assert_eq!(e.line, Some(1));
         assert!(

@@ -267,3 +267,304 @@ fn event_order_is_reproducible() {
     assert_eq!(calls(9), calls(9));
     let _: BTreeMap<u8, u8> = BTreeMap::new();
 }
+
+/// Two NodeENIs (one subnet each, both deviceIndex 1) on one node, reconciled at once:
+/// both Attach at index 1 at the same instant, the second conflicts.
+fn index_race(attach_delay_ms: f64, faults: &[(&str, f64)], until: Nanos) -> World {
+    let (mut model, mut s) = fixed_model();
+    model.ec2.attachment.attach = Distribution::fixed_ms(attach_delay_ms);
+    for (a, p) in faults {
+        model.ec2.faults.error_probability.insert(a.to_string(), *p);
+    }
+    for kv in [
+        "enisim.scenario.enisPerNode=2",
+        "enisim.scenario.layout=subnet-per-nodeeni",
+        "enisim.scenario.deviceIndex=default",
+        "controller.maxConcurrentReconciles=2",
+    ] {
+        s.apply_set(kv).unwrap();
+    }
+    let w = World::build(&s, &model, 7).unwrap();
+    w.create_nodeenis();
+    w.sim.run_until(until);
+    w
+}
+
+fn attaches(w: &World) -> Vec<(Nanos, u32, bool)> {
+    w.log
+        .borrow()
+        .iter()
+        .filter(|c| c.action == Action::AttachNetworkInterface)
+        .map(|c| (c.start, c.device_index.unwrap(), c.error.is_none()))
+        .collect()
+}
+
+/// C:2206-2210: AWS lists only `attached` ENIs, so the index the first ENI is still
+/// attaching at looks free; `findNextAvailableDeviceIndex` returns the conflicting index
+/// itself and `attachENI` returns the error with no second Attach; the ENI is deleted.
+#[test]
+fn index_conflict_with_the_index_free_in_aws_makes_no_second_attach() {
+    let w = index_race(2000.0, &[], 1500 * MILLI);
+    let a = attaches(&w);
+    assert_eq!(a.len(), 2, "{a:?}");
+    assert_eq!(a[0].1, 1);
+    assert_eq!(a[1].1, 1);
+    assert_eq!(a.iter().filter(|x| x.2).count(), 1);
+    let rec = w.controller.rec.borrow();
+    assert_eq!(rec.index_conflicts, 1);
+    assert_eq!(rec.index_conflicts_unresolved, 1);
+    assert_eq!(rec.index_conflict_retries, 0);
+    // The losing ENI: Create, Attach (conflict), GetInstanceENIs, Delete.
+    let log = w.log.borrow();
+    let count = |a| log.iter().filter(|c| c.action == a).count();
+    assert_eq!(count(Action::CreateNetworkInterface), 2);
+    assert_eq!(count(Action::DeleteNetworkInterface), 1);
+    assert_eq!(count(Action::ModifyNetworkInterfaceAttribute), 1);
+}
+
+/// C:2213-2215: when AWS already shows the index attached, one retry at the next index
+/// AWS shows free, and Modify follows it.
+#[test]
+fn index_conflict_with_the_index_taken_in_aws_retries_once_at_the_next() {
+    let w = index_race(1.0, &[], 1500 * MILLI);
+    let a = attaches(&w);
+    assert_eq!(a.len(), 3, "{a:?}");
+    assert_eq!((a[2].1, a[2].2), (2, true));
+    let rec = w.controller.rec.borrow();
+    assert_eq!(rec.index_conflict_retries, 1);
+    let log = w.log.borrow();
+    let count = |a| log.iter().filter(|c| c.action == a).count();
+    assert_eq!(count(Action::DeleteNetworkInterface), 0);
+    assert_eq!(count(Action::ModifyNetworkInterfaceAttribute), 2);
+}
+
+/// C:2199-2202: the AWS look-up fails → the error, no second Attach.
+#[test]
+fn index_conflict_with_a_failed_look_up_makes_no_second_attach() {
+    let w = index_race(2000.0, &[("DescribeNetworkInterfaces", 1.0)], 20 * SECOND);
+    let a = attaches(&w);
+    assert_eq!(a.len(), 2, "{a:?}");
+    let rec = w.controller.rec.borrow();
+    assert_eq!(rec.index_conflicts, 1);
+    assert_eq!(rec.index_conflicts_unresolved, 0);
+    assert_eq!(rec.index_conflict_retries, 0);
+}
+
+/// One node, one ENI, converged under `model` (and observed a while); returns the world
+/// and the time now.
+fn converged_one(model: Model, s: &Settings) -> (World, Nanos) {
+    let w = World::build(s, &model, 7).unwrap();
+    w.create_nodeenis();
+    let (converged, _, _) = w.run_to_convergence(120 * SECOND);
+    converged.expect("converges");
+    let now = w.sim.now();
+    (w, now)
+}
+
+fn calls_after(w: &World, t: Nanos, a: Action, dry_run: bool) -> usize {
+    w.log
+        .borrow()
+        .iter()
+        .filter(|c| c.start >= t && c.action == a && c.dry_run == dry_run)
+        .count()
+}
+
+/// C:1221-1236: a cleanup succeeds only if detach, wait and delete all do. A detach that
+/// outlasts WaitForENIDetachment's five looks (24.4 s) makes the wait fail (E:874-877);
+/// deleteENIIfExists still deletes the ENI after its extra T, but the cleanup reports a
+/// failure, so the deletion requeues after T and a second pass finds the ENI gone.
+#[test]
+fn a_timed_out_wait_fails_the_cleanup_even_when_the_delete_succeeds() {
+    let (mut model, s) = fixed_model();
+    model.ec2.attachment.detach = Distribution::fixed_ms(30_000.0);
+    let (w, t) = converged_one(model, &s);
+    w.api.delete_nodeeni(0);
+    w.sim.run_until(t + 120 * SECOND);
+    let rec = w.controller.rec.borrow();
+    assert_eq!(rec.cleanups.len(), 2, "{:?}", rec.cleanups);
+    assert!(!rec.cleanups[0].ok);
+    assert_eq!(rec.cleanups[0].detach_polls, 5);
+    assert!(rec.cleanups[1].ok);
+    let passes = rec.reconciles.iter().filter(|r| r.deleting).count();
+    assert_eq!(passes, 2);
+    assert_eq!(calls_after(&w, t, Action::DeleteNetworkInterface, false), 1);
+    assert!(w.cluster.borrow().nodeenis[0].gone);
+}
+
+/// C:1086-1088: a DescribeENI error does not stop the cleanup: the force-detach follows.
+#[test]
+fn a_describe_error_does_not_stop_the_cleanup() {
+    let (mut model, s) = fixed_model();
+    model
+        .ec2
+        .faults
+        .error_probability
+        .insert("DescribeNetworkInterfaces".into(), 1.0);
+    let (w, t) = converged_one(model, &s);
+    w.api.delete_nodeeni(0);
+    w.sim.run_until(t + 60 * SECOND);
+    assert!(calls_after(&w, t, Action::DetachNetworkInterface, false) >= 1);
+    let rec = w.controller.rec.borrow();
+    assert!(
+        rec.cleanups.iter().all(|c| !c.ok),
+        "describe fails: delete step fails"
+    );
+}
+
+/// C:1882-1893 with C:1852: a DescribeInstances error means "the instance exists", and
+/// the DescribeENI step follows; the unmatched node's attachment is then stale and
+/// cleaned up.
+#[test]
+fn a_describe_instances_error_means_the_instance_exists() {
+    let (mut model, s) = fixed_model();
+    model
+        .ec2
+        .faults
+        .error_probability
+        .insert("DescribeInstances".into(), 1.0);
+    let (w, t) = converged_one(model, &s);
+    w.api.change_node("node-00", |n| {
+        n.labels.remove("ng");
+    });
+    w.sim.run_until(t + 60 * SECOND);
+    assert!(calls_after(&w, t, Action::DetachNetworkInterface, false) >= 1);
+    assert!(w.cluster.borrow().nodeenis[0].attachments.is_empty());
+}
+
+/// C:1835-1841: a terminated instance is stale at once; no DescribeENI follows.
+#[test]
+fn a_terminated_instance_costs_one_describe_instances_and_no_describe_eni() {
+    let (model, s) = fixed_model();
+    let (w, _) = converged_one(model, &s);
+    let inst = w.cluster.borrow().nodes[0].instance.unwrap();
+    w.api.change_node("node-00", |n| n.deleted = true);
+    let t1 = w.sim.now();
+    w.server.borrow_mut().terminate_instance(inst, t1);
+    w.sim.run_until(t1 + 2 * SECOND);
+    let rec = w.controller.rec.borrow();
+    let pass = rec
+        .reconciles
+        .iter()
+        .find(|r| r.start >= t1)
+        .expect("the node event enqueues the NodeENI");
+    let actions: Vec<Action> = w
+        .log
+        .borrow()
+        .iter()
+        .filter(|c| c.start >= pass.start && c.start < pass.end)
+        .map(|c| c.action)
+        .collect();
+    // DescribeInstances (terminated → stale), then handleStaleAttachment's DescribeENI,
+    // which finds the ENI gone with its instance (DeleteOnTermination).
+    assert_eq!(
+        actions,
+        vec![Action::DescribeInstances, Action::DescribeNetworkInterfaces],
+        "{actions:?}"
+    );
+}
+
+/// The kubelet's Node status posts are Node update events (C:138-150, no predicate) that
+/// enqueue every NodeENI matching the node (C:154-186), through the watch delay.
+#[test]
+fn kubelet_status_posts_enqueue_the_matching_nodeenis() {
+    let (model, mut s) = fixed_model();
+    for kv in [
+        "enisim.scenario.nodes=2",
+        "enisim.scenario.layout=nodeeni-per-node",
+        "controller.maxConcurrentReconciles=2",
+    ] {
+        s.apply_set(kv).unwrap();
+    }
+    s.controller.kubernetes.kubelet = Some(enisim::controller::profile::KubeletSpec {
+        node_status_update_frequency: enisim::controller::profile::GoDuration(10 * SECOND),
+        node_status_report_frequency: enisim::controller::profile::GoDuration(60 * SECOND),
+        update_jitter: 0.0,
+    });
+    let w = World::build(&s, &model, 7).unwrap();
+    w.create_nodeenis();
+    w.sim.run_until(20 * 60 * SECOND);
+    let posts = w.api.stats.borrow().node_status_posts.clone();
+    // Two nodes, one post a minute each, from a phase in the first minute.
+    assert!((39..=40).contains(&posts.len()), "{}", posts.len());
+    for node in ["node-00", "node-01"] {
+        let t: Vec<Nanos> = posts.iter().filter(|p| p.1 == node).map(|p| p.0).collect();
+        assert!(t[0] < 60 * SECOND);
+        assert!(t.windows(2).all(|w| w[1] - w[0] == 60 * SECOND), "{t:?}");
+    }
+    let rec = w.controller.rec.borrow();
+    let names: Vec<String> = w
+        .cluster
+        .borrow()
+        .nodeenis
+        .iter()
+        .map(|n| n.name.clone())
+        .collect();
+    // Once converged, every post is followed 5 ms later (the watch delay) by a pass of
+    // that node's NodeENI, and of no other NodeENI.
+    for (t, node) in posts.iter().filter(|p| p.0 > 60 * SECOND) {
+        let started: Vec<&str> = rec
+            .reconciles
+            .iter()
+            .filter(|r| r.start == t + 5 * MILLI)
+            .map(|r| names[r.key as usize].as_str())
+            .collect();
+        assert_eq!(started, vec![format!("multi-eni-{node}")], "post at {t}");
+    }
+}
+
+/// The default profile: 10 s ticks with 4 % jitter, a post at the first tick ≥ 5 min
+/// after the last (kubelet defaults).
+#[test]
+fn default_kubelet_posts_every_five_minutes_and_a_bit() {
+    let (model, mut s) = fixed_model();
+    s.controller.kubernetes.kubelet = ControllerProfile::embedded().kubernetes.kubelet;
+    assert!(s.controller.kubernetes.kubelet.is_some());
+    let w = World::build(&s, &model, 7).unwrap();
+    w.create_nodeenis();
+    w.sim.run_until(60 * 60 * SECOND);
+    let posts: Vec<Nanos> = w
+        .api
+        .stats
+        .borrow()
+        .node_status_posts
+        .iter()
+        .map(|p| p.0)
+        .collect();
+    assert!(posts.len() >= 11, "{}", posts.len());
+    assert!(posts[0] < 300 * SECOND);
+    for g in posts.windows(2).map(|w| w[1] - w[0]) {
+        assert!((300 * SECOND..=312 * SECOND).contains(&g), "{g}");
+    }
+}
+
+/// v1.3.8 parses CIRCUIT_BREAKER_ENABLED and builds the breaker, but no AWS call goes
+/// through it (C:99-114, C:446): setting it changes nothing, and the library says so.
+#[test]
+fn circuit_breaker_enabled_changes_nothing_and_is_named_as_inert() {
+    let on = settings(&["enisim.env.CIRCUIT_BREAKER_ENABLED=true"]);
+    let off = settings(&["enisim.env.CIRCUIT_BREAKER_ENABLED=false"]);
+    let a = simulate(&on, &Model::embedded(), 3).unwrap();
+    let b = simulate(&off, &Model::embedded(), 3).unwrap();
+    assert_eq!(a.calls, b.calls);
+    assert_eq!(a.metrics, b.metrics);
+    let w = off.controller.warnings([
+        "enisim.env.CIRCUIT_BREAKER_ENABLED",
+        "controller.maxConcurrentReconciles",
+    ]);
+    assert_eq!(
+        w,
+        vec![enisim::controller::profile::CIRCUIT_BREAKER_ENABLED_WARNING.to_string()]
+    );
+    assert!(w[0].contains("has no effect in v1.3.8"));
+    // Under the what-if the flag decides whether the wired breaker exists (C:100).
+    let wired = settings(&[
+        "enisim.whatIf.circuitBreaker=v1.3.8",
+        "enisim.env.CIRCUIT_BREAKER_ENABLED=false",
+    ]);
+    assert!(wired
+        .controller
+        .warnings(["enisim.env.CIRCUIT_BREAKER_ENABLED"])
+        .is_empty());
+    let w = World::build(&wired, &Model::embedded(), 1).unwrap();
+    assert!(w.ops.breaker().is_none());
+}

@@ -213,3 +213,26 @@ fn adaptive_mode_slows_the_sender_after_a_throttle() {
     let span = |r: &Rig| r.log.borrow().last().unwrap().end;
     assert!(span(&adaptive) > span(&base));
 }
+
+/// aws/retry/adaptive.go: the attempt token is `handleResponse` (send-rate update only,
+/// `GetAttemptToken`) and the initial token `nopRelease`, so a successful attempt adds
+/// nothing to the retry quota, where Standard adds NoRetryIncrement (1) per success.
+#[test]
+fn adaptive_mode_adds_no_quota_per_successful_attempt() {
+    for (mode, expected) in [(RetryMode::V2Standard, 495), (RetryMode::V2Adaptive, 490)] {
+        let r = rig(mode, |_| {});
+        // DescribeInstances: the first call takes the only token; the second is throttled
+        // three times (2 retries × 5, never refunded): 490 left.
+        let results = run_calls(&r, 2, describe(&r));
+        assert!(results[1].is_err());
+        assert_eq!(r.client.quota(), 490);
+        // Five successful DescribeNetworkInterfaces calls.
+        let ok = run_calls(
+            &r,
+            5,
+            Request::DescribeNetworkInterfaces(EniQuery::AttachedToInstance(r.instance)),
+        );
+        assert!(ok.iter().all(|x| x.is_ok()));
+        assert_eq!(r.client.quota(), expected, "{mode:?}");
+    }
+}

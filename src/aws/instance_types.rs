@@ -60,8 +60,15 @@ impl InstanceTypes {
     /// Loads a CSV table, or `aws ec2 describe-instance-types` JSON if the file is JSON.
     pub fn load(path: &Path) -> Result<InstanceTypes, InputError> {
         let text = read_text(path)?;
-        if text.trim_start().starts_with('{') {
+        let first = text.trim_start_matches('\u{feff}').trim_start();
+        if first.starts_with('{') {
             Self::from_describe_json(path, &text)
+        } else if first.starts_with('[') {
+            Err(InputError::new(
+                path,
+                "JSON, but not the shape of `aws ec2 describe-instance-types` output (an object {\"InstanceTypes\": [...]}; a bare list is what a --query prints): run it without --query, or give a CSV like models/instance-types.csv",
+            )
+            .at_line(1))
         } else {
             Self::from_csv(path, &text)
         }
@@ -83,7 +90,8 @@ impl InstanceTypes {
         self.by_name.values()
     }
 
-    /// The names closest to `name`, for "did you mean" messages.
+    /// The names of `name`'s family (`m5.5xlarge` → the m5 sizes), for "did you mean"
+    /// messages.
     pub fn suggest(&self, name: &str) -> Vec<&str> {
         let family = name.split('.').next().unwrap_or(name);
         self.by_name
@@ -92,6 +100,28 @@ impl InstanceTypes {
             .map(|k| k.as_str())
             .take(12)
             .collect()
+    }
+
+    /// What to say about an unknown type: its family's sizes, or, when the family itself is
+    /// unknown, the nearest names and how to add types.
+    pub fn unknown_type_hint(&self, name: &str) -> String {
+        let family = self.suggest(name);
+        if !family.is_empty() {
+            return format!("known in this family: {}", family.join(", "));
+        }
+        let mut near: Vec<(&str, f64)> = self
+            .by_name
+            .keys()
+            .map(|k| (k.as_str(), strsim::jaro_winkler(k, name)))
+            .collect();
+        near.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
+        let near: Vec<&str> = near.iter().take(5).map(|(k, _)| *k).collect();
+        format!(
+            "no type of family {:?} is in the table ({} types); nearest names: {}; to model another type, pass --instance-types with a CSV like models/instance-types.csv or the JSON of `aws ec2 describe-instance-types`",
+            name.split('.').next().unwrap_or(name),
+            self.len(),
+            near.join(", ")
+        )
     }
 
     fn insert(
@@ -228,8 +258,13 @@ impl InstanceTypes {
             maximum_network_interfaces: u32,
         }
         let page: Page = serde_json::from_str(text).map_err(|e| {
-            InputError::new(file, format!("not describe-instance-types JSON: {e}"))
-                .at_line(e.line())
+            InputError::new(
+                file,
+                format!(
+                    "not the shape of `aws ec2 describe-instance-types` output ({{\"InstanceTypes\": [{{\"InstanceType\": …, \"NetworkInfo\": {{…}}}}]}}): {e}"
+                ),
+            )
+            .at_line(e.line())
         })?;
         let mut out = InstanceTypes::default();
         for (i, d) in page.instance_types.into_iter().enumerate() {

@@ -7,8 +7,10 @@
 //!   quota of 500 tokens, 5 per retry, refunded when the retry succeeds, +1 per successful
 //!   attempt; when it is empty the call fails with "retry quota exceeded", a text that no
 //!   longer carries the throttle code.
-//! - `v2-adaptive` (aws/retry/adaptive.go, adaptive_ratelimit.go): standard plus a
-//!   client-side CUBIC send-rate bucket, enabled by the first throttle.
+//! - `v2-adaptive` (aws/retry/adaptive.go, adaptive_ratelimit.go): standard's attempts,
+//!   back-off and retry cost/refund, plus a client-side CUBIC send-rate bucket enabled by
+//!   the first throttle; no +1 per successful attempt (its attempt token only updates
+//!   the send rate, `GetAttemptToken` → `handleResponse`).
 //! - `v2-2026` (AWS_NEW_RETRIES_2026; aws-sdk-go-v2#3416): non-throttle base 50 ms,
 //!   throttle base 1 s, 0-based exponent with the cap before jitter; transient retries
 //!   cost 14, throttles 5; +1 only for a successful first attempt.
@@ -526,6 +528,12 @@ impl Ec2Client {
                     let refund = held_retry_cost.unwrap_or(0);
                     let increment = match self.0.mode {
                         RetryMode::V2Retries2026 if attempts > 1 => 0,
+                        // Adaptive's attempt token is `handleResponse`, which only feeds
+                        // the send-rate limiter, and its initial token is `nopRelease`
+                        // (aws/retry/adaptive.go GetAttemptToken, GetInitialToken): no
+                        // NoRetryIncrement; the retry cost is still Standard's, refunded
+                        // when the retry succeeds (adaptive.go GetRetryToken).
+                        RetryMode::V2Adaptive => 0,
                         _ => NO_RETRY_INCREMENT,
                     };
                     st.quota = (st.quota + refund + increment).min(RETRY_QUOTA);

@@ -4,7 +4,6 @@ use crate::aws::{Ec2Profile, InstanceTypes};
 use crate::controller::ControllerProfile;
 use crate::metrics::thresholds::Thresholds;
 use crate::scenario::{Model, ScenarioSpec, Settings};
-use anyhow::Context;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug, Clone)]
@@ -60,8 +59,8 @@ impl ModelArgs {
         };
         let mut s = Settings::new(controller, scenario);
         for f in &self.values {
-            s.apply_values_file(f)
-                .with_context(|| format!("applying values file {}", f.display()))?;
+            // The error names the file, the line and the key itself.
+            s.apply_values_file(f)?;
         }
         for kv in &self.set {
             s.apply_set(kv)?;

@@ -4,7 +4,7 @@
 //! MaxCleanupDuration that leaks whatever is left.
 
 use super::cluster::{AttachmentStatus, NodeEni, NodeEniKey};
-use super::ec2::Wrapper;
+use super::ec2::{CallError, Wrapper};
 use super::reconcile::{Controller, ReconcileError};
 use super::recorder::{CleanupRecord, EniFate, ReconcileOutcome};
 use crate::aws::server::EniStatus;
@@ -139,60 +139,103 @@ impl Controller {
         ok
     }
 
+    /// `cleanupENIAttachment` (C:1205-1240): the ENI's cleanup succeeds only if detach,
+    /// wait and delete all succeed (C:1221-1236: each failure sets `success = false` and
+    /// the next step runs anyway).
     async fn cleanup_steps(&self, att: &AttachmentStatus, polls: &mut u32) -> bool {
         let t = self.profile.env.detachment_timeout.0;
-        // 1. Already gone?
-        match self.ec2.describe_eni(att.eni).await {
-            Ok(None) => return true,
-            Ok(Some(_)) => {}
-            Err(_) => return false,
+        // Step 2, checkENIExists (C:1072-1098): gone → done; a describe error "will still
+        // attempt cleanup" (C:1086-1088), and `eniExists, _ :=` drops the error (C:1215).
+        if let Ok(None) = self.ec2.describe_eni(att.eni).await {
+            return true;
         }
-        // 2. Force-detach inside the cleanup wrapper (C:1102, 1111). Steps 3–4 run even
-        //    if it failed.
-        let _ = self
+        let mut success = true;
+        // Step 3, detachENIWithRetry (C:1102): Force=true inside the cleanup wrapper
+        // (C:1111); an attachment that is not found counts as detached (E:353, C:1120).
+        if self
             .ec2
             .retrying(Wrapper::Cleanup, async || {
                 self.ec2.detach(att.attachment, true, false).await
             })
-            .await;
-        // 3. Wait for the detachment inside the cleanup wrapper (C:1154, 1163).
-        let _ = self
+            .await
+            .is_err()
+        {
+            success = false;
+        }
+        // Step 4, waitForENIDetachmentWithRetry (C:1154) around WaitForENIDetachment
+        // (E:817): a time-out is an error (E:874-877), and so is a failed look-up.
+        if self
             .ec2
             .retrying(Wrapper::Cleanup, async || {
                 self.wait_for_detachment(att, t, polls).await
             })
-            .await;
-        // 4. deleteENIIfExists (C:1242): still attached → sleep T, look again, delete.
+            .await
+            .is_err()
+        {
+            success = false;
+        }
+        // Step 5, deleteENIIfExists (C:1242).
+        if !self.delete_eni_if_exists(att, t).await {
+            success = false;
+        }
+        success
+    }
+
+    /// `deleteENIIfExists` (C:1242-1311): a describe error is a failure; still attached →
+    /// sleep T and look again (an error then is a failure too, C:1271-1281); then Delete,
+    /// whose "not found" E already reads as success (E:406).
+    async fn delete_eni_if_exists(&self, att: &AttachmentStatus, t: Nanos) -> bool {
         let view = match self.ec2.describe_eni(att.eni).await {
             Ok(None) => return true,
             Ok(Some(v)) => v,
             Err(_) => return false,
         };
-        if view.attachment.is_some() {
+        // E reports no attachment for an `available` ENI (E:494-500).
+        if view.attachment.is_some() && view.status != EniStatus::Available {
             self.sim.sleep(t).await;
-            if let Ok(None) = self.ec2.describe_eni(att.eni).await {
-                return true;
+            match self.ec2.describe_eni(att.eni).await {
+                Ok(None) => return true,
+                Ok(Some(_)) => {}
+                Err(_) => return false,
             }
         }
         self.ec2.delete(att.eni).await.is_ok()
     }
 
-    /// `WaitForENIDetachment` (E:817): polls at 0, 3, 7.5, 14.25, 24.4 s for T = 15 s.
+    /// `WaitForENIDetachment` (E:817-881): five looks, sleeps of T/5·1.5^k (+≤10 %)
+    /// between them (0, 3, 7.5, 14.25, 24.4 s for T = 15 s). A throttling error text
+    /// counts as one more look (E:843-848); any other error ends the wait at once
+    /// (E:851-853); after the last look, "timed out waiting for ENI detachment" with the
+    /// last error's text (E:874-877), which the cleanup wrapper retries only if that text
+    /// reads as throttling.
     async fn wait_for_detachment(
         &self,
         att: &AttachmentStatus,
         t: Nanos,
         polls: &mut u32,
-    ) -> Result<(), super::ec2::CallError> {
+    ) -> Result<(), CallError> {
         let sleeps = detach_poll_sleeps(t);
+        let mut last: Option<CallError> = None;
         for k in 0..=sleeps.len() {
             *polls += 1;
-            let detached = match self.ec2.describe_eni(att.eni).await? {
-                None => true,
-                Some(v) => v.attachment.is_none() || v.status == EniStatus::Available,
-            };
-            if detached {
-                return Ok(());
+            match self.ec2.describe_eni(att.eni).await {
+                Ok(None) => return Ok(()),
+                Ok(Some(v)) if v.attachment.is_none() || v.status == EniStatus::Available => {
+                    return Ok(())
+                }
+                Ok(Some(v)) => {
+                    let status = match v.status {
+                        EniStatus::InUse => "in-use",
+                        EniStatus::Available => "available",
+                    };
+                    last = Some(CallError::Text(format!("ENI is still attached: {status}")))
+                }
+                Err(e) if e.is_throttle_text(false) => last = Some(e),
+                Err(e) => {
+                    return Err(CallError::Text(format!(
+                        "failed to check ENI detachment status: {e}"
+                    )))
+                }
             }
             if k < sleeps.len() {
                 let jitter: f64 = self.jitter_rng().random::<f64>() * 0.1;
@@ -201,7 +244,10 @@ impl Controller {
                     .await;
             }
         }
-        Ok(()) // timed out: the caller's delete step decides (failure shows there)
+        Err(CallError::Text(format!(
+            "timed out waiting for ENI detachment: {}",
+            last.map(|e| e.to_string()).unwrap_or_default()
+        )))
     }
 }
 

@@ -121,6 +121,8 @@ pub struct ApiStats {
     pub status_writes_changed: u64,
     pub meta_writes: u64,
     pub watch_events: u64,
+    /// Kubelet Node status posts (each a Node update event): when, and which node.
+    pub node_status_posts: Vec<(Nanos, String)>,
     /// When each write completed and each watch event was handled (for CPU).
     pub status_write_times: Vec<Nanos>,
     pub meta_write_times: Vec<Nanos>,
@@ -346,6 +348,59 @@ impl ApiServer {
         self.note_objects();
         for k in keys {
             self.emit(k);
+        }
+    }
+
+    /// A kubelet's Node status post: a Node update event with unchanged labels, mapped to
+    /// every NodeENI matching the node (`findNodeENIsForNode`, C:154-186). A deleted (or
+    /// not yet joined) node posts nothing.
+    pub fn node_status_posted(&self, name: &str) {
+        let keys = {
+            let c = self.cluster.borrow();
+            match c.nodes.iter().find(|n| n.name == name) {
+                Some(n) if !n.deleted => c.nodeenis_for(n),
+                _ => return,
+            }
+        };
+        self.stats
+            .borrow_mut()
+            .node_status_posts
+            .push((self.sim.now(), name.to_string()));
+        for k in keys {
+            self.emit(k);
+        }
+    }
+
+    /// One kubelet status loop per node (`KubeletSpec`): the first post at a phase drawn
+    /// uniformly in [0, report) from the node's own stream, then each post at the first
+    /// jittered tick at least `report` after the last.
+    pub fn start_kubelets(&self, spec: &super::profile::KubeletSpec, seed: u64) {
+        use rand::RngExt;
+        let names: Vec<String> = self
+            .cluster
+            .borrow()
+            .nodes
+            .iter()
+            .map(|n| n.name.clone())
+            .collect();
+        let report = spec.node_status_report_frequency.0;
+        let tick = spec.node_status_update_frequency.0.max(1);
+        let jitter = spec.update_jitter;
+        for name in names {
+            let mut rng = rng::stream(seed, &format!("kube.kubelet.{name}"));
+            let api = self.clone();
+            self.sim.spawn(async move {
+                let phase = (rng.random::<f64>() * report as f64) as Nanos;
+                api.sim.sleep(phase).await;
+                loop {
+                    api.node_status_posted(&name);
+                    let mut wait: Nanos = 0;
+                    while wait < report {
+                        wait += (tick as f64 * (1.0 + jitter * rng.random::<f64>())) as Nanos;
+                    }
+                    api.sim.sleep(wait).await;
+                }
+            });
         }
     }
 

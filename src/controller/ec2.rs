@@ -37,6 +37,9 @@ pub enum CallError {
     Exhausted(Box<CallError>),
     /// The (wired-in) circuit breaker refused the call.
     CircuitOpen,
+    /// An error the controller's Go code makes itself (`fmt.Errorf`), with its text;
+    /// a wrapped EC2 error's text is part of it, so the wrappers' string matches see it.
+    Text(String),
 }
 
 impl CallError {
@@ -44,7 +47,7 @@ impl CallError {
         match self {
             CallError::Sdk(e) => e.code(),
             CallError::Exhausted(inner) => inner.code(),
-            CallError::CircuitOpen => None,
+            CallError::CircuitOpen | CallError::Text(_) => None,
         }
     }
 
@@ -52,7 +55,9 @@ impl CallError {
         self.to_string()
     }
 
-    fn is_throttle_text(&self, layer3: bool) -> bool {
+    /// The wrappers' test: the text contains `RequestLimitExceeded` or `Throttling`
+    /// (E's wrappers), or also `rate limit` (the cleanup wrappers, `layer3`).
+    pub fn is_throttle_text(&self, layer3: bool) -> bool {
         let t = self.text();
         t.contains("RequestLimitExceeded")
             || t.contains("Throttling")
@@ -66,6 +71,7 @@ impl fmt::Display for CallError {
             CallError::Sdk(e) => write!(f, "{e}"),
             CallError::Exhausted(inner) => write!(f, "failed after retries: {inner}"),
             CallError::CircuitOpen => write!(f, "circuit breaker is open"),
+            CallError::Text(t) => write!(f, "{t}"),
         }
     }
 }
@@ -112,8 +118,11 @@ pub struct Ec2Ops {
 impl Ec2Ops {
     pub fn new(sim: &SimHandle, client: Ec2Client, profile: &ControllerProfile, seed: u64) -> Self {
         let env = &profile.env;
+        // Under the what-if, the breaker exists only if CIRCUIT_BREAKER_ENABLED (C:100);
+        // v1.3.8 itself never calls it (C:446), so the default wiring is Off.
         let breaker = match profile.behaviour.circuit_breaker {
             BreakerWiring::Off => None,
+            _ if !env.circuit_breaker_enabled => None,
             wiring => Some(Rc::new(RefCell::new(CircuitBreaker::new(
                 env.circuit_breaker_failure_threshold,
                 env.circuit_breaker_success_threshold,
@@ -231,6 +240,25 @@ impl Ec2Ops {
         }
     }
 
+    /// DescribeNetworkInterfaces by id, "not found" left as the error E returns
+    /// (`failed to describe ENI after retries: …NotFound`, E:475-477): for the callers
+    /// that treat every error alike (C:1957).
+    pub async fn describe_eni_or_not_found(
+        &self,
+        eni: EniId,
+    ) -> Result<Option<EniView>, CallError> {
+        let r = self
+            .retrying(Wrapper::Ec2, async || {
+                self.sdk(Request::DescribeNetworkInterfaces(EniQuery::Ids(vec![eni])))
+                    .await
+            })
+            .await?;
+        Ok(match r {
+            Response::Interfaces(mut v) => v.pop(),
+            _ => None,
+        })
+    }
+
     /// `GetInstanceENIs` (E:581): interfaces attached (status `attached`) to an instance.
     pub async fn instance_enis(&self, instance: InstanceId) -> Result<Vec<EniView>, CallError> {
         let r = self
@@ -301,13 +329,19 @@ impl Ec2Ops {
         }
     }
 
-    /// DeleteNetworkInterface (E:389).
+    /// DeleteNetworkInterface (E:389): an ENI that is not found counts as deleted
+    /// (E:406-410).
     pub async fn delete(&self, eni: EniId) -> Result<(), CallError> {
-        self.retrying(Wrapper::Ec2, async || {
-            self.sdk(Request::DeleteNetworkInterface { eni }).await
-        })
-        .await
-        .map(|_| ())
+        let r = self
+            .retrying(Wrapper::Ec2, async || {
+                self.sdk(Request::DeleteNetworkInterface { eni }).await
+            })
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some(ErrorCode::InvalidNetworkInterfaceIdNotFound) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// CreateNetworkInterface (E:238), SDK retries only.

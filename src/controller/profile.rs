@@ -116,6 +116,23 @@ pub struct KubernetesSpec {
     pub api_latency: Distribution,
     /// From a write to the watch event reaching the work queue (assumption).
     pub watch_delay: Distribution,
+    /// The kubelet's Node status posts, each a Node update event the controller maps to
+    /// every matching NodeENI (C:138-186, no predicate). `None`: no Node updates.
+    #[serde(default)]
+    pub kubelet: Option<KubeletSpec>,
+}
+
+/// The kubelet's node-status loop: `wait.JitterUntil(syncNodeStatus,
+/// nodeStatusUpdateFrequency, 0.04, sliding)` (pkg/kubelet/kubelet.go); an unchanged status
+/// is posted at the first tick at least `nodeStatusReportFrequency` after the last post
+/// (pkg/kubelet/kubelet_node_status.go, tryUpdateNodeStatus).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubeletSpec {
+    pub node_status_update_frequency: GoDuration,
+    pub node_status_report_frequency: GoDuration,
+    /// JitterUntil's jitter factor: each tick lasts `update · (1 + jitter · U[0,1))`.
+    pub update_jitter: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -166,7 +183,37 @@ pub struct EniManagerCosts {
     pub memory_kib_per_nodeeni: f64,
 }
 
+/// What v1.3.8 does with `CIRCUIT_BREAKER_ENABLED`: parses it (CFG:293-299), validates
+/// the thresholds when it is true (CFG:152-161), builds a breaker and logs "Circuit breaker
+/// enabled" (C:99-114) — and no AWS call ever goes through it (`executeWithCircuitBreaker`
+/// and `executeWithEnhancedRetry`, C:446-491, have no caller). The model ignores it too,
+/// except under `enisim.whatIf.circuitBreaker`, where it decides whether the wired breaker
+/// exists (C:100; C:448 runs the call directly when there is none).
+pub const CIRCUIT_BREAKER_ENABLED_WARNING: &str = "CIRCUIT_BREAKER_ENABLED has no effect in v1.3.8 (the breaker is built but no AWS call goes through it); use enisim.whatIf.circuitBreaker to model a wired one";
+
+/// The warning for a values / `--set` key that the controller reads but that changes
+/// nothing, if `key` is one (`enisim.env.CIRCUIT_BREAKER_ENABLED`, or the bare env name).
+pub fn inert_key_warning(key: &str) -> Option<&'static str> {
+    let name = key.rsplit('.').next().unwrap_or(key);
+    (name == "CIRCUIT_BREAKER_ENABLED").then_some(CIRCUIT_BREAKER_ENABLED_WARNING)
+}
+
 impl ControllerProfile {
+    /// Warnings for the keys a user set (their `--set` / values-file keys): a key v1.3.8
+    /// reads but ignores is named, unless a what-if makes it matter (the wired breaker).
+    pub fn warnings<'a>(&self, keys_set: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+        let wired = self.behaviour.circuit_breaker != BreakerWiring::Off;
+        let mut out: Vec<String> = Vec::new();
+        for k in keys_set {
+            if let Some(w) = inert_key_warning(k) {
+                if !wired && !out.iter().any(|o| o == w) {
+                    out.push(w.to_string());
+                }
+            }
+        }
+        out
+    }
+
     pub fn embedded() -> ControllerProfile {
         Self::from_str(Path::new(EMBEDDED_PATH), EMBEDDED)
             .unwrap_or_else(|e| panic!("the embedded controller profile is invalid: {e}"))
@@ -197,6 +244,17 @@ impl ControllerProfile {
         }
         if e.detachment_timeout.0 == 0 {
             return Err(("env.detachment_timeout".into(), "must be > 0".into()));
+        }
+        // LoadControllerConfig refuses to start (CFG:152-161).
+        if e.circuit_breaker_enabled
+            && (e.circuit_breaker_failure_threshold == 0
+                || e.circuit_breaker_success_threshold == 0
+                || e.circuit_breaker_timeout.0 == 0)
+        {
+            return Err((
+                "env.circuit_breaker_enabled".into(),
+                "with the circuit breaker enabled, its failure and success thresholds and its timeout must be positive (CFG:152-161)".into(),
+            ));
         }
         if e.aws_max_attempts == Some(0) {
             return Err(("env.aws_max_attempts".into(), "must be ≥ 1".into()));
@@ -252,6 +310,21 @@ impl ControllerProfile {
         k.watch_delay
             .validate()
             .map_err(|m| ("kubernetes.watch_delay".to_string(), m))?;
+        if let Some(kl) = &k.kubelet {
+            if kl.node_status_update_frequency.0 == 0 || kl.node_status_report_frequency.0 == 0 {
+                return Err((
+                    "kubernetes.kubelet".into(),
+                    "node_status_update_frequency and node_status_report_frequency must be > 0"
+                        .into(),
+                ));
+            }
+            if !(0.0..=1.0).contains(&kl.update_jitter) {
+                return Err((
+                    "kubernetes.kubelet.update_jitter".into(),
+                    "must be in [0, 1]".into(),
+                ));
+            }
+        }
         Ok(())
     }
 }

@@ -363,10 +363,15 @@ impl Controller {
         }
     }
 
-    /// `attachENI` (C:2183): Attach, Modify(DeleteOnTermination); on a device-index
-    /// conflict one retry from the conflicting index at the lowest index AWS reports
-    /// free — AWS only reports `attached`, so an index held by an attaching ENI looks free
-    /// (§12.1). Returns the attachment, the index used and when the Attach call returned.
+    /// `attachENI` (C:2183): Attach, Modify(DeleteOnTermination). On a device-index
+    /// conflict (`isDeviceIndexConflictError`, C:2233) it asks AWS which indices are taken
+    /// (`getAWSUsedDeviceIndices` → `GetInstanceENIs`, C:1570): if that look-up fails it
+    /// returns the error (C:2199-2202); `findNextAvailableDeviceIndex` (C:2243) walks up
+    /// from the conflicting index itself, and if AWS shows that index free it returns the
+    /// error with no second Attach (C:2206-2210) — AWS only reports `attached`, so an
+    /// index held by an attaching ENI looks free (§12.1); otherwise one retry at the
+    /// index found (C:2213-2215). Returns the attachment, the index used and when the
+    /// Attach call returned.
     async fn attach_eni(
         &self,
         eni: EniId,
@@ -381,16 +386,13 @@ impl Controller {
             }
             Err(e) => {
                 self.note_attach_failure(&e);
-                let text = e.text();
-                if !text.contains("already has an interface attached at device index") {
+                if !is_device_index_conflict(&e.text()) {
                     return None;
                 }
-                self.rec.borrow_mut().index_conflict_retries += 1;
-                let taken: BTreeSet<u32> = self
-                    .ec2
-                    .instance_enis(instance)
-                    .await
-                    .unwrap_or_default()
+                self.rec.borrow_mut().index_conflicts += 1;
+                // The look-up failed: the error goes back (C:2199-2202).
+                let aws_enis = self.ec2.instance_enis(instance).await.ok()?;
+                let taken: BTreeSet<u32> = aws_enis
                     .iter()
                     .filter_map(|v| v.attachment.as_ref().map(|a| a.device_index))
                     .collect();
@@ -398,6 +400,12 @@ impl Controller {
                 while taken.contains(&next) {
                     next += 1;
                 }
+                if next == index {
+                    // "No device index conflict found in AWS state" (C:2206-2210).
+                    self.rec.borrow_mut().index_conflicts_unresolved += 1;
+                    return None;
+                }
+                self.rec.borrow_mut().index_conflict_retries += 1;
                 match self.ec2.attach(eni, instance, next).await {
                     Ok(att) => {
                         let returned = self.sim.now();
@@ -525,62 +533,89 @@ impl Controller {
             return;
         }
         let dropped: Vec<EniId> = if stale.len() == 1 {
-            // handleStaleAttachment (C:1981): DescribeENI + cleanup.
+            // handleStaleAttachment (C:1981-2006): DescribeENI; gone → dropped with no
+            // cleanup; a describe error → "will still attempt cleanup"; then
+            // cleanupENIAttachment, the attachment kept if it failed.
             let att = &stale[0];
-            let _ = self.ec2.describe_eni(att.eni).await;
-            if self.cleanup_eni_attachment(att).await {
+            let gone = matches!(self.ec2.describe_eni(att.eni).await, Ok(None));
+            if gone || self.cleanup_eni_attachment(att).await {
                 vec![att.eni]
             } else {
                 vec![]
             }
         } else {
+            // cleanupSpecificENIAttachmentsInParallel (C:1764): all succeeded → every one
+            // dropped; otherwise one DescribeENI per stale attachment, successful or not,
+            // decides: gone → dropped, exists or error → kept (C:1777-1805).
             let results = self.parallel_cleanup(&stale).await;
-            let mut out = Vec::new();
-            for (att, ok) in stale.iter().zip(results) {
-                // On failure one DescribeENI decides keep or drop.
-                if ok || matches!(self.ec2.describe_eni(att.eni).await, Ok(None)) {
-                    out.push(att.eni);
+            if results.iter().all(|ok| *ok) {
+                stale.iter().map(|a| a.eni).collect()
+            } else {
+                let mut out = Vec::new();
+                for att in &stale {
+                    if matches!(self.ec2.describe_eni(att.eni).await, Ok(None)) {
+                        out.push(att.eni);
+                    }
                 }
+                out
             }
-            out
         };
         nne.borrow_mut()
             .attachments
             .retain(|a| !dropped.contains(&a.eni));
     }
 
-    /// `isAttachmentStaleInAWS` (C:1810): DescribeInstances + DescribeENI (in-use) +
-    /// DescribeENI (instance). Non-NotFound errors: assume it exists (§2; §12.5).
+    /// `isAttachmentStaleInAWS` (C:1810-1832): `verifyInstanceExists`, then
+    /// `verifyENIAttachmentState` (DescribeENI: not found, no attachment or not `in-use`
+    /// → stale; another error → valid, C:1917-1950), then `verifyENIInstanceMapping`
+    /// (DescribeENI: any error → valid; no attachment or another instance → stale,
+    /// C:1953-1978).
     async fn stale_in_aws(&self, att: &AttachmentStatus) -> bool {
-        match self.ec2.describe_instance(att.instance).await {
-            Ok(None) => return true,
-            Ok(Some(i)) if i.state == InstanceState::Terminated => return true,
-            Ok(Some(_)) | Err(_) => {}
+        if !self.instance_exists(att.instance).await {
+            return true;
         }
         match self.ec2.describe_eni(att.eni).await {
             Ok(None) => return true,
-            Ok(Some(v)) if v.status != EniStatus::InUse => return true,
+            Ok(Some(v)) if v.attachment.is_none() || v.status != EniStatus::InUse => return true,
             _ => {}
         }
-        match self.ec2.describe_eni(att.eni).await {
-            Ok(Some(v)) => v.attachment.is_some_and(|a| a.instance != att.instance),
+        // E's DescribeENI returns "not found" as an error (E:475-477), which this step
+        // takes for "valid" like any other error (C:1957-1961).
+        match self.ec2.describe_eni_or_not_found(att.eni).await {
+            Ok(Some(v)) => v.attachment.is_none_or(|a| a.instance != att.instance),
             Ok(None) => true,
             Err(_) => false,
         }
     }
 
-    /// `isAttachmentComprehensivelyStale` (C:1835): stale in every branch except a
-    /// non-NotFound describe error.
+    /// `isAttachmentComprehensivelyStale` (C:1835-1879): the instance gone or in an
+    /// invalid state → stale with no further call; otherwise (a DescribeInstances error
+    /// included: "assuming it exists") one DescribeENI, stale in every branch except a
+    /// describe error that is not "not found".
     async fn comprehensively_stale(&self, att: &AttachmentStatus) -> bool {
-        match self.ec2.describe_instance(att.instance).await {
-            Err(_) => false,
-            Ok(None) => true,
-            Ok(Some(_)) => {
-                let _ = self.ec2.describe_eni(att.eni).await;
-                true
-            }
+        if !self.instance_exists(att.instance).await {
+            return true;
+        }
+        self.ec2.describe_eni(att.eni).await.is_ok()
+    }
+
+    /// `verifyInstanceExists` (C:1882-1915): DescribeInstances; not found → false; any
+    /// other error → true ("be conservative and assume instance exists"); else the state
+    /// must be running, pending, stopping or stopped (terminated and shutting-down are
+    /// not).
+    async fn instance_exists(&self, instance: InstanceId) -> bool {
+        match self.ec2.describe_instance(instance).await {
+            Err(_) => true,
+            Ok(None) => false,
+            Ok(Some(i)) => i.state != InstanceState::Terminated,
         }
     }
+}
+
+/// `isDeviceIndexConflictError` (C:2233-2240): a string match on the error text.
+fn is_device_index_conflict(text: &str) -> bool {
+    text.contains("already has an interface attached at device index")
+        || (text.contains("InvalidParameterValue") && text.contains("device index"))
 }
 
 enum Probe {

@@ -103,6 +103,11 @@ pub struct Recorder {
     pub workers_busy: TimeWeighted,
     pub cleanups: Vec<CleanupRecord>,
     pub attach_failures: BTreeMap<String, u64>,
+    /// Attach errors read as a device-index conflict (C:2233).
+    pub index_conflicts: u64,
+    /// …of which AWS showed the index free: error, no second Attach (C:2206-2210).
+    pub index_conflicts_unresolved: u64,
+    /// …of which a second Attach was made at the index AWS showed free (C:2215).
     pub index_conflict_retries: u64,
     pub forced_finalizer_removals: u64,
     /// ENIs left in EC2 when a finalizer was forced off.
@@ -119,6 +124,8 @@ impl Recorder {
             workers_busy: TimeWeighted::new(start),
             cleanups: Vec::new(),
             attach_failures: BTreeMap::new(),
+            index_conflicts: 0,
+            index_conflicts_unresolved: 0,
             index_conflict_retries: 0,
             forced_finalizer_removals: 0,
             leaked_on_forced_removal: Vec::new(),

@@ -114,6 +114,8 @@ pub struct RunMetrics {
     pub enis_created: u64,
     pub churned_enis: u64,
     pub index_conflicts: u64,
+    /// Conflicts retried with a second Attach (the others return the error, C:2206-2210).
+    pub index_conflict_retries: u64,
     pub status_writes: u64,
     pub queue_depth_max: f64,
     pub breaker_transitions: u64,

@@ -22,8 +22,8 @@ use std::rc::Rc;
 /// Why a scenario cannot be built.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum BuildError {
-    #[error("unknown instance type {name:?}; known in this family: {suggestions}")]
-    UnknownInstanceType { name: String, suggestions: String },
+    #[error("unknown instance type {name:?}; {hint}")]
+    UnknownInstanceType { name: String, hint: String },
 }
 
 /// The model inputs that are not Helm values.
@@ -46,7 +46,7 @@ impl Model {
             .get(name)
             .ok_or_else(|| BuildError::UnknownInstanceType {
                 name: name.to_string(),
-                suggestions: self.instance_types.suggest(name).join(", "),
+                hint: self.instance_types.unknown_type_hint(name),
             })
     }
 }
@@ -226,6 +226,9 @@ impl World {
             seed,
         );
         controller.start();
+        if let Some(k) = &profile.kubernetes.kubelet {
+            api.start_kubelets(k, seed);
+        }
         api.note_objects();
         Ok(World {
             sim,
@@ -673,7 +676,8 @@ impl World {
             wrapper_retries: ops.stats.borrow().wrapper_retries,
             enis_created: rec.enis.len() as u64,
             churned_enis: churned,
-            index_conflicts: rec.index_conflict_retries,
+            index_conflicts: rec.index_conflicts,
+            index_conflict_retries: rec.index_conflict_retries,
             status_writes: api.stats.borrow().status_writes,
             queue_depth_max: qstats.max_depth as f64,
             breaker_transitions: breaker
