@@ -220,16 +220,15 @@ impl Settings {
     pub fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
         let given = |k: &str| self.given.iter().any(|g| g == k);
-        if given("enisim.env.CIRCUIT_BREAKER_ENABLED")
+        if (given("enisim.env.CIRCUIT_BREAKER_ENABLED")
             || given("enisim.env.CIRCUIT_BREAKER_FAILURE_THRESHOLD")
             || given("enisim.env.CIRCUIT_BREAKER_SUCCESS_THRESHOLD")
-            || given("enisim.env.CIRCUIT_BREAKER_TIMEOUT")
+            || given("enisim.env.CIRCUIT_BREAKER_TIMEOUT"))
+            && self.controller.behaviour.circuit_breaker == BreakerWiring::Off
         {
-            if self.controller.behaviour.circuit_breaker == BreakerWiring::Off {
-                out.push(
-                    "CIRCUIT_BREAKER_* has no effect in v1.3.8: the breaker is built (C:99-114) but no AWS call goes through it (controller-v1.3.8.md §0); set enisim.whatIf.circuitBreaker=v1.3.8 or fixed to model a wired one".to_string(),
-                );
-            }
+            out.push(
+                "CIRCUIT_BREAKER_* has no effect in v1.3.8: the breaker is built (C:99-114) but no AWS call goes through it (controller-v1.3.8.md §0); set enisim.whatIf.circuitBreaker=v1.3.8 or fixed to model a wired one".to_string(),
+            );
         }
         out
     }
