@@ -40,12 +40,14 @@ pub struct MergeArgs {
     pub overwrite: bool,
 }
 
+pub const DEFAULT_SCENARIO: &str = "burst";
+pub const DEFAULT_SEED: u64 = 1;
+
 /// What defines a sweep: the scenario, the model, the grid, replications and seed.
 #[derive(clap::Args, Debug)]
 pub struct SweepSpecArgs {
-    /// A built-in scenario name or a scenario file.
-    #[arg(default_value = "burst")]
-    pub scenario: String,
+    /// A built-in scenario name or a scenario file [default: burst].
+    pub scenario: Option<String>,
     #[command(flatten)]
     pub model: ModelArgs,
     /// A grid axis, repeatable: KEY=a,b,c or KEY=lo..hi[:step] over any key `--set` takes
@@ -57,8 +59,10 @@ pub struct SweepSpecArgs {
     /// at most 2000000 runs). Every point uses the same seeds.
     #[arg(long)]
     pub replications: Option<u32>,
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
+    /// The seed of replication 0 [default: 1] (replication r of every point gets the seed
+    /// `enisim run --seed S` gives its replication r).
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Worker threads (default: all cores; at most 1024). Results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
@@ -122,7 +126,7 @@ impl SweepSpecArgs {
     /// The sweep's definition from the command line.
     pub fn definition(&self) -> anyhow::Result<SweepDef> {
         check_threads(self.threads)?;
-        let scenario = ScenarioSpec::resolve(&self.scenario)?;
+        let scenario = ScenarioSpec::resolve(self.scenario.as_deref().unwrap_or(DEFAULT_SCENARIO))?;
         let name = scenario.name.clone();
         let model = self.model.model()?;
         let thresholds = self.model.thresholds()?;
@@ -145,7 +149,7 @@ impl SweepSpecArgs {
             thresholds,
             grid,
             replications,
-            self.seed,
+            self.seed.unwrap_or(DEFAULT_SEED),
         )
         .map_err(cli_error)?;
         // The largest point, as many at once as there are threads, must fit in memory.

@@ -125,7 +125,7 @@ pub struct DefinitionDoc {
     pub metrics: Vec<String>,
 }
 
-fn instance_types_csv(t: &InstanceTypes) -> String {
+pub fn instance_types_csv(t: &InstanceTypes) -> String {
     let mut out = String::from(
         "instance_type,max_enis_default_card,ipv4_per_eni,network_cards,max_enis_all_cards,default_network_card_index,hypervisor,bare_metal\n",
     );
