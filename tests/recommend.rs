@@ -723,6 +723,17 @@ fn the_report_the_overlay_and_the_patch_agree() {
         Some(3)
     );
     assert!(!values.contains("maxConcurrentENICleanup=1"), "{values}");
+    // A threshold that is off (ec2_throttled_percent by default) is not a margin at all,
+    // let alone a "critical" one beside a point that meets every threshold.
+    assert!(c
+        .margins
+        .iter()
+        .all(|m| m.metric != "ec2_throttled_percent"));
+    let choice = report.split("Presets at the same seeds").next().unwrap();
+    assert!(
+        !values.contains("critical") && !choice.contains("critical"),
+        "{report}"
+    );
     // An ineffective knob keeps its base value everywhere: no patch sets it.
     assert!(
         render::deployment_patch(&rec).is_none(),

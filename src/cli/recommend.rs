@@ -157,10 +157,24 @@ pub fn check_from_flags(
         if settings_json(&here) == settings_json(&def.base) {
             redundant.extend(given.iter().map(|g| g.as_str()));
         } else {
-            let diffs: Vec<String> = knobs::differences(&here, &def.base)
-                .into_iter()
-                .map(|(k, x, y)| format!("{k} would be {x}, the sweep has {y}"))
-                .collect();
+            let mut diffs: Vec<String> = Vec::new();
+            if here.scenario.name != def.base.scenario.name {
+                diffs.push(format!(
+                    "the scenario would be {}, the sweep's is {}",
+                    here.scenario.name, def.base.scenario.name
+                ));
+            }
+            diffs.extend(
+                knobs::differences(&here, &def.base)
+                    .into_iter()
+                    .map(|(k, x, y)| {
+                        if def.grid.axes.iter().any(|a| a.key == k) {
+                            format!("{k} would be fixed at {x}, the sweep varies it")
+                        } else {
+                            format!("{k} would be {x}, the sweep has {y}")
+                        }
+                    }),
+            );
             refused.push(format!(
                 "{}: {}",
                 given.join(", "),

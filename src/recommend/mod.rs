@@ -76,10 +76,10 @@ pub fn margins(def: &SweepDef, s: &PointSummary) -> Vec<Margin> {
         "controller_memory_peak_mib",
         "error_rate_percent",
     ];
+    // Only the thresholds that judge (`enabled`): a disabled one has no verdict.
     let mut out: Vec<Margin> = def
         .thresholds
-        .metrics
-        .iter()
+        .judged()
         .filter_map(|(name, th)| {
             let ci = s.get(def, name)?;
             Some(Margin {
