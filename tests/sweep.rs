@@ -644,3 +644,17 @@ fn progress_goes_to_stderr_as_plain_lines_when_it_is_not_a_terminal() {
     assert!(!err.contains('\r') && !err.contains('\u{1b}'), "{err:?}");
     assert!(!String::from_utf8(out.stdout).unwrap().contains('\u{1b}'));
 }
+
+#[test]
+fn one_replication_per_point_is_judged_with_a_visible_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    enisim()
+        .args(["sweep", "--quiet", "--replications", "1"])
+        .args(["--grid", "controller.maxConcurrentReconciles=5", "-o"])
+        .arg(dir.path().join("o"))
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "warning: 1 replication per point has no confidence interval",
+        ));
+}

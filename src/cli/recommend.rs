@@ -8,7 +8,7 @@ use crate::controller::ControllerProfile;
 use crate::recommend::{self, knobs, render, Options};
 use crate::scenario::{ScenarioSpec, Settings};
 use crate::sweep::definition::instance_types_csv;
-use crate::sweep::{self, Grid, Manifest, RunOptions, SweepDef, SweepResults, MANIFEST};
+use crate::sweep::{self, Grid, Manifest, RunOptions, SweepDef, MANIFEST};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -207,9 +207,8 @@ pub fn check_from_flags(
 
 /// What a recommendation needs of a sweep: points, an interval at each, and thresholds
 /// that judge something.
-pub fn check_recommendable(results: &SweepResults) -> anyhow::Result<()> {
-    let def = &results.def;
-    let dir = results.dir.display();
+pub fn check_recommendable(def: &SweepDef, dir: &Path) -> anyhow::Result<()> {
+    let dir = dir.display();
     if def.points() == 0 {
         return Err(BadInput(format!(
             "{dir}: the sweep has no points: nothing to recommend"
@@ -334,6 +333,7 @@ pub fn run(a: RecommendArgs) -> anyhow::Result<ExitCode> {
                 .into());
             }
             let dir = a.out.join("sweep");
+            check_recommendable(&def, &dir)?;
             check_sweep_dir(&dir, &a.out, &def, a.overwrite)?;
             let opts = RunOptions {
                 shard: None,
@@ -358,7 +358,7 @@ pub fn run(a: RecommendArgs) -> anyhow::Result<ExitCode> {
         // Judge the same runs against other thresholds.
         results.def.thresholds = a.sweep.model.thresholds()?;
     }
-    check_recommendable(&results)?;
+    check_recommendable(&results.def, &results.dir)?;
     let opts = Options {
         tolerance: a.tolerance,
         headroom: a.headroom,

@@ -347,6 +347,11 @@ pub fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
     let a = args.run;
     let def = a.spec.definition()?;
     let opts = a.options()?;
+    if def.replications == 1 {
+        eprintln!(
+            "warning: 1 replication per point has no confidence interval: each point is judged on its single run's value (`enisim recommend` needs at least 2)"
+        );
+    }
     let points = def.points();
     let mine = opts
         .shard
