@@ -37,6 +37,20 @@ fn run_json_and_out_dir() {
     let enis = fs::read_to_string(out.join("enis.csv")).unwrap();
     assert!(enis.starts_with("replication,eni,nodeeni,node,subnet"));
     assert_eq!(enis.lines().count(), 1 + 200);
+    let calls = fs::read_to_string(out.join("calls.csv")).unwrap();
+    assert!(calls
+        .lines()
+        .next()
+        .unwrap()
+        .ends_with(",caller,worker,call_id"));
+    let reconciles = fs::read_to_string(out.join("reconciles.csv")).unwrap();
+    assert!(reconciles.starts_with(
+        "replication,nodeeni,worker,start_s,end_s,deleting,result,requeue_after_s,ec2_calls,status_writes\n"
+    ));
+    assert!(reconciles.lines().count() > 2);
+    let writes = fs::read_to_string(out.join("status_writes.csv")).unwrap();
+    assert!(writes.starts_with("replication,time_s,nodeeni,worker,kind,node,changed\n"));
+    assert!(writes.contains(",new-attachment,"));
 }
 
 #[test]

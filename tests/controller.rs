@@ -568,3 +568,57 @@ fn circuit_breaker_enabled_changes_nothing_and_is_named_as_inert() {
     let w = World::build(&wired, &Model::embedded(), 1).unwrap();
     assert!(w.ops.breaker().is_none());
 }
+
+/// Reviewer outputs: every attempt carries its caller, worker and SDK call id; each
+/// reconcile's EC2 calls and status writes are its own, also with several workers.
+#[test]
+fn reconciles_status_writes_and_call_ids_add_up() {
+    let s = settings(&[]);
+    let r = simulate(&s, &Model::embedded(), 2).unwrap();
+    // Calls start in [start, end) of their reconcile; writes complete in (start, end].
+    // Attempts of one call id: one action, one caller and worker, attempts 1, 2, …
+    let mut by_id: BTreeMap<u64, Vec<&enisim::aws::CallRecord>> = BTreeMap::new();
+    for c in &r.calls {
+        by_id.entry(c.call_id).or_default().push(c);
+    }
+    for (id, v) in &by_id {
+        for (i, c) in v.iter().enumerate() {
+            assert_eq!(c.attempt as usize, i + 1, "call {id}");
+            assert_eq!(
+                (c.action, c.caller, c.worker),
+                (v[0].action, v[0].caller, v[0].worker)
+            );
+        }
+    }
+    assert!(r
+        .calls
+        .iter()
+        .any(|c| c.caller == enisim::aws::Caller::ImdsJob && c.worker.is_none()));
+    assert!(!r.reconciles.is_empty());
+    for rec in &r.reconciles {
+        let calls = by_id
+            .values()
+            .filter(|v| {
+                v[0].caller == enisim::aws::Caller::Controller
+                    && v[0].worker == Some(rec.worker)
+                    && enisim::engine::time::to_secs(v[0].start) >= rec.start_s
+                    && enisim::engine::time::to_secs(v[0].start) < rec.end_s
+            })
+            .count() as u64;
+        assert_eq!(calls, rec.ec2_calls, "{rec:?}");
+        let writes = r
+            .status_writes
+            .iter()
+            .filter(|w| {
+                w.worker == Some(rec.worker) && w.time_s > rec.start_s && w.time_s <= rec.end_s
+            })
+            .count() as u64;
+        assert_eq!(writes, rec.status_writes, "{rec:?}");
+    }
+    let kinds = |k: &str| r.status_writes.iter().filter(|w| w.kind == k).count();
+    assert_eq!(
+        kinds("new-attachment") as u64,
+        r.metrics.enis_created - r.metrics.churned_enis
+    );
+    assert!(kinds("verify") > 0 && kinds("final") > 0);
+}

@@ -236,3 +236,56 @@ fn adaptive_mode_adds_no_quota_per_successful_attempt() {
         assert_eq!(r.client.quota(), expected, "{mode:?}");
     }
 }
+
+/// `SdkJitter::Max`: every back-off draw at its maximum — standard mode waits exactly
+/// 2 s then 4 s (u·2^n with u = 1) between the three attempts of a throttled call.
+#[test]
+fn max_jitter_makes_every_backoff_its_maximum() {
+    let mut r = rig(RetryMode::V2Standard, |p| {
+        p.latency.rejected = enisim::engine::Distribution::fixed_ms(0.0);
+        p.latency.default = enisim::engine::Distribution::fixed_ms(0.0);
+    });
+    r.client = {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        r.log = log.clone();
+        Ec2Client::new(
+            &r.sim.handle(),
+            r.client.server().clone(),
+            RetryMode::V2Standard,
+            None,
+            5,
+        )
+        .with_log(log)
+        .with_jitter(enisim::aws::SdkJitter::Max)
+    };
+    run_calls(&r, 2, describe(&r));
+    let log = r.log.borrow();
+    // The second call's attempts: the waits between one's end and the next's start.
+    let waits: Vec<u64> = log[1..].windows(2).map(|w| w[1].start - w[0].end).collect();
+    assert_eq!(waits, vec![2 * SECOND, 4 * SECOND]);
+}
+
+/// `latency.rejected_actions`: a throttled attempt of a listed action takes its own
+/// latency; other actions keep `latency.rejected`.
+#[test]
+fn throttled_attempts_take_the_per_action_rejected_latency() {
+    let r = rig(RetryMode::V2Standard, |p| {
+        p.latency.rejected = enisim::engine::Distribution::fixed_ms(20.0);
+        p.latency.rejected_actions.insert(
+            "DescribeInstances".into(),
+            enisim::engine::Distribution::fixed_ms(70.0),
+        );
+    });
+    run_calls(&r, 2, describe(&r));
+    let log = r.log.borrow();
+    let throttled: Vec<u64> = log
+        .iter()
+        .filter(|c| c.error.is_some())
+        .map(|c| c.end - c.start)
+        .collect();
+    assert_eq!(throttled.len(), 3);
+    assert!(
+        throttled.iter().all(|d| *d == 70 * enisim::engine::MILLI),
+        "{throttled:?}"
+    );
+}

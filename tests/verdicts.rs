@@ -367,3 +367,40 @@ fn run_out_leaves_no_temporary_files() {
         .collect();
     assert!(names.iter().all(|n| !n.starts_with('.')), "{names:?}");
 }
+
+#[test]
+fn an_inert_knob_is_named_when_set() {
+    enisim()
+        .args([
+            "run",
+            "--replications",
+            "2",
+            "--set",
+            "enisim.env.CIRCUIT_BREAKER_ENABLED=false",
+        ])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "CIRCUIT_BREAKER_ENABLED has no effect in v1.3.8",
+        ));
+}
+
+#[test]
+fn kubelet_status_posts_end_the_wait_for_the_reconcile_period() {
+    // With no Node status posts, a NodeENI whose pass changed nothing waits out the 5-minute
+    // ReconcilePeriod after the outage; the kubelet's posts (every 5 min per node, random
+    // phases over ten nodes) re-enqueue it within about half a minute.
+    let recovery = |sets: &[&str]| {
+        let mut args = vec!["failure", "--replications", "5"];
+        for s in sets {
+            args.extend(["--set", s]);
+        }
+        json_run(&args)["summary"]["metrics"]["recovery_s"]["mean"]
+            .as_f64()
+            .unwrap()
+    };
+    let without = recovery(&["enisim.kubelet.nodeStatusReportFrequency=off"]);
+    let with = recovery(&[]);
+    assert!(without > 290.0, "{without}");
+    assert!(with < 120.0, "{with}");
+}

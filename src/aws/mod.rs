@@ -16,5 +16,5 @@ pub use error::{ApiError, ErrorCode};
 pub use ids::{AttachmentId, EniId, InstanceId, SecurityGroupId, SubnetId};
 pub use instance_types::{InstanceType, InstanceTypes};
 pub use profile::Ec2Profile;
-pub use sdk::{CallRecord, Ec2Client, RetryMode, SdkError};
+pub use sdk::{CallContext, CallRecord, Caller, Ec2Client, RetryMode, SdkError, SdkJitter};
 pub use server::{Ec2Server, Request, Response};

@@ -52,8 +52,12 @@ pub struct Throttling {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Latency {
-    /// How long a throttled (or outage-rejected) attempt takes to come back.
+    /// How long a throttled (or outage-rejected) attempt takes to come back, for actions
+    /// not listed in `rejected_actions`.
     pub rejected: Distribution,
+    /// Per-action latency of a throttled (or outage-rejected) attempt.
+    #[serde(default)]
+    pub rejected_actions: BTreeMap<String, Distribution>,
     /// Service time per action, for actions not listed `default`.
     pub default: Distribution,
     #[serde(default)]
@@ -238,6 +242,11 @@ impl Ec2Profile {
         }
         dist("latency.rejected", &self.latency.rejected)?;
         dist("latency.default", &self.latency.default)?;
+        for (name, d) in &self.latency.rejected_actions {
+            let key = format!("latency.rejected_actions.{name}");
+            action(&key, name)?;
+            dist(&key, d)?;
+        }
         for (name, d) in &self.latency.actions {
             let key = format!("latency.actions.{name}");
             action(&key, name)?;

@@ -73,6 +73,28 @@ impl RetryMode {
     }
 }
 
+/// How the SDK's back-off jitter is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum SdkJitter {
+    /// As the SDK does: a uniform draw from the client's stream (`sdk.jitter`).
+    #[default]
+    Random,
+    /// Every draw at its maximum (u = 1): deterministic back-offs, for comparing with
+    /// another model attempt for attempt (not what the SDK does).
+    Max,
+}
+
+impl SdkJitter {
+    pub fn parse(s: &str) -> Option<SdkJitter> {
+        match s {
+            "random" => Some(SdkJitter::Random),
+            "max" => Some(SdkJitter::Max),
+            _ => None,
+        }
+    }
+}
+
 pub const RETRY_QUOTA: u32 = 500;
 pub const RETRY_COST: u32 = 5;
 pub const RETRY_COST_2026_TRANSIENT: u32 = 14;
@@ -132,6 +154,33 @@ impl fmt::Display for SdkError {
 
 impl std::error::Error for SdkError {}
 
+/// Who makes an SDK call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Caller {
+    /// The controller's reconcile path (a worker, or a task it waits for).
+    #[default]
+    Controller,
+    /// The controller's IMDS hop-limit job (C:2529).
+    ImdsJob,
+}
+
+impl Caller {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Caller::Controller => "controller",
+            Caller::ImdsJob => "imds-job",
+        }
+    }
+}
+
+/// What a call's attempts are tagged with: the caller and, for the controller's
+/// reconcile path, the worker (0-based).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CallContext {
+    pub caller: Caller,
+    pub worker: Option<u32>,
+}
+
 /// One attempt, as CloudTrail would record it (plus what CloudTrail cannot see).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallRecord {
@@ -147,11 +196,26 @@ pub struct CallRecord {
     pub subnet: Option<SubnetId>,
     pub device_index: Option<u32>,
     pub dry_run: bool,
+    /// Who made the call.
+    pub caller: Caller,
+    pub worker: Option<u32>,
+    /// One id per logical SDK call (per client, from 1): the attempts of a call share it.
+    pub call_id: u64,
 }
 
 impl CallRecord {
-    fn new(req: &Request, start: Nanos, end: Nanos, attempt: u32) -> Self {
+    fn new(
+        req: &Request,
+        start: Nanos,
+        end: Nanos,
+        attempt: u32,
+        ctx: CallContext,
+        call_id: u64,
+    ) -> Self {
         let mut r = CallRecord {
+            caller: ctx.caller,
+            worker: ctx.worker,
+            call_id,
             start,
             end,
             action: req.action(),
@@ -328,6 +392,7 @@ struct ClientInner {
     server: Rc<RefCell<Ec2Server>>,
     mode: RetryMode,
     max_attempts: u32,
+    jitter: SdkJitter,
     state: RefCell<ClientState>,
     log: Option<Rc<RefCell<Vec<CallRecord>>>>,
     in_flight: Rc<RefCell<TimeWeighted>>,
@@ -350,6 +415,7 @@ impl Ec2Client {
             server,
             mode,
             max_attempts: max_attempts.unwrap_or(mode.default_max_attempts()).max(1),
+            jitter: SdkJitter::Random,
             state: RefCell::new(ClientState {
                 quota: RETRY_QUOTA,
                 rng: rng::stream(seed, "sdk.jitter"),
@@ -369,6 +435,13 @@ impl Ec2Client {
             log: Some(log),
             ..inner
         }))
+    }
+
+    /// Sets how back-off jitter is drawn (default: `Random`, as the SDK does).
+    pub fn with_jitter(self, jitter: SdkJitter) -> Self {
+        let inner = Rc::try_unwrap(self.0)
+            .unwrap_or_else(|_| panic!("with_jitter must be called before the client is shared"));
+        Ec2Client(Rc::new(ClientInner { jitter, ..inner }))
     }
 
     pub fn mode(&self) -> RetryMode {
@@ -398,7 +471,10 @@ impl Ec2Client {
     /// Delay before the retry that follows `attempts` attempts.
     fn retry_delay(&self, attempts: u32, action: Action, throttle: bool) -> Nanos {
         let mut st = self.0.state.borrow_mut();
-        let u: f64 = st.rng.random();
+        let u: f64 = match self.0.jitter {
+            SdkJitter::Random => st.rng.random(),
+            SdkJitter::Max => 1.0,
+        };
         match self.0.mode {
             RetryMode::V2Standard | RetryMode::V2Adaptive => {
                 if attempts as f64 > (MAX_BACKOFF as f64 / SECOND as f64).log2() {
@@ -442,9 +518,18 @@ impl Ec2Client {
 
     /// Makes one SDK call: attempts, back-offs and quota, as the configured mode does.
     pub async fn call(&self, req: Request) -> Result<Response, SdkError> {
+        self.call_in(req, CallContext::default()).await
+    }
+
+    /// `call`, its attempts recorded with `ctx`.
+    pub async fn call_in(&self, req: Request, ctx: CallContext) -> Result<Response, SdkError> {
         let sim = &self.0.sim;
         let action = req.action();
-        self.0.state.borrow_mut().stats.calls += 1;
+        let call_id = {
+            let mut st = self.0.state.borrow_mut();
+            st.stats.calls += 1;
+            st.stats.calls
+        };
         let mut attempts: u32 = 0;
         let mut held_retry_cost: Option<u32> = None;
         loop {
@@ -482,7 +567,7 @@ impl Ec2Client {
                 )),
             };
             if let Some(log) = &self.0.log {
-                let mut rec = CallRecord::new(&req, start, end, attempts);
+                let mut rec = CallRecord::new(&req, start, end, attempts, ctx, call_id);
                 match &result {
                     Ok(Response::Created(v)) => rec.eni = Some(v.id),
                     Ok(Response::Attached { attachment }) => rec.attachment = Some(*attachment),

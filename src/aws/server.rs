@@ -170,6 +170,8 @@ struct Eni {
     primary: bool,
     attachment: Option<Attachment>,
     created_at: Nanos,
+    /// When it first became `attached` (kept after a detach, for timelines).
+    first_attached_at: Option<Nanos>,
 }
 
 #[derive(Debug, Clone)]
@@ -208,6 +210,9 @@ pub struct Ec2Server {
     latency: Vec<Distribution>,
     latency_rng: Vec<SimRng>,
     rejected_rng: SimRng,
+    /// Per-action latency of a rejected attempt, with its own stream, where the profile
+    /// lists one (`latency.rejected_actions`); `None`: the shared `latency.rejected`.
+    rejected_by_action: Vec<Option<(Distribution, SimRng)>>,
     fault_probability: [f64; Action::COUNT],
     fault_rng: Vec<SimRng>,
     attach_rng: SimRng,
@@ -300,6 +305,15 @@ impl Ec2Server {
                 .map(|a| rng::stream(seed, &format!("ec2.latency.{}", a.name())))
                 .collect(),
             rejected_rng: rng::stream(seed, "ec2.latency.rejected"),
+            rejected_by_action: super::action::ALL_ACTIONS
+                .iter()
+                .map(|a| {
+                    profile.latency.rejected_actions.get(a.name()).map(|d| {
+                        let name = format!("ec2.latency.rejected.{}", a.name());
+                        (d.clone(), rng::stream(seed, &name))
+                    })
+                })
+                .collect(),
             fault_probability: [0.0; Action::COUNT],
             fault_rng: super::action::ALL_ACTIONS
                 .iter()
@@ -424,6 +438,7 @@ impl Ec2Server {
                 delete_on_termination: true,
             }),
             created_at: now,
+            first_attached_at: None,
         });
         self.attachments.insert(attachment, eni);
         self.instances.push(Instance {
@@ -464,24 +479,26 @@ impl Ec2Server {
 
     // ---- a call's life: arrival, then completion ----------------------------------
 
+    /// How long a throttled or outage-rejected attempt of `action` takes to come back.
+    fn rejected_latency(&mut self, action: Action) -> Nanos {
+        match &mut self.rejected_by_action[action.index()] {
+            Some((d, rng)) => d.sample(rng),
+            None => self.profile.latency.rejected.sample(&mut self.rejected_rng),
+        }
+    }
+
     /// A call arrives at `now`: outage, throttle, or admitted (and maybe doomed to an
     /// injected fault). Returns the admission and how long the answer takes.
     pub fn arrive(&mut self, req: &Request, now: Nanos) -> (Admission, Nanos) {
         let action = req.action();
         // An outage rejects before the bucket is consulted (assumption).
         if self.outages.iter().any(|&(s, e)| now >= s && now < e) {
-            return (
-                Admission::Outage,
-                self.profile.latency.rejected.sample(&mut self.rejected_rng),
-            );
+            return (Admission::Outage, self.rejected_latency(action));
         }
         let filtered = req.filtered(self.profile.throttling.describe_by_id_is_filtered);
         let b = self.bucket_index(action, filtered);
         if !self.buckets[b].try_take(now) {
-            return (
-                Admission::Throttled,
-                self.profile.latency.rejected.sample(&mut self.rejected_rng),
-            );
+            return (Admission::Throttled, self.rejected_latency(action));
         }
         let p = self.fault_probability[action.index()];
         let fault = p > 0.0 && self.fault_rng[action.index()].random::<f64>() < p;
@@ -552,6 +569,9 @@ impl Ec2Server {
         if let Some(a) = &eni.attachment {
             if a.detached_at.is_some_and(|t| t <= now) {
                 let (aid, inst) = (a.id, a.instance);
+                if a.detached_at.is_some_and(|d| a.attached_at < d) {
+                    eni.first_attached_at.get_or_insert(a.attached_at);
+                }
                 eni.attachment = None;
                 self.attachments.remove(&aid);
                 if let Some(i) = self.instances.get_mut(inst.0 as usize) {
@@ -627,6 +647,7 @@ impl Ec2Server {
             primary: false,
             attachment: None,
             created_at: now,
+            first_attached_at: None,
         });
         self.stats.enis_created += 1;
         Ok(Response::Created(self.view(id, now)))
@@ -840,6 +861,18 @@ impl Ec2Server {
             .and_then(|e| e.attachment.as_ref())
             .filter(|a| a.detached_at.is_none())
             .map(|a| a.attached_at)
+    }
+
+    /// When the ENI first became `attached` in EC2, even if it has been detached since
+    /// (its attachment time in a run that went on to clean it up).
+    pub fn first_attached_at(&self, eni: EniId) -> Option<Nanos> {
+        let e = self.enis.get(eni.0 as usize)?;
+        e.first_attached_at.or_else(|| {
+            e.attachment
+                .as_ref()
+                .filter(|a| a.detached_at.is_none_or(|d| a.attached_at < d))
+                .map(|a| a.attached_at)
+        })
     }
 
     pub fn eni_created_at(&self, eni: EniId) -> Option<Nanos> {

@@ -55,9 +55,38 @@ struct CallCsv {
     subnet: Option<String>,
     device_index: Option<u32>,
     dry_run: bool,
+    caller: &'static str,
+    worker: Option<u32>,
+    call_id: u64,
 }
 
-/// summary.json, enis.csv and calls.csv (one row per EC2 attempt, every replication).
+#[derive(serde::Serialize)]
+struct ReconcileCsv<'a> {
+    replication: usize,
+    nodeeni: &'a str,
+    worker: u32,
+    start_s: f64,
+    end_s: f64,
+    deleting: bool,
+    result: &'static str,
+    requeue_after_s: Option<f64>,
+    ec2_calls: u64,
+    status_writes: u64,
+}
+
+#[derive(serde::Serialize)]
+struct StatusWriteCsv<'a> {
+    replication: usize,
+    time_s: f64,
+    nodeeni: &'a str,
+    worker: Option<u32>,
+    kind: &'static str,
+    node: Option<&'a str>,
+    changed: bool,
+}
+
+/// summary.json, enis.csv, calls.csv (one row per EC2 attempt, with its caller, worker
+/// and SDK call id), reconciles.csv and status_writes.csv, every replication.
 pub fn write_run_outputs(
     dir: &Path,
     settings: &Settings,
@@ -87,6 +116,34 @@ pub fn write_run_outputs(
             subnet: c.subnet.map(|x| x.to_string()),
             device_index: c.device_index,
             dry_run: c.dry_run,
+            caller: c.caller.as_str(),
+            worker: c.worker,
+            call_id: c.call_id,
+        })
+    }))?;
+    let reconciles = csv_bytes(runs.iter().enumerate().flat_map(|(i, r)| {
+        r.reconciles.iter().map(move |x| ReconcileCsv {
+            replication: i,
+            nodeeni: &x.nodeeni,
+            worker: x.worker,
+            start_s: x.start_s,
+            end_s: x.end_s,
+            deleting: x.deleting,
+            result: x.result,
+            requeue_after_s: x.requeue_after_s,
+            ec2_calls: x.ec2_calls,
+            status_writes: x.status_writes,
+        })
+    }))?;
+    let status_writes = csv_bytes(runs.iter().enumerate().flat_map(|(i, r)| {
+        r.status_writes.iter().map(move |x| StatusWriteCsv {
+            replication: i,
+            time_s: x.time_s,
+            nodeeni: &x.nodeeni,
+            worker: x.worker,
+            kind: x.kind,
+            node: x.node.as_deref(),
+            changed: x.changed,
         })
     }))?;
     write_atomically(
@@ -95,5 +152,7 @@ pub fn write_run_outputs(
     )?;
     write_atomically(&dir.join("enis.csv"), &enis)?;
     write_atomically(&dir.join("calls.csv"), &calls)?;
+    write_atomically(&dir.join("reconciles.csv"), &reconciles)?;
+    write_atomically(&dir.join("status_writes.csv"), &status_writes)?;
     Ok(())
 }

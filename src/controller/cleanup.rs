@@ -6,7 +6,7 @@
 use super::cluster::{AttachmentStatus, NodeEni, NodeEniKey};
 use super::ec2::{CallError, Wrapper};
 use super::reconcile::{Controller, ReconcileError};
-use super::recorder::{CleanupRecord, EniFate, ReconcileOutcome};
+use super::recorder::{CleanupRecord, EniFate, EniOperation, ReconcileOutcome};
 use crate::aws::server::EniStatus;
 use crate::engine::Nanos;
 use rand::RngExt;
@@ -153,10 +153,14 @@ impl Controller {
         // Step 3, detachENIWithRetry (C:1102): Force=true inside the cleanup wrapper
         // (C:1111); an attachment that is not found counts as detached (E:353, C:1120).
         if self
-            .ec2
-            .retrying(Wrapper::Cleanup, async || {
-                self.ec2.detach(att.attachment, true, false).await
-            })
+            .recorded(
+                EniOperation::Detach,
+                &att.node,
+                self.ec2.retrying(Wrapper::Cleanup, async || {
+                    self.ec2.detach(att.attachment, true, false).await
+                }),
+                Result::is_ok,
+            )
             .await
             .is_err()
         {
@@ -199,7 +203,14 @@ impl Controller {
                 Err(_) => return false,
             }
         }
-        self.ec2.delete(att.eni).await.is_ok()
+        self.recorded(
+            EniOperation::Delete,
+            &att.node,
+            self.ec2.delete(att.eni),
+            Result::is_ok,
+        )
+        .await
+        .is_ok()
     }
 
     /// `WaitForENIDetachment` (E:817-881): five looks, sleeps of T/5·1.5^k (+≤10 %)

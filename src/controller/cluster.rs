@@ -223,13 +223,14 @@ impl ApiServer {
     }
 
     /// `Status().Update`: writes the attachments; an event follows only if they changed
-    /// (the API server does not bump resourceVersion for a no-op write).
-    pub async fn update_status(&self, key: NodeEniKey, attachments: &[AttachmentStatus]) {
+    /// (the API server does not bump resourceVersion for a no-op write). Returns whether
+    /// it changed them.
+    pub async fn update_status(&self, key: NodeEniKey, attachments: &[AttachmentStatus]) -> bool {
         self.round_trip().await;
         let changed = {
             let mut c = self.cluster.borrow_mut();
             let Some(n) = c.nodeenis.get_mut(key as usize).filter(|n| !n.gone) else {
-                return;
+                return false;
             };
             let changed = n.attachments != attachments;
             if changed {
@@ -249,6 +250,7 @@ impl ApiServer {
                 self.emit(key);
             }
         }
+        changed
     }
 
     /// `Update` of metadata (finalizer, annotation). Always an event.

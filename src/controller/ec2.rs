@@ -19,7 +19,8 @@ use super::circuit_breaker::{BreakerWiring, CircuitBreaker};
 use super::profile::{BackoffSpec, ControllerProfile};
 use crate::aws::server::{EniQuery, EniView, InstanceView, Request, Response};
 use crate::aws::{
-    AttachmentId, Ec2Client, EniId, ErrorCode, InstanceId, SdkError, SecurityGroupId, SubnetId,
+    AttachmentId, CallContext, Ec2Client, EniId, ErrorCode, InstanceId, SdkError, SecurityGroupId,
+    SubnetId,
 };
 use crate::engine::{rng, Nanos, SimHandle, SimRng};
 use crate::kube::GoRateLimiter;
@@ -113,6 +114,9 @@ pub struct Ec2Ops {
     breaker: Option<Rc<RefCell<CircuitBreaker>>>,
     limiter: Option<Rc<RefCell<GoRateLimiter>>>,
     pub stats: Rc<RefCell<Ec2OpsStats>>,
+    /// Who this handle's calls are made for, and how many SDK calls it has made.
+    ctx: CallContext,
+    calls_made: Rc<std::cell::Cell<u64>>,
 }
 
 impl Ec2Ops {
@@ -143,7 +147,24 @@ impl Ec2Ops {
                 .ec2_rate_limit
                 .map(|r| Rc::new(RefCell::new(GoRateLimiter::new(r.rate_per_s, r.burst)))),
             stats: Rc::new(RefCell::new(Ec2OpsStats::default())),
+            ctx: CallContext::default(),
+            calls_made: Rc::new(std::cell::Cell::new(0)),
         }
+    }
+
+    /// The same EC2 layer (caches, breaker, limiter, client), its calls tagged with `ctx`
+    /// and counted apart (`calls_made`).
+    pub fn for_caller(&self, ctx: CallContext) -> Ec2Ops {
+        Ec2Ops {
+            ctx,
+            calls_made: Rc::new(std::cell::Cell::new(0)),
+            ..self.clone()
+        }
+    }
+
+    /// SDK calls made through this handle (and its clones) so far.
+    pub fn calls_made(&self) -> u64 {
+        self.calls_made.get()
     }
 
     pub fn client(&self) -> &Ec2Client {
@@ -168,7 +189,12 @@ impl Ec2Ops {
                 return Err(CallError::CircuitOpen);
             }
         }
-        let result = self.client.call(req).await.map_err(CallError::Sdk);
+        self.calls_made.set(self.calls_made.get() + 1);
+        let result = self
+            .client
+            .call_in(req, self.ctx)
+            .await
+            .map_err(CallError::Sdk);
         if let Some(b) = &self.breaker {
             // Expected answers (a DryRun "would succeed", "not found") are not failures
             // (decision: the breaker would wrap the controller's operations, which treat

@@ -3,7 +3,7 @@
 //! `--set` overrides are applied on top of a profile (see `scenario::values`).
 
 use super::circuit_breaker::BreakerWiring;
-use crate::aws::RetryMode;
+use crate::aws::{RetryMode, SdkJitter};
 use crate::engine::time::{format_go_duration, parse_go_duration};
 use crate::engine::{Distribution, Nanos};
 use crate::input::{parse_yaml, read_text, InputError};
@@ -87,6 +87,10 @@ pub struct Behaviour {
     /// The IMDS hop-limit job (Helm `imds.autoConfigureHopLimit`, default true): at start
     /// and on a 5-minute ticker, STS + DescribeInstances calls (C:2529; §6).
     pub imds_job: Option<ImdsJob>,
+    /// The SDK's back-off jitter: `random` (as the SDK draws it) or `max` (every draw at
+    /// its maximum, for attempt-for-attempt comparison with another model).
+    #[serde(default)]
+    pub sdk_jitter: SdkJitter,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -4,9 +4,12 @@
 use super::cluster::{ApiServer, AttachmentStatus, NodeEni, NodeEniKey};
 use super::ec2::{CallError, Ec2Ops};
 use super::profile::{ControllerProfile, NodeOrder};
-use super::recorder::{EniFate, EniTimeline, ReconcileOutcome, ReconcileRecord, Recorder};
+use super::recorder::{
+    EniFate, EniOperation, EniTimeline, ReconcileOutcome, ReconcileRecord, Recorder,
+    StatusWriteKind, StatusWriteRecord,
+};
 use crate::aws::server::{EniStatus, InstanceState};
-use crate::aws::{EniId, InstanceId, SecurityGroupId};
+use crate::aws::{CallContext, Caller, EniId, InstanceId, SecurityGroupId};
 use crate::engine::{rng, SimHandle, SimRng};
 use crate::kube::WorkQueue;
 use rand::seq::SliceRandom;
@@ -31,6 +34,10 @@ pub struct Controller {
     poll_rng: Rc<RefCell<SimRng>>,
     /// Instance type limits, for the ENI-limit-aware what-if.
     limits: Rc<dyn Fn(InstanceId) -> Option<u32>>,
+    /// The reconcile worker this handle runs as (`None`: not a worker), and the status
+    /// writes made through it.
+    worker: Option<u32>,
+    writes_made: Rc<std::cell::Cell<u64>>,
 }
 
 impl Controller {
@@ -56,7 +63,40 @@ impl Controller {
                 "controller.detach-poll-jitter",
             ))),
             limits,
+            worker: None,
+            writes_made: Rc::new(std::cell::Cell::new(0)),
         }
+    }
+
+    /// This controller as `caller` (worker `worker`): its EC2 calls and status writes are
+    /// tagged and counted apart.
+    fn as_caller(&self, caller: Caller, worker: Option<u32>) -> Controller {
+        Controller {
+            ec2: self.ec2.for_caller(CallContext { caller, worker }),
+            worker,
+            writes_made: Rc::new(std::cell::Cell::new(0)),
+            ..self.clone()
+        }
+    }
+
+    /// `Status().Update` of `key`, recorded as `kind`.
+    async fn write_status(
+        &self,
+        key: NodeEniKey,
+        atts: &[AttachmentStatus],
+        kind: StatusWriteKind,
+        node: Option<&str>,
+    ) {
+        let changed = self.api.update_status(key, atts).await;
+        self.writes_made.set(self.writes_made.get() + 1);
+        self.rec.borrow_mut().status_writes.push(StatusWriteRecord {
+            at: self.sim.now(),
+            key,
+            worker: self.worker,
+            kind,
+            node: node.map(str::to_string),
+            changed,
+        });
     }
 
     pub(super) fn jitter_rng(&self) -> std::cell::RefMut<'_, SimRng> {
@@ -81,7 +121,7 @@ impl Controller {
     pub fn start(&self) {
         if let Some(job) = self.profile.behaviour.imds_job {
             // The controller's own instance: the first node's (assumption: any one instance).
-            let c = self.clone();
+            let c = self.as_caller(Caller::ImdsJob, None);
             let own = self
                 .api
                 .cluster
@@ -100,8 +140,8 @@ impl Controller {
                 });
             }
         }
-        for _ in 0..self.profile.env.max_concurrent_reconciles {
-            let c = self.clone();
+        for worker in 0..self.profile.env.max_concurrent_reconciles {
+            let c = self.as_caller(Caller::Controller, Some(worker));
             self.sim.spawn(async move {
                 loop {
                     let key = c.queue.get().await;
@@ -111,8 +151,8 @@ impl Controller {
                         .api
                         .get(key)
                         .is_some_and(|n| n.deletion_requested.is_some());
-                    let calls_before = c.ec2.client().stats().calls;
-                    let writes_before = c.api.stats.borrow().status_writes;
+                    let calls_before = c.ec2.calls_made();
+                    let writes_before = c.writes_made.get();
                     let outcome = match c.reconcile(key).await {
                         Err(_) => {
                             c.queue.add_rate_limited(key);
@@ -134,12 +174,13 @@ impl Controller {
                         r.workers_busy.add(end, -1);
                         r.reconciles.push(ReconcileRecord {
                             key,
+                            worker,
                             start,
                             end,
                             outcome,
                             deleting,
-                            ec2_calls: c.ec2.client().stats().calls - calls_before,
-                            status_writes: c.api.stats.borrow().status_writes - writes_before,
+                            ec2_calls: c.ec2.calls_made() - calls_before,
+                            status_writes: c.writes_made.get() - writes_before,
                         });
                     }
                     c.queue.done(&key);
@@ -208,7 +249,8 @@ impl Controller {
             .collect();
         self.remove_stale_attachments(&nne, &current).await;
         let atts = nne.borrow().attachments.clone();
-        self.api.update_status(key, &atts).await;
+        self.write_status(key, &atts, StatusWriteKind::Final, None)
+            .await;
         self.note_in_status(&atts);
         Ok(())
     }
@@ -307,7 +349,15 @@ impl Controller {
             if lookup_failed || groups.is_empty() {
                 continue; // "no security groups" is an error (C:2056)
             }
-            let Ok(eni) = self.ec2.create(*subnet, groups).await else {
+            let Ok(eni) = self
+                .recorded(
+                    EniOperation::Create,
+                    node,
+                    self.ec2.create(*subnet, groups),
+                    Result::is_ok,
+                )
+                .await
+            else {
                 continue;
             };
             let requested_at = nne.borrow().created_at;
@@ -326,11 +376,26 @@ impl Controller {
                     gone_at: None,
                 },
             );
-            let Some((attachment, device_index, returned_at)) =
-                self.attach_eni(eni, instance, index).await
+            let Some((attachment, device_index, returned_at)) = self
+                .recorded(
+                    EniOperation::Attach,
+                    node,
+                    self.attach_eni(eni, instance, index),
+                    Option::is_some,
+                )
+                .await
             else {
                 // Any attach failure: delete the new ENI, error swallowed, next subnet (C:1664).
-                if self.ec2.delete(eni).await.is_ok() {
+                if self
+                    .recorded(
+                        EniOperation::Delete,
+                        node,
+                        self.ec2.delete(eni),
+                        Result::is_ok,
+                    )
+                    .await
+                    .is_ok()
+                {
                     self.rec.borrow_mut().eni_gone(
                         eni,
                         EniFate::ChurnedAfterAttachFailure,
@@ -358,7 +423,8 @@ impl Controller {
                 n.attachments.clone()
             };
             // Status written at once for every new ENI (C:1704).
-            self.api.update_status(key, &atts).await;
+            self.write_status(key, &atts, StatusWriteKind::NewAttachment, Some(node))
+                .await;
             self.note_in_status(&atts);
         }
     }
@@ -421,6 +487,24 @@ impl Controller {
         }
     }
 
+    /// Runs one ENI operation (create, attach, detach, delete, as the controller sees it
+    /// after the SDK's and its own retries) and records its outcome: the source of the
+    /// plan's error rate (`eni_operation_errors_total / eni_operations_total`).
+    pub(super) async fn recorded<R>(
+        &self,
+        operation: EniOperation,
+        node: &str,
+        work: impl std::future::Future<Output = R>,
+        ok: impl Fn(&R) -> bool,
+    ) -> R {
+        let start = self.sim.now();
+        let r = work.await;
+        self.rec
+            .borrow_mut()
+            .operation(operation, node, start, self.sim.now(), ok(&r));
+        r
+    }
+
     fn note_attach_failure(&self, e: &CallError) {
         let code = e
             .code()
@@ -472,7 +556,8 @@ impl Controller {
             }
         }
         let atts = nne.borrow().attachments.clone();
-        self.api.update_status(key, &atts).await;
+        self.write_status(key, &atts, StatusWriteKind::Verify, Some(node))
+            .await;
     }
 
     /// `isAttachmentValid` (DryRun probe, C:2314) then `isENIProperlyAttached` (C:2350).
@@ -485,7 +570,16 @@ impl Controller {
             Ok(None) => false,
             Ok(Some(v)) => {
                 if v.status == EniStatus::Available {
-                    if self.ec2.delete(att.eni).await.is_ok() {
+                    if self
+                        .recorded(
+                            EniOperation::Delete,
+                            &att.node,
+                            self.ec2.delete(att.eni),
+                            Result::is_ok,
+                        )
+                        .await
+                        .is_ok()
+                    {
                         self.rec.borrow_mut().eni_gone(
                             att.eni,
                             EniFate::DeletedWhenFoundAvailable,

@@ -46,12 +46,14 @@ pub enum ReconcileOutcome {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReconcileRecord {
     pub key: NodeEniKey,
+    /// The reconcile worker (0-based) that ran it.
+    pub worker: u32,
     pub start: Nanos,
     pub end: Nanos,
     pub outcome: ReconcileOutcome,
     pub deleting: bool,
-    /// EC2 calls started and status writes made while it ran (exact with one worker;
-    /// with several, other workers' calls are counted too).
+    /// SDK calls and status writes this reconcile made (its own, and those of the
+    /// cleanup tasks it waited for).
     pub ec2_calls: u64,
     pub status_writes: u64,
 }
@@ -77,6 +79,27 @@ impl EniOperation {
     }
 }
 
+/// Which of `processNodeENI`'s status writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusWriteKind {
+    /// After `verifyENIAttachments` for one node (C:2283).
+    Verify,
+    /// Right after a new ENI is attached (C:1704).
+    NewAttachment,
+    /// The final write of the pass (C:1361).
+    Final,
+}
+
+impl StatusWriteKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusWriteKind::Verify => "verify",
+            StatusWriteKind::NewAttachment => "new-attachment",
+            StatusWriteKind::Final => "final",
+        }
+    }
+}
+
 /// One ENI operation's outcome, after the SDK's and the controller's own retries.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OperationRecord {
@@ -85,6 +108,20 @@ pub struct OperationRecord {
     pub start: Nanos,
     pub end: Nanos,
     pub ok: bool,
+}
+
+/// One `Status().Update` the controller made.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusWriteRecord {
+    /// When the write completed.
+    pub at: Nanos,
+    pub key: NodeEniKey,
+    pub worker: Option<u32>,
+    pub kind: StatusWriteKind,
+    /// The node, for the per-node and new-attachment writes.
+    pub node: Option<String>,
+    /// Whether it changed the stored status (only then a watch event follows).
+    pub changed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -100,6 +137,7 @@ pub struct CleanupRecord {
 pub struct Recorder {
     pub enis: BTreeMap<EniId, EniTimeline>,
     pub reconciles: Vec<ReconcileRecord>,
+    pub status_writes: Vec<StatusWriteRecord>,
     pub workers_busy: TimeWeighted,
     pub cleanups: Vec<CleanupRecord>,
     pub attach_failures: BTreeMap<String, u64>,
@@ -121,6 +159,7 @@ impl Recorder {
         Recorder {
             enis: BTreeMap::new(),
             reconciles: Vec::new(),
+            status_writes: Vec::new(),
             workers_busy: TimeWeighted::new(start),
             cleanups: Vec::new(),
             attach_failures: BTreeMap::new(),

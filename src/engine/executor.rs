@@ -93,20 +93,29 @@ impl Sim {
         self.handle.0.dispatched.get()
     }
 
-    /// Runs every event with time ≤ `horizon`. Time is left at the last event run.
+    /// Runs every event with time ≤ `horizon`, then leaves the clock at `horizon`: the
+    /// world has been observed up to it, so a process started next starts there, not at
+    /// the last event before it. (`Nanos::MAX`, as [`Sim::run`] uses, leaves the clock at
+    /// the last event.)
     pub fn run_until(&self, horizon: Nanos) -> RunEnd {
         let inner = &self.handle.0;
+        let end = |how: RunEnd| {
+            if horizon != Nanos::MAX && inner.now.get() < horizon {
+                inner.now.set(horizon);
+            }
+            how
+        };
         let waker = Waker::noop();
         let mut cx = Context::from_waker(waker);
         loop {
             let (time, task) = {
                 let mut events = inner.events.borrow_mut();
                 match events.peek_time() {
-                    None => return RunEnd::Idle,
-                    Some(t) if t > horizon => return RunEnd::Horizon,
+                    None => return end(RunEnd::Idle),
+                    Some(t) if t > horizon => return end(RunEnd::Horizon),
                     Some(_) => match events.pop() {
                         Some(e) => e,
-                        None => return RunEnd::Idle,
+                        None => return end(RunEnd::Idle),
                     },
                 }
             };
@@ -361,6 +370,21 @@ mod tests {
         assert_eq!(count.get(), 10);
         assert_eq!(sim.run_until(15 * SECOND), RunEnd::Horizon);
         assert_eq!(count.get(), 15);
+    }
+
+    #[test]
+    fn the_clock_is_left_at_the_horizon() {
+        // One event at 3 s; observing up to 10 s leaves the clock at 10 s, so what starts
+        // next starts there (a gradual step, a deletion), not back at 3 s.
+        let sim = Sim::new();
+        let h = sim.handle();
+        sim.spawn(async move { h.sleep(3 * SECOND).await });
+        assert_eq!(sim.run_until(10 * SECOND), RunEnd::Idle);
+        assert_eq!(sim.now(), 10 * SECOND);
+        let h = sim.handle();
+        sim.spawn(async move { h.sleep(SECOND).await });
+        sim.run();
+        assert_eq!(sim.now(), 11 * SECOND);
     }
 
     #[test]

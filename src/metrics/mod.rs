@@ -6,5 +6,7 @@ pub mod stats;
 pub mod summary;
 pub mod thresholds;
 
-pub use record::{ActionStats, EniRow, RunMetrics, RunRecord, StepMetrics};
+pub use record::{
+    ActionStats, EniRow, ReconcileRow, RunMetrics, RunRecord, StatusWriteRow, StepMetrics,
+};
 pub use stats::{mean_ci, quantile, MeanCi};

@@ -25,6 +25,36 @@ pub struct EniRow {
     pub gone_s: Option<f64>,
 }
 
+/// One reconcile: which NodeENI, which worker, when, how it ended, what it cost.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReconcileRow {
+    pub nodeeni: String,
+    pub worker: u32,
+    pub start_s: f64,
+    pub end_s: f64,
+    /// The NodeENI was being deleted (the cleanup path).
+    pub deleting: bool,
+    /// `done` (Result{}), `requeue-after` or `error` (AddRateLimited).
+    pub result: &'static str,
+    pub requeue_after_s: Option<f64>,
+    /// SDK calls it made (attempts are in calls.csv, by worker and call id).
+    pub ec2_calls: u64,
+    pub status_writes: u64,
+}
+
+/// One NodeENI status write.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatusWriteRow {
+    pub time_s: f64,
+    pub nodeeni: String,
+    pub worker: Option<u32>,
+    /// `verify` (per node), `new-attachment` or `final`.
+    pub kind: &'static str,
+    pub node: Option<String>,
+    /// It changed the stored status (and so emitted a watch event).
+    pub changed: bool,
+}
+
 /// Per-action figures of one run.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct ActionStats {
@@ -108,6 +138,8 @@ pub struct RunMetrics {
     pub tenant_throttled: u64,
     /// Throttled share of other tenants' calls.
     pub tenant_throttled_percent: f64,
+    /// Time the controller's calls waited on a client-side EC2 limiter (what-if), summed.
+    pub ec2_limiter_wait_s: f64,
     pub sdk_retries: u64,
     pub sdk_quota_exhausted: u64,
     pub wrapper_retries: u64,
@@ -179,6 +211,10 @@ pub struct RunRecord {
     pub actions: BTreeMap<Action, ActionStats>,
     pub enis: Vec<EniRow>,
     pub calls: Vec<CallRecord>,
+    /// Every reconcile, in the order they ended.
+    pub reconciles: Vec<ReconcileRow>,
+    /// Every status write, in time order.
+    pub status_writes: Vec<StatusWriteRow>,
     /// (bucket name, time below one token in seconds, throttled requests).
     pub buckets: Vec<(String, f64, u64)>,
     pub queue_depth: Vec<(Nanos, u32)>,

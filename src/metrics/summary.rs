@@ -243,6 +243,13 @@ fn bottleneck(runs: &[RunRecord], m: &BTreeMap<String, MeanCi>, workers: u32) ->
             );
         }
     }
+    let wait = get("ec2_limiter_wait_s");
+    if wait > 0.0 && wait >= 0.5 * get("end_s") {
+        return format!(
+            "the client-side EC2 rate limit holds the controller's calls: {wait:.0} s of waiting per run (summed over calls) in a run of {:.0} s",
+            get("end_s")
+        );
+    }
     if get("churned_enis") > 0.0 {
         return format!(
             "attach failures churn ENIs: {:.0} created then deleted per run (create → attach fail → delete)",

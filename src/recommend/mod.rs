@@ -44,6 +44,9 @@ pub struct Margin {
     pub high: f64,
     pub limit: f64,
     pub verdict: Verdict,
+    /// Some replication did not finish what the metric measures: `mean` and `high` are
+    /// lower bounds, and the verdict is critical whatever they say.
+    pub censored: bool,
 }
 
 impl Margin {
@@ -82,7 +85,11 @@ pub fn margins(def: &SweepDef, s: &PointSummary) -> Vec<Margin> {
         .judged()
         .filter_map(|(name, th)| {
             let ci = s.get(def, name)?;
+            let censored = s
+                .get(def, &crate::metrics::summary::censor_key(name))
+                .is_some_and(|c| c.mean > 0.0);
             Some(Margin {
+                censored,
                 metric: name.clone(),
                 label: th.label.clone(),
                 unit: th.unit.clone(),

@@ -25,7 +25,15 @@ pub fn margin_line(m: &Margin) -> String {
     } else {
         format!(" {}", m.unit)
     };
-    if m.met() {
+    if m.censored {
+        format!(
+            "{} more than {}{unit}: some replications did not finish by the horizon, limit < {}{unit}: {}",
+            m.label,
+            num(m.mean),
+            num(m.limit),
+            m.verdict.as_str()
+        )
+    } else if m.met() {
         format!(
             "{} {}{unit}, upper 95 % bound {}{unit} < {}{unit}: margin {}{unit}",
             m.label,

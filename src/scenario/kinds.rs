@@ -204,6 +204,11 @@ fn gradual(settings: &Settings, model: &Model, seed: u64) -> Result<RunRecord, B
         .filter(|s| s.converged)
         .map(|s| time::from_secs(s.start_s + s.full_reconcile_s));
     let mut rec = world.record(converged, None, end);
+    // The run's full reconciliation is the last (full-size) step's, from that step's start:
+    // the path's earlier steps are not reconciliation time.
+    if let Some(last) = steps.last() {
+        rec.metrics.full_reconcile_s = last.full_reconcile_s;
+    }
     rec.steps = steps;
     Ok(rec)
 }

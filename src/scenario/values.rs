@@ -57,6 +57,11 @@ pub const KNOWN_KEYS: &[(&str, &str)] = &[
     ("enisim.whatIf.paceByPeriod", "true|false"),
     ("enisim.whatIf.circuitBreaker", "off|v1.3.8|fixed"),
     ("enisim.whatIf.nodeOrder", "random|sorted"),
+    ("enisim.whatIf.sdkJitter", "random|max"),
+    (
+        "enisim.kubelet.nodeStatusReportFrequency",
+        "Go duration > 0, or off",
+    ),
     ("enisim.whatIf.ec2RateLimit.rate", "requests per second > 0"),
     ("enisim.whatIf.ec2RateLimit.burst", "integer 1..=1000000"),
     ("imds.autoConfigureHopLimit", "true|false"),
@@ -216,21 +221,11 @@ impl Settings {
         }
     }
 
-    /// What the user should know about these settings before trusting a run of them.
+    /// What the user should know about these settings before trusting a run of them
+    /// (a key v1.3.8 reads and ignores, for one).
     pub fn warnings(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        let given = |k: &str| self.given.iter().any(|g| g == k);
-        if (given("enisim.env.CIRCUIT_BREAKER_ENABLED")
-            || given("enisim.env.CIRCUIT_BREAKER_FAILURE_THRESHOLD")
-            || given("enisim.env.CIRCUIT_BREAKER_SUCCESS_THRESHOLD")
-            || given("enisim.env.CIRCUIT_BREAKER_TIMEOUT"))
-            && self.controller.behaviour.circuit_breaker == BreakerWiring::Off
-        {
-            out.push(
-                "CIRCUIT_BREAKER_* has no effect in v1.3.8: the breaker is built (C:99-114) but no AWS call goes through it (controller-v1.3.8.md §0); set enisim.whatIf.circuitBreaker=v1.3.8 or fixed to model a wired one".to_string(),
-            );
-        }
-        out
+        self.controller
+            .warnings(self.given.iter().map(String::as_str))
     }
 
     /// Checks the settings as a whole, after every values file and `--set`: the bounds a
@@ -306,6 +301,27 @@ impl Settings {
                     },
                     "random, sorted",
                 )?
+            }
+            "enisim.whatIf.sdkJitter" => {
+                beh.sdk_jitter = one_of(v, crate::aws::SdkJitter::parse, "random, max")?
+            }
+            "enisim.kubelet.nodeStatusReportFrequency" => {
+                let kube = &mut self.controller.kubernetes;
+                if matches!(v, Value::String(s) if s == "off") || matches!(v, Value::Bool(false)) {
+                    kube.kubelet = None;
+                } else {
+                    let d = as_duration(v)?;
+                    if d.0 == 0 {
+                        return Err("must be > 0 (or off)".into());
+                    }
+                    let Some(k) = kube.kubelet.as_mut() else {
+                        return Err(
+                            "the controller profile models no kubelet (kubernetes.kubelet); add one there"
+                                .into(),
+                        );
+                    };
+                    k.node_status_report_frequency = d;
+                }
             }
             "enisim.whatIf.ec2RateLimit.rate" => {
                 let r = as_rate(v)?;

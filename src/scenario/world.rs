@@ -207,7 +207,8 @@ impl World {
             profile.env.aws_max_attempts,
             seed,
         )
-        .with_log(log.clone());
+        .with_log(log.clone())
+        .with_jitter(profile.behaviour.sdk_jitter);
         let ops = Ec2Ops::new(&h, client.clone(), profile, seed);
         let limit_server = server.clone();
         let limits = Rc::new(move |i| {
@@ -417,16 +418,20 @@ impl World {
         None
     }
 
-    /// Every ENI's row and the creation / attachment samples, with the desired
-    /// attachments that were not in place at `end` as censored samples.
-    fn eni_samples(&self, rec: &Recorder, srv: &Ec2Server, end: Nanos) -> EniSamples {
-        let nodeeni_names: Vec<String> = self
-            .cluster
+    /// The NodeENIs' names, by key.
+    fn nodeeni_names(&self) -> Vec<String> {
+        self.cluster
             .borrow()
             .nodeenis
             .iter()
             .map(|n| n.name.clone())
-            .collect();
+            .collect()
+    }
+
+    /// Every ENI's row and the creation / attachment samples, with the desired
+    /// attachments that were not in place at `end` as censored samples.
+    fn eni_samples(&self, rec: &Recorder, srv: &Ec2Server, end: Nanos) -> EniSamples {
+        let nodeeni_names = self.nodeeni_names();
         let mut out = EniSamples {
             rows: Vec::new(),
             creation: Vec::new(),
@@ -440,7 +445,8 @@ impl World {
         // The ENI in status for each (NodeENI, node, subnet), for the censored ones below.
         let mut created_for: BTreeMap<Want, Nanos> = BTreeMap::new();
         for (eni, tl) in &rec.enis {
-            let attached = srv.attached_at(*eni).filter(|t| *t <= end);
+            // Its attachment time even if it was detached since (a scale-down).
+            let attached = srv.first_attached_at(*eni).filter(|t| *t <= end);
             if tl.fate == crate::controller::EniFate::ChurnedAfterAttachFailure {
                 out.churned += 1;
             }
@@ -671,6 +677,7 @@ impl World {
             tenant_calls,
             tenant_throttled,
             tenant_throttled_percent: percent(tenant_throttled, tenant_calls),
+            ec2_limiter_wait_s: time::to_secs(ops.stats.borrow().limiter_wait),
             sdk_retries: cstats.retries,
             sdk_quota_exhausted: cstats.quota_exhausted,
             wrapper_retries: ops.stats.borrow().wrapper_retries,
@@ -722,6 +729,8 @@ impl World {
             metrics,
             actions,
             enis,
+            reconciles: reconcile_rows(&rec, &self.nodeeni_names()),
+            status_writes: status_write_rows(&rec, &self.nodeeni_names()),
             calls,
             buckets,
             queue_depth: queue.depth_series(),
@@ -775,6 +784,54 @@ fn censored_quantiles(
     }
     let q = |p| censored_quantile(xs, p);
     (q(0.5), q(0.95), q(0.99), q(1.0))
+}
+
+/// The reconciles of a run as rows, NodeENIs by name.
+fn reconcile_rows(
+    rec: &crate::controller::Recorder,
+    names: &[String],
+) -> Vec<crate::metrics::ReconcileRow> {
+    use crate::controller::recorder::ReconcileOutcome;
+    let name = |k: NodeEniKey| names.get(k as usize).cloned().unwrap_or_default();
+    rec.reconciles
+        .iter()
+        .map(|r| {
+            let (result, after) = match r.outcome {
+                ReconcileOutcome::Done => ("done", None),
+                ReconcileOutcome::RequeueAfter(d) => ("requeue-after", Some(time::to_secs(d))),
+                ReconcileOutcome::Error => ("error", None),
+            };
+            crate::metrics::ReconcileRow {
+                nodeeni: name(r.key),
+                worker: r.worker,
+                start_s: time::to_secs(r.start),
+                end_s: time::to_secs(r.end),
+                deleting: r.deleting,
+                result,
+                requeue_after_s: after,
+                ec2_calls: r.ec2_calls,
+                status_writes: r.status_writes,
+            }
+        })
+        .collect()
+}
+
+/// The status writes of a run as rows, NodeENIs by name.
+fn status_write_rows(
+    rec: &crate::controller::Recorder,
+    names: &[String],
+) -> Vec<crate::metrics::StatusWriteRow> {
+    rec.status_writes
+        .iter()
+        .map(|w| crate::metrics::StatusWriteRow {
+            time_s: time::to_secs(w.at),
+            nodeeni: names.get(w.key as usize).cloned().unwrap_or_default(),
+            worker: w.worker,
+            kind: w.kind.as_str(),
+            node: w.node.clone(),
+            changed: w.changed,
+        })
+        .collect()
 }
 
 /// The time at which every desired attachment was in NodeENI status and `attached` in
