@@ -477,6 +477,17 @@ fn recommend_refuses_fewer_than_two_replications() {
         .stderr(predicate::str::contains("at least 2"))
         .stderr(predicate::str::contains("no confidence interval"));
     assert!(!out.exists(), "nothing written");
+    // An --out that cannot be written is found before any work (exit 2, not 1 after it).
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    enisim_cmd()
+        .args(["recommend", "--quiet", "--replications", "2"])
+        .args(["--set", "enisim.scenario.nodes=3"])
+        .args(["--grid", "controller.maxConcurrentReconciles=5", "--out"])
+        .arg(&file)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("cannot write there"));
     let one = dir.path().join("one");
     small_sweep(&one, "1");
     enisim_cmd()

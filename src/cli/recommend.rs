@@ -308,6 +308,11 @@ pub fn run(a: RecommendArgs) -> anyhow::Result<ExitCode> {
         return Err(BadInput("--headroom must be between 0 and 10".into()).into());
     }
     check_threads(a.sweep.threads)?;
+    // An unwritable --out is found before any work.
+    super::run::check_writable(&a.out)?;
+    if a.from.is_some() && a.overwrite {
+        eprintln!("warning: --overwrite has no effect with --from (recommend runs no sweep)");
+    }
     let mut results = match &a.from {
         Some(dir) => {
             let r = sweep::load_results(dir).map_err(cli_error)?;

@@ -347,6 +347,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
     let a = args.run;
     let def = a.spec.definition()?;
     let opts = a.options()?;
+    super::run::check_writable(&a.out)?;
     if def.replications == 1 {
         eprintln!(
             "warning: 1 replication per point has no confidence interval: each point is judged on its single run's value (`enisim recommend` needs at least 2)"
@@ -417,6 +418,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn merge(m: MergeArgs) -> anyhow::Result<ExitCode> {
+    super::run::check_writable(&m.out)?;
     let inputs: Vec<&Path> = m.shards.iter().map(|p| p.as_path()).collect();
     let (def, summaries) = sweep::merge(&inputs, &m.out, m.overwrite).map_err(cli_error)?;
     let meets = summaries.iter().filter(|s| s.meets).count();
