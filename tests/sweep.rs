@@ -624,6 +624,17 @@ fn merge_refuses_an_out_that_is_one_of_its_shards() {
         .arg(dir.path().join("merged"))
         .assert()
         .success();
+    // Nothing but the sweep's files: no temporary file left beside them.
+    for d in [shard(0), dir.path().join("merged")] {
+        let mut names: Vec<String> = std::fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        let mut want: Vec<String> = FILES.iter().map(|f| f.to_string()).collect();
+        want.sort();
+        assert_eq!(names, want, "{}", d.display());
+    }
 }
 
 #[test]

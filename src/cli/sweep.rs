@@ -59,8 +59,8 @@ pub struct SweepSpecArgs {
     /// at most 2000000 runs). Every point uses the same seeds.
     #[arg(long)]
     pub replications: Option<u32>,
-    /// The seed of replication 0 [default: 1] (replication r of every point gets the seed
-    /// `enisim run --seed S` gives its replication r).
+    /// The sweep's seed [default: 1]: replication r of every point gets the seed
+    /// `enisim run --seed S` gives its replication r.
     #[arg(long)]
     pub seed: Option<u64>,
     /// Worker threads (default: all cores; at most 1024). Results do not depend on it.
