@@ -601,7 +601,19 @@ fn from_refuses_flags_that_would_change_the_answer_and_warns_about_redundant_one
     );
     assert_ne!(changed, ec2);
     std::fs::write(&other_ec2, changed).unwrap();
+    let values = dir.path().join("values.yaml");
+    std::fs::write(&values, "controller:\n  maxConcurrentENICleanup: 8\n").unwrap();
+    let same_profile = dir.path().join("controller.yaml");
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/controller/v1.3.8.yaml"),
+        &same_profile,
+    )
+    .unwrap();
     let refused: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["--values".into(), values.display().to_string()],
+            "controller.maxConcurrentENICleanup would be 8, the sweep has 3",
+        ),
         (
             vec!["--seed".into(), "2".into()],
             "--seed 2: the sweep ran with seed 1",
@@ -661,6 +673,8 @@ fn from_refuses_flags_that_would_change_the_answer_and_warns_about_redundant_one
         ])
         .args(["--set", "enisim.scenario.nodes=3", "--ec2-profile"])
         .arg(&same_ec2)
+        .arg("--controller-profile")
+        .arg(&same_profile)
         .args(["--grid", "controller.maxConcurrentReconciles=3,5", "--from"])
         .arg(&sweep_dir)
         .arg("--out")
@@ -671,6 +685,7 @@ fn from_refuses_flags_that_would_change_the_answer_and_warns_about_redundant_one
             "--seed repeats the sweep's own definition",
         ))
         .stderr(predicate::str::contains("--ec2-profile repeats"))
+        .stderr(predicate::str::contains("--controller-profile"))
         .stderr(predicate::str::contains("--grid repeats"))
         .stderr(predicate::str::contains(
             "--set enisim.scenario.nodes=3 repeats",
