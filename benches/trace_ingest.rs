@@ -27,6 +27,25 @@ fn bench(c: &mut Criterion) {
     // One record's JSON: the first element of Records.
     let v: serde_json::Value = serde_json::from_str(&text).expect("json");
     let one = serde_json::to_vec(&v["Records"][0]).expect("record");
+    // The same trail as one JSON-lines file (`jq -c '.Records[]'`), under `SLURP_LIMIT`: the
+    // in-memory path whose value-by-value reading was once quadratic.
+    let lines_dir = tempfile::tempdir().expect("tempdir");
+    let lines = lines_dir.path().join("trail.jsonl");
+    {
+        let mut out = Vec::new();
+        for f in &rep.files {
+            let mut t = String::new();
+            flate2::read::GzDecoder::new(std::fs::File::open(f).expect("open"))
+                .read_to_string(&mut t)
+                .expect("gunzip");
+            let v: serde_json::Value = serde_json::from_str(&t).expect("json");
+            for r in v["Records"].as_array().expect("records") {
+                serde_json::to_writer(&mut out, r).expect("write");
+                out.push(b'\n');
+            }
+        }
+        std::fs::write(&lines, out).expect("write");
+    }
 
     let mut g = c.benchmark_group("trace");
     g.sample_size(10);
@@ -35,6 +54,13 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let got =
                 ingest(&[dir.path().to_path_buf()], &IngestOptions::default()).expect("ingest");
+            black_box(got.df.height())
+        })
+    });
+    g.bench_function("ingest_json_lines", |b| {
+        b.iter(|| {
+            let got =
+                ingest(std::slice::from_ref(&lines), &IngestOptions::default()).expect("ingest");
             black_box(got.df.height())
         })
     });

@@ -317,3 +317,182 @@ fn lookup_events_with_bad_embedded_records() {
     let err = ingest(&[p], &strict()).unwrap_err();
     assert!(err.to_string().contains("events.json, record 1"), "{err}");
 }
+
+/// CloudTrail Insights files (`CloudTrail-Insight/…`) and Insights events among the records
+/// are skipped and counted like digests: not bad records, and no stop in strict mode.
+#[test]
+fn insights_files_and_events_are_skipped_not_bad() {
+    let dir = tempfile::tempdir().unwrap();
+    let insight = r#"{"Records":[{"eventVersion":"1.08","eventTime":"2024-05-01T10:00:00Z","awsRegion":"us-east-1","eventID":"i1","eventType":"AwsCloudTrailInsight","recipientAccountId":"111122223333","sharedEventID":"s1","insightDetails":{"state":"Start","eventSource":"ec2.amazonaws.com","eventName":"CreateNetworkInterface","insightType":"ApiCallRateInsight"},"eventCategory":"Insight"}]}"#;
+    let sub = dir
+        .path()
+        .join("AWSLogs/111122223333/CloudTrail-Insight/us-east-1/2024/05/01");
+    std::fs::create_dir_all(&sub).unwrap();
+    let f = sub.join("111122223333_CloudTrail-Insight_us-east-1_20240501T1005Z_abcd.json");
+    std::fs::write(&f, insight).unwrap();
+    // The tree of good files plus the Insights tree.
+    let paths = vec![fixture("s3"), dir.path().to_path_buf()];
+    let got = ingest(&paths, &strict()).unwrap();
+    let r = &got.report;
+    assert_eq!(r.kept, 14, "{r}");
+    assert_eq!(r.insight_files, 1, "{r}");
+    assert_eq!(r.digest_files, 1, "{r}");
+    assert_eq!(r.files_ignored, 2, "{r}");
+    assert_eq!(r.bad_records, 0, "{r}");
+    // Named on its own, it is skipped too.
+    let got = ingest(std::slice::from_ref(&f), &strict()).unwrap();
+    assert_eq!(got.report.insight_files, 1);
+    assert_eq!(got.df.height(), 0);
+    assert!(got.report.why_empty().unwrap().contains("1 Insights"));
+    // Insights events inside an ordinary file (by content), in every shape.
+    let plain = dir.path().join("mixed.json");
+    std::fs::write(&plain, insight).unwrap();
+    let got = ingest(std::slice::from_ref(&plain), &strict()).unwrap();
+    assert_eq!(got.report.insight_skipped, 1, "{}", got.report);
+    assert_eq!(got.report.bad_records, 0);
+    let got = ingest_one(&fixture("controller/v1.3.8.json"));
+    assert_eq!(got.report.insight_skipped, 1);
+    let r = &got.report;
+    assert_eq!(
+        r.records_read,
+        r.kept + r.duplicates + r.non_ec2_skipped + r.insight_skipped + r.bad_records
+    );
+}
+
+/// When the list of problems is cut, the report says how many more there were, by kind.
+#[test]
+fn the_issue_list_counts_what_it_leaves_out_by_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("many.json");
+    let mut recs = Vec::new();
+    for i in 0..30 {
+        recs.push(format!(r#"{{"eventName":"X","eventID":"m{i}"}}"#));
+    }
+    for i in 0..7 {
+        recs.push(format!(
+            r#"{{"eventTime":"2024-05-01T10:00:00Z","eventSource":"ec2.amazonaws.com","eventName":5,"awsRegion":"us-east-1","eventID":"w{i}"}}"#
+        ));
+    }
+    recs.push("3".into());
+    std::fs::write(&p, format!("{{\"Records\":[{}]}}", recs.join(","))).unwrap();
+    let lookup = dir.path().join("lookup.json");
+    std::fs::write(
+        &lookup,
+        r#"{"Events":[{"EventId":"a","CloudTrailEvent":"{oops"},{"EventId":"b","CloudTrailEvent":"[1"}]}"#,
+    )
+    .unwrap();
+    let opts = IngestOptions {
+        max_issues: 5,
+        ..IngestOptions::default()
+    };
+    let got = ingest(&[p, lookup], &opts).unwrap();
+    let r = &got.report;
+    assert_eq!(r.bad_records, 40);
+    assert_eq!(r.issues.len(), 5);
+    assert_eq!(r.issues_total(), 40);
+    assert_eq!(r.issue_counts["missing eventTime"], 30);
+    assert_eq!(r.issue_counts["wrong type of eventName"], 7);
+    assert_eq!(r.issue_counts["wrong type of record"], 1);
+    assert_eq!(r.issue_counts["bad JSON"], 2);
+    let text = r.to_string();
+    assert!(
+        text.contains(
+            "… and 35 more: 25 missing eventTime, 7 wrong type of eventName, 2 bad JSON, 1 wrong type of record"
+        ),
+        "{text}"
+    );
+}
+
+/// CloudWatch Logs exports of a trail's log group: `aws logs filter-log-events` JSON and the
+/// export-to-S3 lines give the same table as the S3 file; Logs Insights query results are
+/// named as unsupported.
+#[test]
+fn cloudwatch_logs_exports_are_read() {
+    let s3 = ingest_one(&fixture("controller/v1.3.8.json"));
+    let json = ingest_one(&fixture("cloudwatch/filter-log-events.json"));
+    assert_eq!(
+        json.report.files_by_format.get("cloudwatch-logs"),
+        Some(&1),
+        "{}",
+        json.report
+    );
+    // The export tree: `000000.gz` under a task directory is found by the walk.
+    let lines = ingest(&[fixture("cloudwatch/export")], &IngestOptions::default()).unwrap();
+    assert_eq!(
+        lines.report.files_by_format.get("cloudwatch-logs"),
+        Some(&1)
+    );
+    let cols = content_columns();
+    for got in [&json, &lines] {
+        assert_eq!(got.report.kept, 9, "{}", got.report);
+        assert_eq!(got.report.bad_records, 0, "{}", got.report);
+        assert_eq!(
+            canonical_rows(&got.df, &cols),
+            canonical_rows(&s3.df, &cols)
+        );
+    }
+    // Forced.
+    let forced = IngestOptions {
+        format: Some("cloudwatch-logs".parse().unwrap()),
+        strict: true,
+        ..IngestOptions::default()
+    };
+    assert_eq!(
+        ingest(&[fixture("cloudwatch/export/000000.gz")], &forced)
+            .unwrap()
+            .report
+            .kept,
+        9
+    );
+    let err = ingest(&[fixture("athena.csv")], &forced).unwrap_err();
+    assert!(
+        err.to_string().contains("cloudwatch-logs was forced"),
+        "{err}"
+    );
+    // A bad line is one bad record, named by line.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("000001.gz");
+    let text = flate2::read::GzDecoder::new(
+        std::fs::File::open(fixture("cloudwatch/export/000000.gz")).unwrap(),
+    );
+    let mut text = std::io::read_to_string(text).unwrap();
+    text.insert_str(
+        text.find('\n').unwrap() + 1,
+        "2024-06-03T10:00:01.500Z {not json\n",
+    );
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(text.as_bytes()).unwrap();
+    std::fs::write(&p, gz.finish().unwrap()).unwrap();
+    let err = ingest(std::slice::from_ref(&p), &strict()).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("000001.gz, record 1 (line 2)"), "{msg}");
+    assert!(msg.contains("CloudWatch Logs message"), "{msg}");
+    let got = ingest(&[p], &IngestOptions::default()).unwrap();
+    assert_eq!(got.report.kept, 9);
+    assert_eq!(got.report.bad_records, 1);
+    // `aws logs tail` output: a log stream name between the timestamp and the message.
+    let tail = dir.path().join("tail.txt");
+    let shown: String = text
+        .lines()
+        .filter(|l| !l.contains("{not json"))
+        .map(|l| {
+            let (ts, rest) = l.split_once(' ').unwrap();
+            format!("{ts} 111122223333_CloudTrail_us-east-1 {rest}\n")
+        })
+        .collect();
+    std::fs::write(&tail, shown).unwrap();
+    let got = ingest(&[tail], &forced).unwrap();
+    assert_eq!(got.report.kept, 9, "{}", got.report);
+    assert_eq!(
+        canonical_rows(&got.df, &cols),
+        canonical_rows(&s3.df, &cols)
+    );
+    // Logs Insights query results: named, not silently read as nothing.
+    let err = ingest(&[fixture("cloudwatch/query-results.json")], &strict()).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("CloudWatch Logs Insights query results"),
+        "{msg}"
+    );
+    assert!(msg.contains("not supported"), "{msg}");
+}

@@ -228,3 +228,24 @@ fn streamed_and_in_memory_parsing_agree() {
         }
     }
 }
+
+/// `ingest_with_progress` reports once before the first file and after each, up to every
+/// file and byte.
+#[test]
+fn ingest_reports_progress_after_each_file() {
+    use enisim::trace::{ingest_with_progress, IngestOptions, IngestProgress};
+    let mut seen: Vec<IngestProgress> = Vec::new();
+    let got = ingest_with_progress(&[fixture("s3")], &IngestOptions::default(), &mut |p| {
+        seen.push(*p)
+    })
+    .unwrap();
+    assert_eq!(seen.len(), 4, "{seen:?}");
+    assert_eq!(seen[0].files_done, 0);
+    let last = seen.last().unwrap();
+    assert_eq!(last.files_done, 3);
+    assert_eq!(last.files_total, 3);
+    assert_eq!(last.bytes_done, last.bytes_total);
+    assert!(last.bytes_total > 0);
+    assert_eq!(last.records, got.report.records_read);
+    assert!(seen.windows(2).all(|w| w[0].bytes_done <= w[1].bytes_done));
+}

@@ -72,7 +72,10 @@ fn fixture_stats() {
 
 #[test]
 fn peaks_and_windows() {
-    // 30 Describe calls: 12 in one second, 18 spread one per 5 s.
+    // 30 Describe calls: 12 in one second, 18 spread one per 5 s. With no Create to
+    // recognise the controller's principal by, they carry the user agent older enisim
+    // versions wrote (still classed `controller` by that agent).
+    let legacy = enisim::trace::LEGACY_USER_AGENT.to_string();
     let mut calls = Vec::new();
     for i in 0..12u64 {
         calls.push(SynthCall {
@@ -80,6 +83,7 @@ fn peaks_and_windows() {
             eni_id: Some(format!("eni-{i:017x}")),
             start_ns: 10_000_000_000 + i,
             end_ns: 10_100_000_000 + i,
+            caller: legacy.clone(),
             ..SynthCall::default()
         });
     }
@@ -90,6 +94,7 @@ fn peaks_and_windows() {
             eni_id: Some(format!("eni-{:017x}", 100 + i)),
             start_ns: t,
             end_ns: t + 50_000_000,
+            caller: legacy.clone(),
             ..SynthCall::default()
         });
     }

@@ -4,16 +4,18 @@ use super::model_args::ModelArgs;
 use super::BadInput;
 use crate::scenario::{simulate_replication, ScenarioSpec};
 use crate::trace::{
-    ingest, read_parquet, stats, synth, synth_calls, write_parquet, CallerField, CallerRules,
-    IngestOptions, Pattern, SynthOptions, TraceError, TraceFormat,
+    ingest_with_progress, read_parquet, stats, synth, synth_calls_with_enis, write_parquet,
+    CallerField, CallerRules, IngestOptions, IngestProgress, Pattern, SynthOptions, TraceError,
+    TraceFormat,
 };
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(clap::Subcommand, Debug)]
 pub enum TraceCommand {
-    /// Read CloudTrail (S3 delivery files or trees, lookup-events JSON, Lake/Athena CSV;
-    /// plain or gzip) into one normalised Parquet table.
+    /// Read CloudTrail (S3 delivery files or trees, lookup-events JSON, CloudWatch Logs
+    /// exports, Lake/Athena CSV; plain or gzip) into one normalised Parquet table.
     Ingest(IngestArgs),
     /// Per action and caller: calls, errors, throttles, peak and sustained rates, and the
     /// gaps between paired calls.
@@ -28,16 +30,20 @@ pub struct IngestArgs {
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     /// Where to write the Parquet table.
-    #[arg(short = 'o', long)]
+    #[arg(short = 'o', long = "out", alias = "output", value_name = "FILE")]
     pub output: PathBuf,
-    /// Force one shape: s3-records, lookup-events or csv (default: detected per file).
+    /// Force one shape: s3-records, lookup-events, cloudwatch-logs or csv (default: detected
+    /// per file).
     #[arg(long)]
     pub format: Option<String>,
     /// Stop at the first bad record (default: skip and count it).
     #[arg(long)]
     pub strict: bool,
-    /// Extra caller rule, first match wins: `user-agent:PATTERN=CLASS` or
-    /// `principal:PATTERN=CLASS`; PATTERN is `contains:`, `prefix:`, `suffix:`, `equals:` + text.
+    /// Extra caller rule, ahead of the default ones (first match wins):
+    /// `user-agent:PATTERN=CLASS` or `principal:PATTERN=CLASS`; PATTERN is `contains:`,
+    /// `prefix:`, `suffix:`, `equals:` + text. By default the principal whose
+    /// CreateNetworkInterface calls carry the controller's description or managed-by tag is
+    /// the controller.
     #[arg(long = "caller-rule", value_name = "RULE")]
     pub caller_rules: Vec<String>,
 }
@@ -55,6 +61,9 @@ pub struct StatsArgs {
     pub trace: PathBuf,
     #[arg(long, value_enum, default_value_t = StatsFormat::Table)]
     pub format: StatsFormat,
+    /// Write the rendering to this file instead of standard output.
+    #[arg(short = 'o', long = "out", alias = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -65,8 +74,12 @@ pub struct SynthArgs {
     #[command(flatten)]
     pub model: ModelArgs,
     /// Output directory (the AWSLogs/… tree goes inside).
-    #[arg(short = 'o', long)]
+    #[arg(short = 'o', long = "out", alias = "output", value_name = "DIR")]
     pub output: PathBuf,
+    /// Replace a trail already in the output directory (without it, synth refuses to mix
+    /// two trails).
+    #[arg(long)]
+    pub overwrite: bool,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Which replication of `enisim run --seed SEED` to write.
@@ -128,9 +141,17 @@ pub fn run(cmd: TraceCommand) -> anyhow::Result<ExitCode> {
                 caller_rules: caller_rules(&a.caller_rules)?,
                 ..IngestOptions::default()
             };
-            let ingested = ingest(&a.paths, &opts).map_err(classify)?;
-            write_parquet(&ingested.df, &a.output).map_err(classify)?;
+            let bar = IngestBar::new();
+            let ingested =
+                ingest_with_progress(&a.paths, &opts, &mut |p| bar.update(p)).map_err(classify)?;
+            bar.finish();
             eprintln!("{}", ingested.report);
+            if let Some(why) = ingested.report.why_empty() {
+                return Err(
+                    BadInput(format!("{why}; nothing written to {}", a.output.display())).into(),
+                );
+            }
+            write_parquet(&ingested.df, &a.output).map_err(classify)?;
             println!(
                 "wrote {} rows to {}",
                 ingested.df.height(),
@@ -140,10 +161,17 @@ pub fn run(cmd: TraceCommand) -> anyhow::Result<ExitCode> {
         TraceCommand::Stats(a) => {
             let df = read_parquet(&a.trace).map_err(classify)?;
             let table = stats(&df).map_err(classify)?;
-            match a.format {
-                StatsFormat::Table => print!("{}", table.to_text()),
-                StatsFormat::Json => println!("{}", table.to_json()),
-                StatsFormat::Csv => print!("{}", table.to_csv()),
+            let text = match a.format {
+                StatsFormat::Table => table.to_text(),
+                StatsFormat::Json => format!("{}\n", table.to_json()),
+                StatsFormat::Csv => table.to_csv(),
+            };
+            match &a.output {
+                Some(path) => {
+                    super::output::write_atomically(path, text.as_bytes())?;
+                    println!("wrote {}", path.display());
+                }
+                None => print!("{text}"),
             }
         }
         TraceCommand::Synth(a) => {
@@ -152,12 +180,13 @@ pub fn run(cmd: TraceCommand) -> anyhow::Result<ExitCode> {
             let settings = a.model.settings(scenario)?;
             let run = simulate_replication(&settings, &model, a.seed, a.replication)
                 .map_err(|e| BadInput(e.to_string()))?;
-            let calls = synth_calls(&run.calls);
+            let calls = synth_calls_with_enis(&run.calls, &run.enis);
             let opts = SynthOptions {
                 start_time: a.start_time.clone(),
                 account_id: a.account.clone(),
                 region: a.region.clone(),
                 seed: a.seed,
+                overwrite: a.overwrite,
                 ..SynthOptions::default()
             };
             let report = synth(&calls, &opts, &a.output).map_err(classify)?;
@@ -173,4 +202,44 @@ pub fn run(cmd: TraceCommand) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Progress of `trace ingest` on stderr (files and bytes, rate, ETA), drawn only when stderr
+/// is a terminal.
+struct IngestBar {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl IngestBar {
+    fn new() -> IngestBar {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{elapsed_precise} [{wide_bar}] {bytes}/{total_bytes}  {msg}  ETA {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            bar
+        });
+        IngestBar { bar }
+    }
+
+    fn update(&self, p: &IngestProgress) {
+        if let Some(bar) = &self.bar {
+            bar.set_length(p.bytes_total);
+            bar.set_position(p.bytes_done);
+            bar.set_message(format!(
+                "{}/{} files, {} records",
+                p.files_done, p.files_total, p.records
+            ));
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
 }

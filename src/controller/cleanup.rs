@@ -203,14 +203,7 @@ impl Controller {
                 Err(_) => return false,
             }
         }
-        self.recorded(
-            EniOperation::Delete,
-            &att.node,
-            self.ec2.delete(att.eni),
-            Result::is_ok,
-        )
-        .await
-        .is_ok()
+        self.delete_eni(att.eni, &att.node).await
     }
 
     /// `WaitForENIDetachment` (E:817-881): five looks, sleeps of T/5·1.5^k (+≤10 %)

@@ -386,16 +386,7 @@ impl Controller {
                 .await
             else {
                 // Any attach failure: delete the new ENI, error swallowed, next subnet (C:1664).
-                if self
-                    .recorded(
-                        EniOperation::Delete,
-                        node,
-                        self.ec2.delete(eni),
-                        Result::is_ok,
-                    )
-                    .await
-                    .is_ok()
-                {
+                if self.delete_eni(eni, node).await {
                     self.rec.borrow_mut().eni_gone(
                         eni,
                         EniFate::ChurnedAfterAttachFailure,
@@ -505,6 +496,18 @@ impl Controller {
         r
     }
 
+    /// DeleteNetworkInterface as one recorded ENI operation; whether it succeeded.
+    pub(super) async fn delete_eni(&self, eni: EniId, node: &str) -> bool {
+        self.recorded(
+            EniOperation::Delete,
+            node,
+            self.ec2.delete(eni),
+            Result::is_ok,
+        )
+        .await
+        .is_ok()
+    }
+
     fn note_attach_failure(&self, e: &CallError) {
         let code = e
             .code()
@@ -570,16 +573,7 @@ impl Controller {
             Ok(None) => false,
             Ok(Some(v)) => {
                 if v.status == EniStatus::Available {
-                    if self
-                        .recorded(
-                            EniOperation::Delete,
-                            &att.node,
-                            self.ec2.delete(att.eni),
-                            Result::is_ok,
-                        )
-                        .await
-                        .is_ok()
-                    {
+                    if self.delete_eni(att.eni, &att.node).await {
                         self.rec.borrow_mut().eni_gone(
                             att.eni,
                             EniFate::DeletedWhenFoundAvailable,

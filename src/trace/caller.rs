@@ -15,6 +15,12 @@ pub const CLASS_OTHER: &str = "other";
 pub enum CallerField {
     UserAgent,
     Principal,
+    /// The principal made `CreateNetworkInterface` calls carrying the multi-ENI controller's
+    /// description (`ENI created by nodeeni-controller for node …`) or its
+    /// `kubernetes.io/cluster/managed-by=nodeeni-controller` tag; the pattern is matched
+    /// against the principal. v1.3.8 sets no user agent of its own (controller-v1.3.8.md
+    /// §15), so this is how a real controller is recognised.
+    MarkedCreates,
 }
 
 /// A simple pattern: no regular expressions, ASCII case-insensitive.
@@ -79,8 +85,10 @@ pub struct CallerRules {
 }
 
 impl Default for CallerRules {
-    /// User agent containing `aws-multi-eni-controller` → `controller`;
-    /// `amazon-vpc-cni-k8s` → `vpc-cni`; else `other`.
+    /// User agent containing `aws-multi-eni-controller` → `controller` (synthetic trails of
+    /// older enisim versions); `amazon-vpc-cni-k8s` → `vpc-cni`; a principal that made
+    /// `CreateNetworkInterface` calls with the controller's description or managed-by tag →
+    /// `controller` (a real v1.3.8, whose user agent is the plain SDK's); else `other`.
     fn default() -> Self {
         CallerRules {
             rules: vec![
@@ -93,6 +101,11 @@ impl Default for CallerRules {
                     field: CallerField::UserAgent,
                     pattern: Pattern::Contains("amazon-vpc-cni-k8s".into()),
                     class: CLASS_VPC_CNI.into(),
+                },
+                CallerRule {
+                    field: CallerField::MarkedCreates,
+                    pattern: Pattern::Contains(String::new()),
+                    class: CLASS_CONTROLLER.into(),
                 },
             ],
             default_class: CLASS_OTHER.into(),
@@ -114,12 +127,25 @@ impl CallerRules {
         self
     }
 
-    /// The class of a caller.
+    /// The class of a caller that made no marked Creates (see [`CallerRules::classify_with`]).
     pub fn classify(&self, user_agent: Option<&str>, principal: Option<&str>) -> &str {
+        self.classify_with(user_agent, principal, false)
+    }
+
+    /// The class of a caller; `marked`: its principal made `CreateNetworkInterface` calls
+    /// with the controller's description or managed-by tag ([`CallerField::MarkedCreates`]).
+    pub fn classify_with(
+        &self,
+        user_agent: Option<&str>,
+        principal: Option<&str>,
+        marked: bool,
+    ) -> &str {
         for r in &self.rules {
             let text = match r.field {
                 CallerField::UserAgent => user_agent,
                 CallerField::Principal => principal,
+                CallerField::MarkedCreates if marked => Some(principal.unwrap_or_default()),
+                CallerField::MarkedCreates => None,
             };
             if text.is_some_and(|t| r.pattern.matches(t)) {
                 return &r.class;
@@ -145,6 +171,17 @@ mod tests {
         );
         assert_eq!(r.classify(Some("Terraform/1.5"), None), "other");
         assert_eq!(r.classify(None, None), "other");
+        // A real v1.3.8: the plain SDK agent, recognised by its principal's marked Creates.
+        let sdk = "aws-sdk-go-v2/1.21.0 os/linux lang/go#1.24.4 md/GOOS#linux md/GOARCH#amd64 api/ec2#1.115.0";
+        let role = Some("arn:aws:iam::1:role/multi-eni");
+        assert_eq!(r.classify(Some(sdk), role), "other");
+        assert_eq!(r.classify_with(Some(sdk), role, true), "controller");
+        assert_eq!(r.classify_with(Some(sdk), None, true), "controller");
+        // The VPC CNI's agent stays the VPC CNI's.
+        assert_eq!(
+            r.classify_with(Some("aws-sdk-go/1.33.14 amazon-vpc-cni-k8s"), role, true),
+            "vpc-cni"
+        );
         let r = r.prepend(
             CallerField::Principal,
             "suffix:role/karpenter".parse().unwrap(),
@@ -152,6 +189,11 @@ mod tests {
         );
         assert_eq!(
             r.classify(Some("x"), Some("arn:aws:iam::1:role/Karpenter")),
+            "karpenter"
+        );
+        // An explicit rule wins over the recognition.
+        assert_eq!(
+            r.classify_with(Some("x"), Some("arn:aws:iam::1:role/Karpenter"), true),
             "karpenter"
         );
     }

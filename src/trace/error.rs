@@ -28,6 +28,19 @@ pub enum RecordError {
     Json(String),
 }
 
+impl RecordError {
+    /// A short name for the kind of problem, for counting them (`missing eventTime`,
+    /// `bad JSON`, …).
+    pub fn reason(&self) -> String {
+        match self {
+            RecordError::MissingField(f) => format!("missing {f}"),
+            RecordError::WrongType { field, .. } => format!("wrong type of {field}"),
+            RecordError::BadValue { field, .. } => format!("bad {field}"),
+            RecordError::Json(_) => "bad JSON".into(),
+        }
+    }
+}
+
 /// Where a problem was found: a file and, when known, the 0-based index of the record in it
 /// (the position in `Records` / `Events`, or the data row of a CSV export).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +95,9 @@ pub enum TraceError {
     /// No input files (an empty path list, or directories without CloudTrail files).
     #[error("no CloudTrail files found in {0:?}")]
     NoInput(Vec<PathBuf>),
+    /// The output is already there and may not be replaced (`synth` without `overwrite`).
+    #[error("{path}: {detail}")]
+    OutputExists { path: PathBuf, detail: String },
     /// A synthetic call cannot be written as a CloudTrail record.
     #[error("synth call {index}: {detail}")]
     BadCall { index: usize, detail: String },
@@ -115,6 +131,33 @@ impl TraceError {
             TraceError::MissingColumns { missing, found, .. } => {
                 format!("CSV export lacks required column(s) {missing:?} (found {found:?})")
             }
+            other => other.to_string(),
+        }
+    }
+
+    /// A short name for the kind of problem, for counting them (see
+    /// [`RecordError::reason`]).
+    pub fn reason(&self) -> String {
+        match self {
+            TraceError::Io { .. } => "unreadable file".into(),
+            TraceError::BadRecord { error, .. } => error.reason(),
+            TraceError::Malformed { detail, .. } => {
+                if detail.starts_with("empty file") {
+                    "empty file".into()
+                } else if detail.starts_with("gzip") {
+                    "truncated or corrupt gzip".into()
+                } else if detail.starts_with("unexpected end of file") {
+                    "truncated file".into()
+                } else if detail.starts_with("unreadable CSV") {
+                    "unreadable CSV".into()
+                } else if detail.starts_with("invalid JSON") {
+                    "broken JSON file".into()
+                } else {
+                    "unreadable file".into()
+                }
+            }
+            TraceError::MissingColumns { .. } => "CSV without required columns".into(),
+            TraceError::Shape { .. } => "not a CloudTrail shape".into(),
             other => other.to_string(),
         }
     }

@@ -50,6 +50,9 @@ pub struct IngestIssue {
     pub record: Option<u64>,
     pub line: Option<u64>,
     pub message: String,
+    /// The kind of problem (`missing eventTime`, `bad JSON`, …), as counted in
+    /// [`IngestReport::issue_counts`].
+    pub reason: String,
 }
 
 impl fmt::Display for IngestIssue {
@@ -63,8 +66,19 @@ impl fmt::Display for IngestIssue {
     }
 }
 
+/// A principal recognised as the multi-ENI controller: it made `CreateNetworkInterface`
+/// calls carrying the controller's description or managed-by tag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecognisedPrincipal {
+    pub principal: String,
+    /// How many such Creates it made (after deduplication).
+    pub creates: u64,
+    /// The class its calls got (`controller` unless an explicit rule says otherwise).
+    pub class: String,
+}
+
 /// What `ingest` read and kept. `records_read = kept + duplicates + non_ec2_skipped +
-/// bad_records`.
+/// insight_skipped + bad_records`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct IngestReport {
     /// Every file read, in the order used for tie-breaks (the table's `file` column indexes
@@ -73,36 +87,164 @@ pub struct IngestReport {
     pub files_read: u64,
     /// Files that stopped early (broken JSON, truncated gzip, CSV without required columns…).
     pub files_failed: u64,
-    /// Files under the given directories that are not CloudTrail logs (digests, other types).
+    /// Files that are not CloudTrail API logs (digests, Insights files, other types), skipped.
     pub files_ignored: u64,
+    /// Of `files_ignored`: digest files.
+    pub digest_files: u64,
+    /// Of `files_ignored`: CloudTrail Insights files (`CloudTrail-Insight/…`).
+    pub insight_files: u64,
     pub files_by_format: BTreeMap<String, u64>,
     pub records_read: u64,
     pub kept: u64,
     pub duplicates: u64,
     pub non_ec2_skipped: u64,
+    /// CloudTrail Insights events met among the records (`eventCategory: Insight`), skipped.
+    pub insight_skipped: u64,
     pub bad_records: u64,
     /// The first `max_issues` problems.
     pub issues: Vec<IngestIssue>,
+    /// Every problem (listed or not), counted by kind.
+    pub issue_counts: BTreeMap<String, u64>,
+    /// Principals recognised as the controller by their Creates, most Creates first.
+    pub controller_principals: Vec<RecognisedPrincipal>,
     pub warnings: Vec<String>,
+}
+
+impl IngestReport {
+    /// How many problems were met in all (listed or not).
+    pub fn issues_total(&self) -> u64 {
+        self.issue_counts.values().sum()
+    }
+
+    /// The problems not listed in `issues`, counted by kind, most first.
+    pub fn unlisted_issues(&self) -> Vec<(String, u64)> {
+        let mut left = self.issue_counts.clone();
+        for i in &self.issues {
+            if let Some(n) = left.get_mut(&i.reason) {
+                *n = n.saturating_sub(1);
+            }
+        }
+        let mut v: Vec<(String, u64)> = left.into_iter().filter(|(_, n)| *n > 0).collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        v
+    }
+
+    /// Why the table has no rows, when it has none: `None` when rows were kept.
+    pub fn why_empty(&self) -> Option<String> {
+        if self.kept > 0 {
+            return None;
+        }
+        let mut why = Vec::new();
+        if self.files.is_empty() {
+            why.push(format!(
+                "no CloudTrail log file among the {} file(s) found ({} digest, {} Insights, {} other)",
+                self.files_ignored,
+                self.digest_files,
+                self.insight_files,
+                self.files_ignored
+                    .saturating_sub(self.digest_files)
+                    .saturating_sub(self.insight_files)
+            ));
+        } else if self.files_failed == self.files_read && self.records_read == 0 {
+            let first = self
+                .issues
+                .first()
+                .map(|i| format!(" (first: {i})"))
+                .unwrap_or_default();
+            why.push(format!(
+                "none of the {} file(s) could be read{first}",
+                self.files_read
+            ));
+        } else if self.records_read == 0 {
+            why.push(format!("the {} file(s) hold no records", self.files_read));
+        } else {
+            if self.bad_records > 0 {
+                let kinds: Vec<String> = {
+                    let mut v: Vec<(&String, &u64)> = self.issue_counts.iter().collect();
+                    v.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+                    v.into_iter().map(|(k, n)| format!("{n} {k}")).collect()
+                };
+                why.push(format!(
+                    "{} of {} records are bad ({})",
+                    self.bad_records,
+                    self.records_read,
+                    kinds.join(", ")
+                ));
+            }
+            if self.non_ec2_skipped > 0 {
+                why.push(format!("{} are not EC2 calls", self.non_ec2_skipped));
+            }
+            if self.insight_skipped > 0 {
+                why.push(format!("{} are Insights events", self.insight_skipped));
+            }
+            if self.files_failed > 0 {
+                why.push(format!(
+                    "{} of {} file(s) could not be read",
+                    self.files_failed, self.files_read
+                ));
+            }
+        }
+        if self.format_forced_mismatch() {
+            why.push("the forced --format does not match the files".into());
+        }
+        Some(format!("no EC2 API call kept: {}", why.join("; ")))
+    }
+
+    fn format_forced_mismatch(&self) -> bool {
+        self.issues
+            .iter()
+            .any(|i| i.message.contains("was forced but the file is"))
+    }
 }
 
 impl fmt::Display for IngestReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
+        write!(
             f,
             "files: {} read, {} failed, {} ignored",
             self.files_read, self.files_failed, self.files_ignored
         )?;
+        if self.digest_files + self.insight_files > 0 {
+            write!(
+                f,
+                " ({} digest, {} Insights)",
+                self.digest_files, self.insight_files
+            )?;
+        }
+        writeln!(f)?;
         for (k, v) in &self.files_by_format {
             writeln!(f, "  {k}: {v}")?;
         }
-        writeln!(
+        write!(
             f,
             "records: {} read, {} kept, {} duplicates dropped, {} non-EC2 skipped, {} bad skipped",
             self.records_read, self.kept, self.duplicates, self.non_ec2_skipped, self.bad_records
         )?;
+        if self.insight_skipped > 0 {
+            write!(f, ", {} Insights events skipped", self.insight_skipped)?;
+        }
+        writeln!(f)?;
+        if self.controller_principals.is_empty() {
+            writeln!(
+                f,
+                "controller: no principal recognised by its Creates (no CreateNetworkInterface carries the controller's description or managed-by tag; the user-agent and --caller-rule rules still apply)"
+            )?;
+        }
+        for p in &self.controller_principals {
+            writeln!(
+                f,
+                "controller: {} recognised from {} CreateNetworkInterface call(s) with the controller's description or tags (class {})",
+                p.principal, p.creates, p.class
+            )?;
+        }
         for i in &self.issues {
             writeln!(f, "  problem: {i}")?;
+        }
+        let more = self.unlisted_issues();
+        if !more.is_empty() {
+            let n: u64 = more.iter().map(|m| m.1).sum();
+            let kinds: Vec<String> = more.iter().map(|(k, c)| format!("{c} {k}")).collect();
+            writeln!(f, "  … and {n} more: {}", kinds.join(", "))?;
         }
         for w in &self.warnings {
             writeln!(f, "  warning: {w}")?;
@@ -118,20 +260,53 @@ pub struct Ingested {
     pub report: IngestReport,
 }
 
-/// Reads CloudTrail files (S3 delivery files, `lookup-events` JSON, Lake/Athena CSV; plain or
-/// gzip; directories walked recursively) into one table sorted by `eventTime` (ties: file
-/// order, then record order), duplicates (same `eventID`) dropped, non-EC2 records skipped.
-/// See [`COLUMNS`](super::COLUMNS) for the table.
+/// How far an ingest has got (after each file).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestProgress {
+    pub files_done: u64,
+    pub files_total: u64,
+    /// Bytes of the files done, as stored (compressed or not).
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+    pub records: u64,
+}
+
+/// Reads CloudTrail files (S3 delivery files, `lookup-events` JSON, CloudWatch Logs exports,
+/// Lake/Athena CSV; plain or gzip; directories walked recursively) into one table sorted by
+/// `eventTime` (ties: file order, then record order), duplicates (same `eventID`) dropped,
+/// non-EC2 records skipped. See [`COLUMNS`](super::COLUMNS) for the table.
 pub fn ingest(paths: &[PathBuf], opts: &IngestOptions) -> Result<Ingested, TraceError> {
+    ingest_with_progress(paths, opts, &mut |_| {})
+}
+
+/// [`ingest`], calling `progress` after each file (and once before the first).
+pub fn ingest_with_progress(
+    paths: &[PathBuf],
+    opts: &IngestOptions,
+    progress: &mut dyn FnMut(&IngestProgress),
+) -> Result<Ingested, TraceError> {
     let window = i64::try_from(opts.retry_window_ns).map_err(|_| TraceError::BadOption {
         name: "retry_window_ns",
         detail: "too large".into(),
     })?;
-    let (files, ignored) = expand_paths(paths)?;
+    let expanded = expand_paths(paths)?;
+    let files = expanded.files;
     let mut report = IngestReport {
-        files_ignored: ignored,
+        files_ignored: expanded.ignored,
+        digest_files: expanded.digests,
+        insight_files: expanded.insights,
         ..IngestReport::default()
     };
+    let sizes: Vec<u64> = files
+        .iter()
+        .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
+        .collect();
+    let mut prog = IngestProgress {
+        files_total: files.len() as u64,
+        bytes_total: sizes.iter().sum(),
+        ..IngestProgress::default()
+    };
+    progress(&prog);
     let mut store = Store::default();
     let mut scratch = Scratch::default();
     for (fi, path) in files.iter().enumerate() {
@@ -139,12 +314,22 @@ pub fn ingest(paths: &[PathBuf], opts: &IngestOptions) -> Result<Ingested, Trace
             name: "paths",
             detail: "more than 2^32 files".into(),
         })?;
+        let note = |report: &mut IngestReport, issue: IngestIssue| {
+            *report.issue_counts.entry(issue.reason.clone()).or_default() += 1;
+            if report.issues.len() < opts.max_issues {
+                report.issues.push(issue);
+            }
+        };
         let mut sink = |idx: u64,
                         line: Option<u64>,
                         r: Result<TraceRecord, RecordError>|
          -> Result<(), TraceError> {
             report.records_read += 1;
             match r {
+                Ok(rec) if rec.insight => {
+                    report.insight_skipped += 1;
+                    Ok(())
+                }
                 Ok(rec) => {
                     if rec.is_ec2() {
                         store.push(file_idx, idx, &rec);
@@ -163,14 +348,16 @@ pub fn ingest(paths: &[PathBuf], opts: &IngestOptions) -> Result<Ingested, Trace
                     if opts.strict {
                         return Err(TraceError::BadRecord { at, error });
                     }
-                    if report.issues.len() < opts.max_issues {
-                        report.issues.push(IngestIssue {
+                    note(
+                        &mut report,
+                        IngestIssue {
                             path: at.path,
                             record: at.record,
                             line: at.line,
                             message: format!("bad record skipped: {error}"),
-                        });
-                    }
+                            reason: error.reason(),
+                        },
+                    );
                     Ok(())
                 }
             }
@@ -189,18 +376,23 @@ pub fn ingest(paths: &[PathBuf], opts: &IngestOptions) -> Result<Ingested, Trace
                 }
                 report.files_read += 1;
                 report.files_failed += 1;
-                if report.issues.len() < opts.max_issues {
-                    let (record, line) = e.location().map_or((None, None), |l| (l.record, l.line));
-                    let message = e.detail();
-                    report.issues.push(IngestIssue {
+                let (record, line) = e.location().map_or((None, None), |l| (l.record, l.line));
+                note(
+                    &mut report,
+                    IngestIssue {
                         path: path.clone(),
                         record,
                         line,
-                        message,
-                    });
-                }
+                        message: e.detail(),
+                        reason: e.reason(),
+                    },
+                );
             }
         }
+        prog.files_done += 1;
+        prog.bytes_done += sizes[fi];
+        prog.records = report.records_read;
+        progress(&prog);
     }
     // The read buffer (up to one file's content) is not needed to build the table.
     drop(scratch);
@@ -211,5 +403,20 @@ pub fn ingest(paths: &[PathBuf], opts: &IngestOptions) -> Result<Ingested, Trace
     })?;
     report.duplicates = out.duplicates;
     report.kept = out.df.height() as u64;
+    report.controller_principals = out
+        .marked
+        .into_iter()
+        .map(|(principal, creates)| {
+            let class = opts
+                .caller_rules
+                .classify_with(None, Some(&principal), true)
+                .to_string();
+            RecognisedPrincipal {
+                principal,
+                creates,
+                class,
+            }
+        })
+        .collect();
     Ok(Ingested { df: out.df, report })
 }

@@ -19,13 +19,16 @@ mod table;
 mod time;
 
 pub mod from_run;
-pub use from_run::synth_calls;
+pub use from_run::{synth_calls, synth_calls_with_enis};
 
 pub use caller::{
     CallerField, CallerRule, CallerRules, Pattern, CLASS_CONTROLLER, CLASS_OTHER, CLASS_VPC_CNI,
 };
 pub use error::{Location, RecordError, TraceError};
-pub use ingest::{ingest, IngestIssue, IngestOptions, IngestReport, Ingested};
+pub use ingest::{
+    ingest, ingest_with_progress, IngestIssue, IngestOptions, IngestProgress, IngestReport,
+    Ingested, RecognisedPrincipal,
+};
 pub use record::{parse_record, TraceRecord, EC2_EVENT_SOURCE};
 pub use source::{
     parse_document, parse_document_with_limit, DocumentOutcome, TraceFormat, SLURP_LIMIT,
@@ -33,6 +36,7 @@ pub use source::{
 pub use stats::{stats, ActionStats, GapKind, GapStats, StatsTable};
 pub use synth::{
     example_workload, synth, SynthCall, SynthOptions, SynthReport, DEFAULT_USER_AGENT,
+    LEGACY_USER_AGENT,
 };
 pub use table::{
     bare_code, is_throttle_code, read_parquet, write_parquet, COLUMNS, THROTTLE_CODES,

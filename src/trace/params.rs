@@ -31,6 +31,14 @@ pub(crate) struct ParamsOut<'de> {
     /// `subnetId`, else a `subnetSet` item, else a `subnet-id` filter value.
     pub subnet: Option<Text<'de>>,
     pub client_token: Option<Text<'de>>,
+    /// The multi-ENI controller's marks on a Create (its description
+    /// `ENI created by nodeeni-controller for node …`, or its tag
+    /// `kubernetes.io/cluster/managed-by=nodeeni-controller`; controller-v1.3.8.md §15).
+    pub controller_mark: bool,
+    /// Its `NodeENI`, `Node` and `SubnetID` tags (in `tagSpecificationSet.items[].tags[]`).
+    pub tag_nodeeni: Option<Text<'de>>,
+    pub tag_node: Option<Text<'de>>,
+    pub tag_subnet: Option<Text<'de>>,
     /// The first type/value problem met (the walk continues so the stream stays usable).
     pub error: Option<RecordError>,
     nested_attachment: Option<Text<'de>>,
@@ -41,7 +49,15 @@ pub(crate) struct ParamsOut<'de> {
     filter_instances: Vec<Text<'de>>,
     cur_filter_name: Option<Text<'de>>,
     cur_filter_values: Vec<Text<'de>>,
+    cur_tag_key: Option<Text<'de>>,
+    cur_tag_value: Option<Text<'de>>,
 }
+
+/// The description v1.3.8 gives the ENIs it creates (unless a NodeENI sets its own).
+pub(crate) const CONTROLLER_DESCRIPTION_PREFIX: &str = "ENI created by nodeeni-controller";
+/// The tag v1.3.8 puts on every ENI it creates.
+pub(crate) const MANAGED_BY_TAG: (&str, &str) =
+    ("kubernetes.io/cluster/managed-by", "nodeeni-controller");
 
 impl ParamsOut<'_> {
     /// Resolves the precedence between direct fields, sets and filters.
@@ -96,6 +112,18 @@ enum Place {
     FilterValueItems,
     FilterValueItem,
     FilterValue,
+    // `description` of the root object.
+    Description,
+    // `tagSpecificationSet: {items: [{resourceType, tags: [{key, value}]}]}` (also
+    // `tags: {items: […]}`).
+    TagSpecSet,
+    TagSpecItems,
+    TagSpecItem,
+    TagList,
+    TagListItems,
+    TagItem,
+    TagKey,
+    TagValue,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -128,6 +156,13 @@ fn child_of_key(place: Place, key: &str) -> Place {
         (Place::Root, "subnetSet") => Place::Set(SetKind::Subnets),
         (Place::Root, "attachment") => Place::AttachmentObj,
         (Place::Root, "filterSet") => Place::FilterSet,
+        (Place::Root, "description") => Place::Description,
+        (Place::Root, "tagSpecificationSet") => Place::TagSpecSet,
+        (Place::TagSpecSet, "items") => Place::TagSpecItems,
+        (Place::TagSpecItem, "tags" | "tagSet") => Place::TagList,
+        (Place::TagList, "items") => Place::TagListItems,
+        (Place::TagItem, "key" | "Key") => Place::TagKey,
+        (Place::TagItem, "value" | "Value") => Place::TagValue,
         (Place::Set(k), "items") => Place::SetItems(k),
         (Place::SetItem(k), x) if x == k.key() => Place::SetValue(k),
         (Place::AttachmentObj, "attachmentId") => Place::NestedAttachmentId,
@@ -145,6 +180,8 @@ fn child_of_seq(place: Place) -> Place {
         Place::SetItems(k) => Place::SetItem(k),
         Place::FilterItems => Place::FilterItem,
         Place::FilterValueItems => Place::FilterValueItem,
+        Place::TagSpecItems => Place::TagSpecItem,
+        Place::TagList | Place::TagListItems => Place::TagItem,
         _ => Place::Other,
     }
 }
@@ -288,9 +325,27 @@ impl<'de> Walk<'_, 'de> {
             Place::NestedAttachmentId if !s.is_empty() => out.nested_attachment = Some(owned()),
             Place::FilterName => out.cur_filter_name = Some(owned()),
             Place::FilterValue => out.cur_filter_values.push(owned()),
+            Place::Description if s.starts_with(CONTROLLER_DESCRIPTION_PREFIX) => {
+                out.controller_mark = true;
+            }
+            Place::TagKey => out.cur_tag_key = Some(owned()),
+            Place::TagValue => out.cur_tag_value = Some(owned()),
             _ => {}
         }
         WalkResult::Hash(h)
+    }
+
+    fn end_tag_item(out: &mut ParamsOut<'de>) {
+        let (Some(k), Some(v)) = (out.cur_tag_key.take(), out.cur_tag_value.take()) else {
+            return;
+        };
+        match &*k {
+            "NodeENI" => out.tag_nodeeni = Some(v),
+            "Node" => out.tag_node = Some(v),
+            "SubnetID" => out.tag_subnet = Some(v),
+            key if key == MANAGED_BY_TAG.0 && v == MANAGED_BY_TAG.1 => out.controller_mark = true,
+            _ => {}
+        }
     }
 
     fn end_filter_item(out: &mut ParamsOut<'de>) {
@@ -394,6 +449,11 @@ impl<'de> Visitor<'de> for Walk<'_, 'de> {
             self.out.cur_filter_name = None;
             self.out.cur_filter_values.clear();
         }
+        let tag_item = self.place == Place::TagItem;
+        if tag_item {
+            self.out.cur_tag_key = None;
+            self.out.cur_tag_value = None;
+        }
         let mut sum: u64 = 0;
         let mut n: u64 = 0;
         while let Some(k) = map.next_key::<super::record::KeyName<'de>>()? {
@@ -413,6 +473,9 @@ impl<'de> Visitor<'de> for Walk<'_, 'de> {
         }
         if filter_item {
             Self::end_filter_item(self.out);
+        }
+        if tag_item {
+            Self::end_tag_item(self.out);
         }
         Ok(WalkResult::Hash(mix(sum ^ mix(n ^ 0x6F62_6A00_0000_0005))))
     }
@@ -442,6 +505,38 @@ mod tests {
         assert_ne!(d.hash, e.hash);
         // Array order matters.
         assert_ne!(p(r#"{"a":[1,2]}"#).hash, p(r#"{"a":[2,1]}"#).hash);
+    }
+
+    #[test]
+    fn controller_description_and_tags() {
+        let t = r#"{"subnetId":"subnet-0123456789abcdef0","description":"ENI created by nodeeni-controller for node ip-10-0-1-5",
+            "tagSpecificationSet":{"items":[{"resourceType":"network-interface","tags":[
+              {"key":"Name","value":"nodeeni-multi-eni-ip-10-0-1-5-abcdef0"},
+              {"key":"SubnetID","value":"subnet-0123456789abcdef0"},
+              {"key":"NodeENI","value":"multi-eni"},
+              {"key":"Node","value":"ip-10-0-1-5"}]}]}}"#;
+        let a = p(t);
+        assert!(a.controller_mark, "the description marks it");
+        assert_eq!(a.tag_nodeeni.as_deref(), Some("multi-eni"));
+        assert_eq!(a.tag_node.as_deref(), Some("ip-10-0-1-5"));
+        assert_eq!(a.tag_subnet.as_deref(), Some("subnet-0123456789abcdef0"));
+        assert_eq!(a.subnet.as_deref(), Some("subnet-0123456789abcdef0"));
+        // The managed-by tag alone marks it too (a NodeENI may set its own description);
+        // `tags` may also come as `{items: […]}`.
+        let b = p(
+            r#"{"description":"mine","tagSpecificationSet":{"items":[{"tags":{"items":[
+            {"value":"nodeeni-controller","key":"kubernetes.io/cluster/managed-by"},
+            {"key":"NodeENI","value":"x"}]}}]}}"#,
+        );
+        assert!(b.controller_mark);
+        assert_eq!(b.tag_nodeeni.as_deref(), Some("x"));
+        // Neither: not marked; tags elsewhere are not read.
+        let c = p(
+            r#"{"description":"ENI for pods","tagSet":{"items":[{"key":"Node","value":"n"}]},
+            "tagSpecificationSet":{"items":[{"tags":[{"key":"kubernetes.io/cluster/managed-by","value":"karpenter"}]}]}}"#,
+        );
+        assert!(!c.controller_mark);
+        assert_eq!(c.tag_node, None);
     }
 
     #[test]

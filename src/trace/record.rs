@@ -137,6 +137,9 @@ pub(crate) struct WireRecord<'de> {
     pub response_elements: Option<Raw<'de>>,
     /// Set when the JSON value was not an object at all.
     pub not_object: Option<&'static str>,
+    /// `eventCategory: Insight`, `eventType: AwsCloudTrailInsight` or an `insightDetails`
+    /// key: a CloudTrail Insights event.
+    pub insight: bool,
 }
 
 /// Raw JSON text of a nested value (from a JSON record) or a JSON string cell (CSV export).
@@ -183,6 +186,9 @@ pub(crate) enum RecordKey {
     UserIdentity,
     RequestParameters,
     ResponseElements,
+    EventCategory,
+    EventType,
+    InsightDetails,
     Other,
 }
 
@@ -201,6 +207,9 @@ impl RecordKey {
             "userIdentity" => RecordKey::UserIdentity,
             "requestParameters" => RecordKey::RequestParameters,
             "responseElements" => RecordKey::ResponseElements,
+            "eventCategory" => RecordKey::EventCategory,
+            "eventType" => RecordKey::EventType,
+            "insightDetails" => RecordKey::InsightDetails,
             _ => RecordKey::Other,
         }
     }
@@ -249,6 +258,17 @@ pub(crate) fn read_record_value<'de, A: MapAccess<'de>>(
                 .map(|p| Params::Parsed(Box::new(p)));
         }
         RecordKey::ResponseElements => w.response_elements = read_raw(map, borrow)?,
+        RecordKey::EventCategory | RecordKey::EventType => {
+            if let Loose::Str(v) = map.next_value::<Loose>()? {
+                if v == "Insight" || v == "AwsCloudTrailInsight" {
+                    w.insight = true;
+                }
+            }
+        }
+        RecordKey::InsightDetails => {
+            map.next_value::<IgnoredAny>()?;
+            w.insight = true;
+        }
         RecordKey::Other => {
             map.next_value::<IgnoredAny>()?;
         }
@@ -384,6 +404,16 @@ pub struct TraceRecord<'a> {
     /// `(attachment id, ENI id)` pairs this record reveals (Attach response, RunInstances
     /// `networkInterfaceSet`, ModifyNetworkInterfaceAttribute request).
     pub attachments: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    /// The request carries the multi-ENI controller's description or its
+    /// `kubernetes.io/cluster/managed-by=nodeeni-controller` tag (controller-v1.3.8.md §15).
+    pub controller_mark: bool,
+    /// The request's `NodeENI`, `Node` and `SubnetID` tags (the controller's Creates).
+    pub tag_nodeeni: Option<Cow<'a, str>>,
+    pub tag_node: Option<Cow<'a, str>>,
+    pub tag_subnet: Option<Cow<'a, str>>,
+    /// A CloudTrail Insights event (`eventCategory: Insight`, `insightDetails`), not an API
+    /// call: only this flag is set, and `ingest` skips and counts it.
+    pub insight: bool,
 }
 
 fn own(c: Cow<'_, str>) -> Cow<'static, str> {
@@ -422,6 +452,11 @@ impl TraceRecord<'_> {
                 .into_iter()
                 .map(|(a, e)| (own(a), own(e)))
                 .collect(),
+            controller_mark: self.controller_mark,
+            tag_nodeeni: opt(self.tag_nodeeni),
+            tag_node: opt(self.tag_node),
+            tag_subnet: opt(self.tag_subnet),
+            insight: self.insight,
         }
     }
 }
@@ -886,6 +921,12 @@ pub(crate) fn normalise<'a>(
             found: kind,
         });
     }
+    if w.insight {
+        return Ok(TraceRecord {
+            insight: true,
+            ..TraceRecord::default()
+        });
+    }
     let time_text = w.event_time.req_str("eventTime")?;
     let time_ns = parse_time_ns(&time_text).map_err(|reason| RecordError::BadValue {
         field: "eventTime",
@@ -976,6 +1017,10 @@ fn apply_params<'a>(p: ParamsOut<'a>, rec: &mut TraceRecord<'a>) -> Result<(), R
     }
     rec.params_hash = p.hash;
     rec.client_token = p.client_token;
+    rec.controller_mark = p.controller_mark;
+    rec.tag_nodeeni = p.tag_nodeeni;
+    rec.tag_node = p.tag_node;
+    rec.tag_subnet = p.tag_subnet;
     rec.subnet_id = p.subnet;
     rec.device_index = p.device_index;
     rec.attachment_id = p.attachment;

@@ -23,6 +23,7 @@ use super::record::{
     drain_map, drain_seq, normalise, Identity, IdentityCache, IdentitySource, Loose, Params, Raw,
     RecordKey, TraceRecord, WireRecord, WireSeed,
 };
+use super::time::parse_time_ns;
 
 /// A file's shape. `IngestOptions::format` forces one; otherwise it is detected per file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -32,6 +33,11 @@ pub enum TraceFormat {
     S3Records,
     /// `aws cloudtrail lookup-events` output `{"Events":[{"CloudTrailEvent": "…"}]}`.
     LookupEvents,
+    /// A CloudWatch Logs export of a trail's log group: `aws logs filter-log-events` /
+    /// `get-log-events` output `{"events":[{"timestamp":…,"message":"<record JSON>"}]}`, the
+    /// export-to-S3 form, lines `<ISO timestamp> <record JSON>`, or `aws logs tail` lines
+    /// `<timestamp> <log stream> <record JSON>`.
+    CloudWatchLogs,
     /// CloudTrail Lake / Athena CSV export.
     Csv,
 }
@@ -41,6 +47,7 @@ impl fmt::Display for TraceFormat {
         f.write_str(match self {
             TraceFormat::S3Records => "s3-records",
             TraceFormat::LookupEvents => "lookup-events",
+            TraceFormat::CloudWatchLogs => "cloudwatch-logs",
             TraceFormat::Csv => "csv",
         })
     }
@@ -52,9 +59,10 @@ impl std::str::FromStr for TraceFormat {
         match s.to_ascii_lowercase().as_str() {
             "s3" | "s3-records" | "records" => Ok(TraceFormat::S3Records),
             "lookup-events" | "lookup" | "events" => Ok(TraceFormat::LookupEvents),
+            "cloudwatch-logs" | "cloudwatch" | "logs" | "cwl" => Ok(TraceFormat::CloudWatchLogs),
             "csv" | "lake" | "athena" => Ok(TraceFormat::Csv),
             other => Err(format!(
-                "unknown trace format {other:?} (expected s3-records, lookup-events or csv)"
+                "unknown trace format {other:?} (expected s3-records, lookup-events, cloudwatch-logs or csv)"
             )),
         }
     }
@@ -79,23 +87,80 @@ pub(crate) struct FileOutcome {
     pub warnings: Vec<String>,
 }
 
+/// What the given paths hold.
+#[derive(Debug, Default)]
+pub(crate) struct Expanded {
+    /// Files to read, in order.
+    pub files: Vec<PathBuf>,
+    /// Files skipped: digests, CloudTrail Insights files, other names (counted together).
+    pub ignored: u64,
+    /// Of `ignored`: digest files (`CloudTrail-Digest/…`, `…Digest…`).
+    pub digests: u64,
+    /// Of `ignored`: CloudTrail Insights files (`CloudTrail-Insight/…`).
+    pub insights: u64,
+}
+
+/// What a path's name says it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NameKind {
+    Trail,
+    Digest,
+    Insight,
+    Other,
+}
+
+fn name_kind(path: &Path) -> NameKind {
+    let comp = |want: &str| {
+        path.components()
+            .any(|c| c.as_os_str().to_string_lossy().eq_ignore_ascii_case(want))
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    if comp("CloudTrail-Insight") || name.contains("cloudtrail-insight") {
+        return NameKind::Insight;
+    }
+    if comp("CloudTrail-Digest") || name.contains("digest") {
+        return NameKind::Digest;
+    }
+    if is_trace_file_name(&name) {
+        NameKind::Trail
+    } else {
+        NameKind::Other
+    }
+}
+
 /// Files found under the given paths (directories walked recursively, sorted by name),
-/// plus how many files were ignored (digest files, other extensions).
-pub(crate) fn expand_paths(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, u64), TraceError> {
-    let mut out = Vec::new();
-    let mut ignored = 0;
+/// and what was skipped. Digest and Insights files are skipped even when named on their own.
+pub(crate) fn expand_paths(paths: &[PathBuf]) -> Result<Expanded, TraceError> {
+    let mut out = Expanded::default();
     for p in paths {
         let md = std::fs::metadata(p).map_err(|e| TraceError::io(p, e))?;
         if md.is_dir() {
-            walk(p, &mut out, &mut ignored)?;
+            walk(p, &mut out)?;
         } else {
-            out.push(p.clone());
+            match name_kind(p) {
+                NameKind::Digest => skip(&mut out, NameKind::Digest),
+                NameKind::Insight => skip(&mut out, NameKind::Insight),
+                // A file named on its own is read whatever its name.
+                NameKind::Trail | NameKind::Other => out.files.push(p.clone()),
+            }
         }
     }
-    if out.is_empty() {
+    if out.files.is_empty() && out.ignored == 0 {
         return Err(TraceError::NoInput(paths.to_vec()));
     }
-    Ok((out, ignored))
+    Ok(out)
+}
+
+fn skip(out: &mut Expanded, kind: NameKind) {
+    out.ignored += 1;
+    match kind {
+        NameKind::Digest => out.digests += 1,
+        NameKind::Insight => out.insights += 1,
+        NameKind::Trail | NameKind::Other => {}
+    }
 }
 
 fn is_trace_file_name(name: &str) -> bool {
@@ -104,10 +169,15 @@ fn is_trace_file_name(name: &str) -> bool {
         return false;
     }
     let n = n.strip_suffix(".gz").unwrap_or(&n);
-    n.ends_with(".json") || n.ends_with(".jsonl") || n.ends_with(".ndjson") || n.ends_with(".csv")
+    n.ends_with(".json")
+        || n.ends_with(".jsonl")
+        || n.ends_with(".ndjson")
+        || n.ends_with(".csv")
+        // CloudWatch Logs exports to S3: `…/<task>/<stream>/000000.gz`.
+        || (name.ends_with(".gz") && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>, ignored: &mut u64) -> Result<(), TraceError> {
+fn walk(dir: &Path, out: &mut Expanded) -> Result<(), TraceError> {
     let rd = std::fs::read_dir(dir).map_err(|e| TraceError::io(dir, e))?;
     let mut entries = Vec::new();
     for e in rd {
@@ -124,11 +194,12 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, ignored: &mut u64) -> Result<(), Tra
             if name.starts_with('.') {
                 continue;
             }
-            walk(&p, out, ignored)?;
-        } else if is_trace_file_name(&name) {
-            out.push(p);
+            walk(&p, out)?;
         } else {
-            *ignored += 1;
+            match name_kind(&p) {
+                NameKind::Trail => out.files.push(p),
+                kind => skip(out, kind),
+            }
         }
     }
     Ok(())
@@ -352,23 +423,57 @@ fn read_from(
     };
     let first = buf[start];
     let is_json = first == b'{' || first == b'[';
-    match (forced, is_json) {
-        (Some(TraceFormat::Csv), true) => {
-            return Err(TraceError::Shape {
-                path: path.to_path_buf(),
-                detail: "format csv was forced but the file is JSON".into(),
-            })
+    let whole = buf.len() < limit || read_err.is_some();
+    // A first line `<timestamp> {…`: a CloudWatch Logs export. Streamed, the head may not
+    // hold that line whole: read it first.
+    let mut head_line: Option<(Vec<u8>, Box<dyn BufRead + '_>)> = None;
+    let is_lines = if is_json || !first.is_ascii_digit() {
+        false
+    } else if whole {
+        is_log_line_export(&buf[start..])
+    } else {
+        let mut rest: Box<dyn BufRead + '_> = Box::new(BufReader::with_capacity(
+            256 << 10,
+            Cursor::new(&buf[start..]).chain(r),
+        ));
+        let mut line = Vec::new();
+        let got = (&mut rest).take(1 << 20).read_until(b'\n', &mut line);
+        if let Err(e) = got {
+            read_err = Some(e);
         }
-        (Some(f @ (TraceFormat::S3Records | TraceFormat::LookupEvents)), false) => {
-            return Err(TraceError::Shape {
-                path: path.to_path_buf(),
-                detail: format!("format {f} was forced but the file is not JSON"),
-            })
+        let yes = is_log_line_export(&line);
+        head_line = Some((line, rest));
+        r = Box::new(io::empty());
+        yes
+    };
+    let shape = |detail: String| TraceError::Shape {
+        path: path.to_path_buf(),
+        detail,
+    };
+    match (forced, is_json, is_lines) {
+        (Some(TraceFormat::Csv), true, _) => {
+            return Err(shape("format csv was forced but the file is JSON".into()))
+        }
+        (Some(TraceFormat::Csv), _, true) => {
+            return Err(shape(
+                "format csv was forced but the file is a CloudWatch Logs export (lines `<timestamp> <record JSON>`)".into(),
+            ))
+        }
+        (Some(f @ (TraceFormat::S3Records | TraceFormat::LookupEvents)), false, _) => {
+            return Err(shape(format!(
+                "format {f} was forced but the file is not JSON"
+            )))
+        }
+        (Some(TraceFormat::CloudWatchLogs), false, false) => {
+            return Err(shape(
+                "format cloudwatch-logs was forced but the file is neither JSON nor lines `<timestamp> <record JSON>`".into(),
+            ))
         }
         _ => {}
     }
-    let whole = buf.len() < limit || read_err.is_some();
-    let content = if whole {
+    let content = if let Some((line, rest)) = head_line {
+        Content::Stream(Box::new(BufReader::new(Cursor::new(line).chain(rest))))
+    } else if whole {
         Content::Whole(&buf[start..])
     } else {
         let head = Cursor::new(&buf[start..]);
@@ -376,9 +481,131 @@ fn read_from(
     };
     if is_json {
         read_json(path, content, read_err, gz, forced, sink)
+    } else if is_lines {
+        read_log_lines(path, content, read_err, gz, sink)
     } else {
         read_csv(path, content, read_err, gz, sink)
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// CloudWatch Logs exported to S3: lines `<ISO timestamp> <message>`
+
+/// The first line is `<ISO 8601 timestamp> {…` (a CloudWatch Logs export to S3 of a trail's
+/// log group) or `<timestamp> <log stream> {…` (`aws logs tail`).
+fn is_log_line_export(buf: &[u8]) -> bool {
+    let line = buf.split(|&b| b == b'\n').next().unwrap_or_default();
+    log_line_json(line).is_some_and(|(ts, _)| {
+        ts.len() <= 40 && std::str::from_utf8(ts).is_ok_and(|t| parse_time_ns(t).is_ok())
+    })
+}
+
+/// Splits `<timestamp> [<log stream>] {…}` into the timestamp and the JSON.
+fn log_line_json(line: &[u8]) -> Option<(&[u8], &[u8])> {
+    let sp = line.iter().position(|&b| b == b' ')?;
+    let (ts, rest) = line.split_at(sp);
+    let rest = rest.trim_ascii_start();
+    if rest.first() == Some(&b'{') {
+        return Some((ts, rest));
+    }
+    // `aws logs tail`: a log stream name (no blank, no brace) before the message.
+    let sp = rest.iter().position(|&b| b == b' ')?;
+    let (stream, msg) = rest.split_at(sp);
+    let msg = msg.trim_ascii_start();
+    (!stream.contains(&b'{') && msg.first() == Some(&b'{')).then_some((ts, msg))
+}
+
+/// One exported line: its record, or why it is not one.
+fn log_line_record<'r>(line: &'r [u8], cache: &mut IdentityCache) -> Outcome<'r> {
+    let text = std::str::from_utf8(line).map_err(|e| RecordError::BadValue {
+        field: "line",
+        value: String::from_utf8_lossy(line).chars().take(40).collect(),
+        reason: format!("not UTF-8: {e}"),
+    })?;
+    let Some((_, json)) = log_line_json(text.as_bytes()) else {
+        return Err(RecordError::Json(
+            "CloudWatch Logs export line: expected `<timestamp> <record JSON>`".into(),
+        ));
+    };
+    // `json` is a suffix of `text` starting at an ASCII `{`.
+    let json = text
+        .get(text.len().saturating_sub(json.len())..)
+        .unwrap_or_default();
+    let mut de = serde_json::Deserializer::from_str(json.trim());
+    let wire = WireSeed { borrow: true }
+        .deserialize(&mut de)
+        .and_then(|w| de.end().map(|()| w))
+        .map_err(|e| RecordError::Json(format!("CloudWatch Logs message: {e}")))?;
+    normalise(wire, cache)
+}
+
+fn read_log_lines(
+    path: &Path,
+    content: Content<'_>,
+    read_err: Option<io::Error>,
+    gz: bool,
+    sink: &mut Sink<'_>,
+) -> Result<FileOutcome, TraceError> {
+    let mut cache = IdentityCache::default();
+    let mut idx: u64 = 0;
+    let mut emit = |line_no: u64, line: &[u8], idx: &mut u64| -> Result<(), TraceError> {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.trim_ascii().is_empty() {
+            return Ok(());
+        }
+        let r = log_line_record(line, &mut cache);
+        sink(*idx, Some(line_no), r)?;
+        *idx += 1;
+        Ok(())
+    };
+    match content {
+        Content::Whole(buf) => {
+            for (n, line) in buf.split(|&b| b == b'\n').enumerate() {
+                emit(n as u64 + 1, line, &mut idx)?;
+            }
+        }
+        Content::Stream(mut r) => {
+            let mut line = Vec::new();
+            let mut n = 0u64;
+            loop {
+                line.clear();
+                match r.read_until(b'\n', &mut line) {
+                    Ok(0) => break,
+                    Ok(_) => {
+                        n += 1;
+                        let l = line.strip_suffix(b"\n").unwrap_or(&line);
+                        emit(n, l, &mut idx)?;
+                    }
+                    Err(e) => {
+                        return Err(malformed(
+                            path,
+                            Some(idx),
+                            Some(n + 1),
+                            format!(
+                                "{}; {idx} record(s) read before it",
+                                read_error_detail(&e, gz)
+                            ),
+                        ))
+                    }
+                }
+            }
+        }
+    }
+    if let Some(e) = read_err {
+        return Err(malformed(
+            path,
+            Some(idx),
+            None,
+            format!(
+                "{}; {idx} record(s) read before it",
+                read_error_detail(&e, gz)
+            ),
+        ));
+    }
+    Ok(FileOutcome {
+        format: Some(TraceFormat::CloudWatchLogs),
+        warnings: Vec::new(),
+    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -394,6 +621,8 @@ struct Ctx<'s, 'k> {
     /// The input is held in memory: records may borrow from it.
     borrow: bool,
     cache: IdentityCache,
+    /// Bytes serde_json scanned to locate values (see [`parse_json_values`]).
+    position_scan: u64,
 }
 
 impl Ctx<'_, '_> {
@@ -436,6 +665,10 @@ impl Ctx<'_, '_> {
 enum DocKey {
     Records,
     Events,
+    /// `events` of `aws logs filter-log-events` / `get-log-events`.
+    LogEvents,
+    /// `results` of a CloudWatch Logs Insights query (`aws logs get-query-results`).
+    LogQueryResults,
     /// A key that belongs to a CloudTrail record: the object is itself a record.
     Record(RecordKey),
     Other,
@@ -456,9 +689,9 @@ impl<'de> DeserializeSeed<'de> for DocKeySeed {
                 Ok(match v {
                     "Records" => DocKey::Records,
                     "Events" => DocKey::Events,
-                    "eventVersion" | "eventCategory" | "eventType" | "sourceIPAddress" => {
-                        DocKey::Record(RecordKey::Other)
-                    }
+                    "events" => DocKey::LogEvents,
+                    "results" => DocKey::LogQueryResults,
+                    "eventVersion" | "sourceIPAddress" => DocKey::Record(RecordKey::Other),
                     _ => match RecordKey::from_name(v) {
                         RecordKey::Other => DocKey::Other,
                         k => DocKey::Record(k),
@@ -499,7 +732,7 @@ impl<'de> Visitor<'de> for DocSeed<'_, '_, '_> {
                     found_array = true;
                     map.next_value_seed(ArraySeed {
                         ctx: &mut *ctx,
-                        events: false,
+                        events: None,
                     })?;
                 }
                 DocKey::Events => {
@@ -507,8 +740,23 @@ impl<'de> Visitor<'de> for DocSeed<'_, '_, '_> {
                     found_array = true;
                     map.next_value_seed(ArraySeed {
                         ctx: &mut *ctx,
-                        events: true,
+                        events: Some(EventSeed::LOOKUP),
                     })?;
+                }
+                DocKey::LogEvents => {
+                    ctx.see(TraceFormat::CloudWatchLogs)?;
+                    found_array = true;
+                    map.next_value_seed(ArraySeed {
+                        ctx: &mut *ctx,
+                        events: Some(EventSeed::LOGS),
+                    })?;
+                }
+                DocKey::LogQueryResults if !found_array => {
+                    ctx.stop = Some(TraceError::Shape {
+                        path: ctx.path.to_path_buf(),
+                        detail: "this looks like CloudWatch Logs Insights query results (\"results\"), which are not supported: export the trail's log group with `aws logs filter-log-events` (JSON) or to S3 (lines `<timestamp> <record JSON>`), or read the trail's S3 files".into(),
+                    });
+                    return Err(de::Error::custom("unsupported shape"));
                 }
                 DocKey::Record(rk) if !found_array => {
                     // A bare record (JSON lines, or one record per file).
@@ -517,7 +765,7 @@ impl<'de> Visitor<'de> for DocSeed<'_, '_, '_> {
                     let r = normalise(w, &mut ctx.cache);
                     return ctx.emit(r);
                 }
-                DocKey::Record(_) | DocKey::Other => {
+                DocKey::Record(_) | DocKey::Other | DocKey::LogQueryResults => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
@@ -525,7 +773,7 @@ impl<'de> Visitor<'de> for DocSeed<'_, '_, '_> {
         if !found_array {
             ctx.stop = Some(TraceError::Shape {
                 path: ctx.path.to_path_buf(),
-                detail: "JSON object has neither a \"Records\" nor an \"Events\" array nor CloudTrail record fields".into(),
+                detail: "JSON object has neither a \"Records\" nor an \"Events\" (lookup-events) nor an \"events\" (CloudWatch Logs) array nor CloudTrail record fields".into(),
             });
             return Err(de::Error::custom("no records"));
         }
@@ -536,7 +784,7 @@ impl<'de> Visitor<'de> for DocSeed<'_, '_, '_> {
         self.ctx.see(TraceFormat::S3Records)?;
         ArraySeed {
             ctx: self.ctx,
-            events: false,
+            events: None,
         }
         .visit_seq(seq)
     }
@@ -544,7 +792,8 @@ impl<'de> Visitor<'de> for DocSeed<'_, '_, '_> {
 
 struct ArraySeed<'c, 's, 'k> {
     ctx: &'c mut Ctx<'s, 'k>,
-    events: bool,
+    /// Elements are events wrapping a record as a JSON string (`None`: records).
+    events: Option<EventSeed>,
 }
 
 impl<'de> DeserializeSeed<'de> for ArraySeed<'_, '_, '_> {
@@ -564,9 +813,9 @@ impl<'de> Visitor<'de> for ArraySeed<'_, '_, '_> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let ctx = self.ctx;
-        if self.events {
-            while let Some(parts) = seq.next_element_seed(EventSeed)? {
-                event_record(parts, ctx)?;
+        if let Some(seed) = self.events {
+            while let Some(parts) = seq.next_element_seed(seed)? {
+                event_record(parts, seed, ctx)?;
             }
         } else {
             let seed = WireSeed { borrow: ctx.borrow };
@@ -594,8 +843,26 @@ impl<'de> Visitor<'de> for ArraySeed<'_, '_, '_> {
     }
 }
 
-/// One element of `Events`: its `CloudTrailEvent` string holds the record.
-struct EventSeed;
+/// One element of `Events` (lookup-events: its `CloudTrailEvent` string holds the record) or
+/// of `events` (CloudWatch Logs: its `message`).
+#[derive(Clone, Copy)]
+struct EventSeed {
+    /// The key of the record's JSON string.
+    record_key: &'static str,
+    /// The key of an id that stands in for a missing `eventID`.
+    id_key: Option<&'static str>,
+}
+
+impl EventSeed {
+    const LOOKUP: EventSeed = EventSeed {
+        record_key: "CloudTrailEvent",
+        id_key: Some("EventId"),
+    };
+    const LOGS: EventSeed = EventSeed {
+        record_key: "message",
+        id_key: None,
+    };
+}
 
 /// An `Events` element: its `CloudTrailEvent` and `EventId`, or what it was instead.
 type EventParts<'de> = Result<(Loose<'de>, Loose<'de>), RecordError>;
@@ -616,12 +883,12 @@ impl<'de> Visitor<'de> for EventSeed {
         let mut ct = Loose::Null;
         let mut outer_id = Loose::Null;
         while let Some(k) = map.next_key::<String>()? {
-            match k.as_str() {
-                "CloudTrailEvent" => ct = map.next_value()?,
-                "EventId" => outer_id = map.next_value()?,
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
+            if k == self.record_key {
+                ct = map.next_value()?;
+            } else if Some(k.as_str()) == self.id_key {
+                outer_id = map.next_value()?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
             }
         }
         Ok(Ok((ct, outer_id)))
@@ -659,8 +926,12 @@ fn not_event(found: &'static str) -> RecordError {
 }
 
 /// Reads the record inside a `lookup-events` event and emits it.
-fn event_record<E: de::Error>(parts: EventParts<'_>, ctx: &mut Ctx<'_, '_>) -> Result<(), E> {
-    let r = event_parts(parts, |wire| {
+fn event_record<E: de::Error>(
+    parts: EventParts<'_>,
+    seed: EventSeed,
+    ctx: &mut Ctx<'_, '_>,
+) -> Result<(), E> {
+    let r = event_parts(parts, seed.record_key, |wire| {
         let r = normalise(wire, &mut ctx.cache);
         ctx.emit(r)
     });
@@ -673,15 +944,16 @@ fn event_record<E: de::Error>(parts: EventParts<'_>, ctx: &mut Ctx<'_, '_>) -> R
 /// Hands the wire record inside an event to `then` (it borrows the event's text).
 fn event_parts<T>(
     parts: EventParts<'_>,
+    key: &'static str,
     then: impl FnOnce(WireRecord<'_>) -> T,
 ) -> Result<T, RecordError> {
     let (ct, outer_id) = parts?;
     let text = match ct {
         Loose::Str(s) => s,
-        Loose::Null => return Err(RecordError::MissingField("CloudTrailEvent")),
+        Loose::Null => return Err(RecordError::MissingField(key)),
         Loose::Other(found) => {
             return Err(RecordError::WrongType {
-                field: "CloudTrailEvent",
+                field: key,
                 expected: "string",
                 found,
             })
@@ -691,13 +963,41 @@ fn event_parts<T>(
     let mut wire = WireSeed { borrow: true }
         .deserialize(&mut de)
         .and_then(|w| de.end().map(|()| w))
-        .map_err(|e| RecordError::Json(format!("CloudTrailEvent: {e}")))?;
+        .map_err(|e| RecordError::Json(format!("{key}: {e}")))?;
     if matches!(wire.event_id, Loose::Null) {
         wire.event_id = outer_id;
     }
     Ok(then(wire))
 }
 
+/// Where a deserializer's input starts in the file: errors it reports are relative to it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Base {
+    /// Lines before the deserializer's first byte.
+    lines: usize,
+    /// Bytes on the deserializer's first line that precede it.
+    columns: usize,
+}
+
+impl Base {
+    /// A position (1-based line, column) reported by the deserializer, in file terms.
+    fn apply(self, line: usize, column: usize) -> (usize, usize) {
+        if line <= 1 {
+            (self.lines + 1, self.columns + column)
+        } else {
+            (self.lines + line, column)
+        }
+    }
+}
+
+/// A JSON error, and where its deserializer's input started.
+struct JsonFail {
+    err: serde_json::Error,
+    base: Base,
+}
+
+/// Every top-level value of a streamed document (one deserializer; its reader tracks line
+/// and column as it goes, so `end()` is cheap).
 fn parse_json_stream<'de, R: serde_json::de::Read<'de>>(
     de: &mut serde_json::Deserializer<R>,
     ctx: &mut Ctx<'_, '_>,
@@ -708,6 +1008,96 @@ fn parse_json_stream<'de, R: serde_json::de::Read<'de>>(
         }
         DocSeed { ctx: &mut *ctx }.deserialize(&mut *de)?;
     }
+}
+
+/// Every top-level value of a document held in memory (`{"Records":[…]}` is one value, JSON
+/// lines are many), in linear time.
+///
+/// serde_json's in-memory readers locate an error by scanning their input from its first
+/// byte, and `Deserializer::end` reports "more values follow" as such an error: one
+/// deserializer over a whole JSON-lines file scanned the file once per record (quadratic:
+/// 14,500 records took 9 s). Here each value gets a deserializer that starts where the value
+/// starts, so the scan behind `end` covers that value only. The next value's offset is read
+/// back from the position `end` reports; should it ever not point at a value (another
+/// serde_json), the current deserializer simply carries on (correct, only slower).
+///
+/// `make(offset)` builds a deserializer over the input from `offset` (`None` if `offset`
+/// cannot start one). `ctx.position_scan` counts the bytes serde_json scanned to locate
+/// values, so a test can check that the work stays linear.
+fn parse_json_values<'de, R, F>(
+    bytes: &[u8],
+    mut make: F,
+    ctx: &mut Ctx<'_, '_>,
+) -> Result<(), JsonFail>
+where
+    R: serde_json::de::Read<'de>,
+    F: FnMut(usize) -> Option<serde_json::Deserializer<R>>,
+{
+    let mut off = 0usize;
+    let mut base = Base::default();
+    let Some(mut de) = make(0) else {
+        return Ok(());
+    };
+    loop {
+        let Err(e) = de.end() else {
+            return Ok(());
+        };
+        if e.classify() != serde_json::error::Category::Syntax {
+            // An I/O error cannot happen in memory; report whatever it is.
+            return Err(JsonFail { err: e, base });
+        }
+        DocSeed { ctx: &mut *ctx }
+            .deserialize(&mut de)
+            .map_err(|err| JsonFail { err, base })?;
+        // Where does the next value (if any) start? `end` scans this value only.
+        let Err(e) = de.end() else {
+            return Ok(());
+        };
+        let (line, column) = (e.line(), e.column());
+        let sub = bytes.get(off..).unwrap_or_default();
+        let Some(i) = offset_of(sub, line, column) else {
+            // Not a position this code understands: go on with the same deserializer.
+            ctx.position_scan = ctx.position_scan.saturating_add(bytes.len() as u64);
+            continue;
+        };
+        ctx.position_scan = ctx.position_scan.saturating_add(i as u64 + 1);
+        let next_base = if line <= 1 {
+            Base {
+                lines: base.lines,
+                columns: base.columns + i,
+            }
+        } else {
+            Base {
+                lines: base.lines + line - 1,
+                columns: column.saturating_sub(1),
+            }
+        };
+        match make(off + i) {
+            Some(d) => {
+                de = d;
+                off += i;
+                base = next_base;
+            }
+            None => continue,
+        }
+    }
+}
+
+/// The byte offset in `sub` of the 1-based (line, column) serde_json reports for the byte it
+/// peeked at (`column` counts bytes from the line start, that byte included), if that byte
+/// starts a value: not blank, not a UTF-8 continuation byte, not the first byte.
+fn offset_of(sub: &[u8], line: usize, column: usize) -> Option<usize> {
+    let mut start = 0usize;
+    let mut seen = 1usize;
+    while seen < line {
+        let nl = sub.get(start..)?.iter().position(|&b| b == b'\n')?;
+        start += nl + 1;
+        seen += 1;
+    }
+    let i = start.checked_add(column)?.checked_sub(1)?;
+    let b = *sub.get(i)?;
+    let starts_value = i > 0 && !b.is_ascii_whitespace() && (b & 0xC0) != 0x80;
+    starts_value.then_some(i)
 }
 
 fn read_json(
@@ -727,26 +1117,43 @@ fn read_json(
         path,
         borrow: matches!(content, Content::Whole(_)),
         cache: IdentityCache::default(),
+        position_scan: 0,
     };
     let result = match content {
         // One (SIMD) UTF-8 check of the whole buffer is far cheaper than serde_json's check of
         // each string (`from_slice`); invalid UTF-8 falls back to it, so the error still names
         // the record.
         Content::Whole(buf) => match simdutf8::basic::from_utf8(buf) {
-            Ok(text) => {
-                let mut de = serde_json::Deserializer::from_str(text);
-                parse_json_stream(&mut de, &mut ctx)
-            }
-            Err(_) => {
-                let mut de = serde_json::Deserializer::from_slice(buf);
-                parse_json_stream(&mut de, &mut ctx)
-            }
+            Ok(text) => parse_json_values(
+                buf,
+                |o| text.get(o..).map(serde_json::Deserializer::from_str),
+                &mut ctx,
+            ),
+            Err(_) => parse_json_values(
+                buf,
+                |o| buf.get(o..).map(serde_json::Deserializer::from_slice),
+                &mut ctx,
+            ),
         },
         Content::Stream(r) => {
             let mut de = serde_json::Deserializer::from_reader(r);
-            parse_json_stream(&mut de, &mut ctx)
+            parse_json_stream(&mut de, &mut ctx).map_err(|err| JsonFail {
+                err,
+                base: Base::default(),
+            })
         }
     };
+    json_outcome(path, &mut ctx, result, read_err, gz)
+}
+
+/// Turns the end of a JSON read into the file's outcome.
+fn json_outcome(
+    path: &Path,
+    ctx: &mut Ctx<'_, '_>,
+    result: Result<(), JsonFail>,
+    read_err: Option<io::Error>,
+    gz: bool,
+) -> Result<FileOutcome, TraceError> {
     if let Some(stop) = ctx.stop.take() {
         return Err(stop);
     }
@@ -763,16 +1170,22 @@ fn read_json(
             ),
         ));
     }
-    if let Err(e) = result {
-        let line = Some(e.line() as u64).filter(|l| *l > 0);
+    if let Err(JsonFail { err: e, base }) = result {
+        let (line, column) = base.apply(e.line(), e.column());
+        // serde_json's message names the position relative to the value's deserializer.
+        let text = e.to_string();
+        let own = format!(" at line {} column {}", e.line(), e.column());
+        let msg = match text.strip_suffix(&own) {
+            Some(bare) if e.line() > 0 => format!("{bare} at line {line} column {column}"),
+            _ => text.clone(),
+        };
+        let line = Some(line as u64).filter(|_| e.line() > 0);
         let detail = match e.classify() {
-            serde_json::error::Category::Io => {
-                read_error_detail(&io::Error::other(e.to_string()), gz)
-            }
+            serde_json::error::Category::Io => read_error_detail(&io::Error::other(msg), gz),
             serde_json::error::Category::Eof => {
-                format!("unexpected end of file inside record {at} (truncated?): {e}")
+                format!("unexpected end of file inside record {at} (truncated?): {msg}")
             }
-            _ => format!("invalid JSON in or after record {at}: {e}"),
+            _ => format!("invalid JSON in or after record {at}: {msg}"),
         };
         return Err(malformed(path, Some(at), line, detail));
     }
@@ -805,6 +1218,7 @@ enum CsvCol {
     ResponseElements,
     RequestId,
     EventId,
+    EventCategory,
 }
 
 fn csv_col(header: &str) -> Option<CsvCol> {
@@ -836,6 +1250,7 @@ fn csv_col(header: &str) -> Option<CsvCol> {
         "responseelements" => CsvCol::ResponseElements,
         "requestid" => CsvCol::RequestId,
         "eventid" => CsvCol::EventId,
+        "eventcategory" | "eventtype" => CsvCol::EventCategory,
         _ => return None,
     })
 }
@@ -996,6 +1411,11 @@ fn csv_row<'r>(
             CsvCol::ErrorCode => w.error_code = cell_loose(v),
             CsvCol::RequestId => w.request_id = cell_loose(v),
             CsvCol::EventId => w.event_id = cell_loose(v),
+            CsvCol::EventCategory => {
+                if v == "Insight" || v == "AwsCloudTrailInsight" {
+                    w.insight = true;
+                }
+            }
             CsvCol::RequestParameters => w.request_parameters = cell_opt(v).map(Params::Text),
             CsvCol::ResponseElements => w.response_elements = cell_opt(v).map(Raw::Text),
             CsvCol::UserIdentity => ident_raw = cell_opt(v),
@@ -1020,4 +1440,86 @@ fn csv_row<'r>(
         }
     };
     normalise(w, cache)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(i: usize) -> String {
+        format!(
+            r#"{{"eventVersion":"1.09","eventTime":"2024-05-01T10:00:00Z","eventSource":"ec2.amazonaws.com","eventName":"DeleteNetworkInterface","awsRegion":"us-east-1","eventID":"e{i}","requestParameters":{{"networkInterfaceId":"eni-{i}"}}}}"#
+        )
+    }
+
+    /// Reads `text` from memory; returns (records, bytes scanned to locate values).
+    fn scan(text: &str) -> (u64, u64, Option<TraceError>) {
+        let mut n = 0u64;
+        let mut sink = |_: u64, _: Option<u64>, r: Outcome<'_>| {
+            assert!(r.is_ok(), "{r:?}");
+            n += 1;
+            Ok(())
+        };
+        let mut ctx = Ctx {
+            sink: &mut sink,
+            expect: None,
+            seen: None,
+            next: 0,
+            stop: None,
+            path: Path::new("<test>"),
+            borrow: true,
+            cache: IdentityCache::default(),
+            position_scan: 0,
+        };
+        let r = parse_json_values(
+            text.as_bytes(),
+            |o| text.get(o..).map(serde_json::Deserializer::from_str),
+            &mut ctx,
+        );
+        let scanned = ctx.position_scan;
+        let err = json_outcome(Path::new("<test>"), &mut ctx, r, None, false).err();
+        drop(ctx);
+        (n, scanned, err)
+    }
+
+    /// JSON lines are read in linear time: locating the values scans each byte about once
+    /// (one deserializer over the whole file scanned it once per record, n²/2 bytes).
+    #[test]
+    fn json_lines_are_located_in_linear_work() {
+        for sep in ["\n", "\r\n", " ", "\n\n  ", ""] {
+            let recs: Vec<String> = (0..2000).map(record).collect();
+            let text = recs.join(sep) + "\n";
+            let (n, scanned, err) = scan(&text);
+            assert!(err.is_none(), "{err:?}");
+            assert_eq!(n, 2000, "sep {sep:?}");
+            assert!(
+                scanned <= 2 * text.len() as u64,
+                "sep {sep:?}: scanned {scanned} bytes for a {}-byte input",
+                text.len()
+            );
+        }
+        // One document: one value, nothing to locate.
+        let doc = format!(r#"{{"Records":[{}]}}"#, record(1));
+        assert_eq!(scan(&doc).0, 1);
+    }
+
+    /// An error in a later JSON line names the file's line and column, not the line
+    /// within that value's own deserializer.
+    #[test]
+    fn errors_in_json_lines_name_the_file_position() {
+        let text = format!("{}\n{}\n  {{\"eventTime\": tru}}\n", record(0), record(1));
+        let (n, _, err) = scan(&text);
+        assert_eq!(n, 2);
+        let err = err.expect("an error");
+        let msg = err.to_string();
+        assert!(msg.contains("record 2"), "{msg}");
+        assert!(msg.contains("at line 3 column"), "{msg}");
+        assert_eq!(err.location().and_then(|l| l.line), Some(3));
+        // On one line: the column counts from the line start.
+        let text = format!("{} {{\"eventTime\": x}}", record(0));
+        let (_, _, err) = scan(&text);
+        let msg = err.expect("an error").to_string();
+        let col = record(0).len() + 1 + "{\"eventTime\": x".len();
+        assert!(msg.contains(&format!("at line 1 column {col}")), "{msg}");
+    }
 }

@@ -20,8 +20,14 @@ use serde_json::{json, Value};
 use super::error::TraceError;
 use super::time::{format_time_s, format_time_with, parse_time_ns};
 
-/// The user agent of the controller (aws-sdk-go-v2 v1.21.0, service/ec2 v1.115.0).
-pub const DEFAULT_USER_AGENT: &str = "aws-sdk-go-v2/1.21.0 os/linux lang/go#1.21 md/GOOS#linux md/GOARCH#amd64 api/ec2#1.115.0 aws-multi-eni-controller";
+/// The user agent of the controller at v1.3.8: the plain aws-sdk-go-v2 agent (v1.21.0,
+/// service/ec2 v1.115.0), as it sets no application id of its own (controller-v1.3.8.md §15).
+pub const DEFAULT_USER_AGENT: &str =
+    "aws-sdk-go-v2/1.21.0 os/linux lang/go#1.24.4 md/GOOS#linux md/GOARCH#amd64 api/ec2#1.115.0";
+
+/// The user agent older enisim versions wrote for the controller (still recognised by the
+/// default caller rules).
+pub const LEGACY_USER_AGENT: &str = "aws-sdk-go-v2/1.21.0 os/linux lang/go#1.21 md/GOOS#linux md/GOARCH#amd64 api/ec2#1.115.0 aws-multi-eni-controller";
 
 const NS: i64 = 1_000_000_000;
 
@@ -52,8 +58,24 @@ pub struct SynthCall {
     /// DescribeNetworkInterfaces filtered by `attachment.instance-id` (this instance).
     pub filtered_by_instance: Option<String>,
     pub client_token: Option<String>,
-    /// The caller's user agent; empty = [`DEFAULT_USER_AGENT`].
+    /// The caller's user agent; empty = [`DEFAULT_USER_AGENT`]. Calls with the controller's
+    /// agent (empty or [`DEFAULT_USER_AGENT`]) are written as v1.3.8 writes them: a
+    /// CreateNetworkInterface carries its description and tags.
     pub caller: String,
+    /// The caller's principal: an ARN, or a bare role name (a role of the account); empty =
+    /// [`SynthOptions::principal_arn`].
+    pub principal: String,
+    /// The NodeENI a controller's Create is for (its `NodeENI` and `Name` tags).
+    pub nodeeni: Option<String>,
+    /// The node a controller's Create is for (its description, `Node` and `Name` tags).
+    pub node: Option<String>,
+}
+
+impl SynthCall {
+    /// Made by the controller (its user agent).
+    fn by_controller(&self) -> bool {
+        self.caller.is_empty() || self.caller == DEFAULT_USER_AGENT
+    }
 }
 
 /// Where and as whom the synthetic trail is written.
@@ -64,12 +86,15 @@ pub struct SynthOptions {
     pub start_time: String,
     pub account_id: String,
     pub region: String,
-    /// The caller: an IAM role ARN (logged as an assumed-role session of it), an STS
-    /// assumed-role ARN, or an IAM user ARN.
+    /// The caller: an IAM role ARN (logged as an assumed-role session of it obtained with a
+    /// web identity, as IRSA does), an STS assumed-role ARN, or an IAM user ARN.
     pub principal_arn: String,
     pub seed: u64,
     /// Split a five-minute window into several files beyond this many records.
     pub max_records_per_file: usize,
+    /// Replace a trail already in the output directory (`AWSLogs/`); without it, `synth`
+    /// refuses to mix two trails.
+    pub overwrite: bool,
 }
 
 impl Default for SynthOptions {
@@ -81,6 +106,7 @@ impl Default for SynthOptions {
             principal_arn: "arn:aws:iam::111122223333:role/aws-multi-eni-controller".into(),
             seed: 0,
             max_records_per_file: 5_000,
+            overwrite: false,
         }
     }
 }
@@ -139,12 +165,21 @@ fn stable_hash(s: &str) -> u64 {
     h
 }
 
-fn user_identity(o: &SynthOptions) -> Value {
-    let arn = o.principal_arn.as_str();
-    let key_id = token(o.seed, 11, 0, 16, UPPER_DIGITS);
-    let role_pid = format!("AROA{}", token(o.seed, 12, 0, 17, UPPER_DIGITS));
-    let session = format!("enisim-{:016x}", mix(o.seed, 13, 0));
+/// The `userIdentity` of principal number `k` (`arn`). A role is logged as an assumed-role
+/// session obtained with a web identity (IRSA: the session name is the SDK's default, a Unix
+/// time in ns, and `webIdFederationData` names the cluster's OIDC provider).
+fn user_identity(o: &SynthOptions, arn: &str, k: u64) -> Value {
+    let key_id = token(o.seed, 11, k, 16, UPPER_DIGITS);
+    let role_pid = format!("AROA{}", token(o.seed, 12, k, 17, UPPER_DIGITS));
+    let session = format!("17356896{:011}", mix(o.seed, 13, k) % 100_000_000_000);
     let partition = arn.split(':').nth(1).unwrap_or("aws");
+    let region = o.region.as_str();
+    let oidc = format!(
+        "arn:{partition}:iam::{}:oidc-provider/oidc.eks.{region}.amazonaws.com/id/{}",
+        o.account_id,
+        token(o.seed, 19, 0, 32, b"0123456789ABCDEF")
+    );
+    let web_id = json!({"federatedProvider": oidc, "attributes": {}});
     let issuer = |role_arn: &str, name: &str| {
         json!({
             "type": "Role",
@@ -169,7 +204,7 @@ fn user_identity(o: &SynthOptions) -> Value {
             "accessKeyId": format!("ASIA{key_id}"),
             "sessionContext": {
                 "sessionIssuer": issuer(arn, name),
-                "webIdFederationData": {},
+                "webIdFederationData": web_id,
                 "attributes": attributes,
             },
         })
@@ -193,7 +228,7 @@ fn user_identity(o: &SynthOptions) -> Value {
     } else if let Some(name) = arn.split(":user/").nth(1) {
         json!({
             "type": "IAMUser",
-            "principalId": format!("AIDA{}", token(o.seed, 14, 0, 17, UPPER_DIGITS)),
+            "principalId": format!("AIDA{}", token(o.seed, 14, k, 17, UPPER_DIGITS)),
             "arn": arn,
             "accountId": o.account_id,
             "accessKeyId": format!("AKIA{key_id}"),
@@ -215,7 +250,42 @@ fn items<T: Serialize>(key: &str, vals: &[T]) -> Value {
     json!({ "items": list })
 }
 
-fn request_parameters(c: &SynthCall) -> Value {
+/// The description v1.3.8 gives an ENI it creates (C:2027-2030), when the node is known.
+fn controller_description(c: &SynthCall) -> Option<String> {
+    let node = c.node.as_deref().filter(|_| c.by_controller())?;
+    Some(format!("ENI created by nodeeni-controller for node {node}"))
+}
+
+/// The tags v1.3.8 puts on an ENI it creates (C:2061-2068), those it knows: in an order that
+/// varies from call to call, as Go's map iteration does.
+fn controller_tags(c: &SynthCall, index: usize, seed: u64) -> Vec<(String, String)> {
+    let mut tags = vec![(
+        "kubernetes.io/cluster/managed-by".to_string(),
+        "nodeeni-controller".to_string(),
+    )];
+    if let Some(n) = &c.nodeeni {
+        tags.push(("NodeENI".into(), n.clone()));
+    }
+    if let Some(n) = &c.node {
+        tags.push(("Node".into(), n.clone()));
+    }
+    if let Some(s) = &c.subnet_id {
+        tags.push(("SubnetID".into(), s.clone()));
+    }
+    if let (Some(e), Some(n), Some(s)) = (&c.nodeeni, &c.node, &c.subnet_id) {
+        let tail = s.get(s.len().saturating_sub(8)..).unwrap_or(s);
+        tags.push(("Name".into(), format!("nodeeni-{e}-{n}-{tail}")));
+    }
+    tags.push((
+        "node.k8s.amazonaws.com/no_manage".to_string(),
+        "true".to_string(),
+    ));
+    let k = tags.len();
+    tags.rotate_left((mix(seed, 18, index as u64) % k as u64) as usize);
+    tags
+}
+
+fn request_parameters(c: &SynthCall, index: usize, seed: u64) -> Value {
     let mut m = serde_json::Map::new();
     let mut put = |k: &str, v: Value| {
         m.insert(k.to_string(), v);
@@ -225,9 +295,22 @@ fn request_parameters(c: &SynthCall) -> Value {
             if let Some(s) = &c.subnet_id {
                 put("subnetId", json!(s));
             }
+            if let Some(d) = controller_description(c) {
+                put("description", json!(d));
+            }
             put("groupSet", json!({}));
             put("privateIpAddressesSet", json!({}));
             put("ipv6AddressesSet", json!({}));
+            if c.by_controller() {
+                let tags: Vec<Value> = controller_tags(c, index, seed)
+                    .into_iter()
+                    .map(|(k, v)| json!({"key": k, "value": v}))
+                    .collect();
+                put(
+                    "tagSpecificationSet",
+                    json!({"items": [{"resourceType": "network-interface", "tags": tags}]}),
+                );
+            }
             if let Some(t) = &c.client_token {
                 put("clientToken", json!(t));
             }
@@ -346,7 +429,7 @@ fn response_elements(
                     "subnetId": subnet,
                     "vpcId": vpc,
                     "availabilityZone": format!("{}a", o.region),
-                    "description": "",
+                    "description": controller_description(c).unwrap_or_default(),
                     "ownerId": o.account_id,
                     "requesterManaged": false,
                     "status": "pending",
@@ -443,7 +526,10 @@ struct OutRecord<'a> {
 }
 
 struct Shared {
+    /// The options' principal's `userIdentity`.
     identity: Box<RawValue>,
+    /// Other principals' (`SynthCall::principal`), by the call's text.
+    identities: std::collections::BTreeMap<String, Box<RawValue>>,
     tls: Box<RawValue>,
     source_ip: String,
     start_ns: i64,
@@ -514,9 +600,10 @@ fn record_json(
     } else {
         c.caller.as_str()
     };
+    let identity = sh.identities.get(&c.principal).unwrap_or(&sh.identity);
     let rec = OutRecord {
         event_version: "1.09",
-        user_identity: &sh.identity,
+        user_identity: identity,
         event_time: format_time_s(t),
         event_source: "ec2.amazonaws.com",
         event_name: &c.action,
@@ -525,7 +612,7 @@ fn record_json(
         user_agent: ua,
         error_code,
         error_message,
-        request_parameters: request_parameters(c),
+        request_parameters: request_parameters(c, index, o.seed),
         response_elements: response,
         request_id,
         event_id,
@@ -579,8 +666,21 @@ pub fn synth(
         detail: format!("{:?}: {e}", opts.start_time),
     })?;
     let ip = mix(opts.seed, 15, 0);
+    let mut identities = std::collections::BTreeMap::new();
+    for c in calls {
+        if !c.principal.is_empty() && !identities.contains_key(&c.principal) {
+            let arn = if c.principal.contains(':') {
+                c.principal.clone()
+            } else {
+                format!("arn:aws:iam::{}:role/{}", opts.account_id, c.principal)
+            };
+            let k = identities.len() as u64 + 1;
+            identities.insert(c.principal.clone(), raw(&user_identity(opts, &arn, k))?);
+        }
+    }
     let sh = Shared {
-        identity: raw(&user_identity(opts))?,
+        identity: raw(&user_identity(opts, &opts.principal_arn, 0))?,
+        identities,
         tls: raw(&json!({
             "tlsVersion": "TLSv1.3",
             "cipherSuite": "TLS_AES_128_GCM_SHA256",
@@ -603,8 +703,26 @@ pub fn synth(
     }
     order.sort_unstable();
 
-    let dir = out_dir
-        .join("AWSLogs")
+    // The trail is written into a staging directory beside its final place and moved there
+    // at the end: an error leaves nothing half-written, and an old trail is replaced whole.
+    let dest = out_dir.join("AWSLogs");
+    let old = trail_files(&dest)?;
+    if old > 0 && !opts.overwrite {
+        return Err(TraceError::OutputExists {
+            path: dest,
+            detail: format!(
+                "already holds a CloudTrail trail ({old} file(s)); writing another into it would mix two trails (pass --overwrite to replace it)"
+            ),
+        });
+    }
+    std::fs::create_dir_all(out_dir).map_err(|e| TraceError::io(out_dir, e))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".enisim-synth-")
+        .tempdir_in(out_dir)
+        .map_err(|e| TraceError::io(out_dir, e))?;
+    let staged = staging.path().join("AWSLogs");
+    std::fs::create_dir_all(&staged).map_err(|e| TraceError::io(&staged, e))?;
+    let dir = staged
         .join(&opts.account_id)
         .join("CloudTrail")
         .join(&opts.region);
@@ -659,7 +777,8 @@ pub fn synth(
             let path = sub.join(name);
             write_gz_atomic(&sub, &path, &buf)?;
             report.records += chunk.len() as u64;
-            report.files.push(path);
+            let rel = path.strip_prefix(&staged).unwrap_or(&path);
+            report.files.push(dest.join(rel));
         }
         start = end;
     }
@@ -667,7 +786,43 @@ pub fn synth(
         report.first_event_time = Some(format_time_s(f.0.saturating_mul(NS)));
         report.last_event_time = Some(format_time_s(l.0.saturating_mul(NS)));
     }
+    // Swap in the new trail; the old one (if any) goes into the staging directory, which is
+    // removed when it is dropped.
+    if dest.exists() {
+        let aside = staging.path().join("replaced");
+        std::fs::rename(&dest, &aside).map_err(|e| TraceError::io(&dest, e))?;
+    }
+    std::fs::rename(&staged, &dest).map_err(|e| TraceError::io(&dest, e))?;
+    drop(staging);
     Ok(report)
+}
+
+/// How many files under `dir` (if it exists) look like CloudTrail log files.
+fn trail_files(dir: &Path) -> Result<u64, TraceError> {
+    let mut n = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let rd = match std::fs::read_dir(&d) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+                // A file named AWSLogs: something is there.
+                n += 1;
+                continue;
+            }
+            Err(e) => return Err(TraceError::io(&d, e)),
+        };
+        for e in rd {
+            let e = e.map_err(|e| TraceError::io(&d, e))?;
+            let ft = e.file_type().map_err(|er| TraceError::io(e.path(), er))?;
+            if ft.is_dir() {
+                stack.push(e.path());
+            } else {
+                n += 1;
+            }
+        }
+    }
+    Ok(n)
 }
 
 fn write_gz_atomic(dir: &Path, path: &Path, data: &[u8]) -> Result<(), TraceError> {
@@ -695,7 +850,9 @@ fn write_gz_atomic(dir: &Path, path: &Path, data: &[u8]) -> Result<(), TraceErro
 /// A plausible controller workload of about `target_records` EC2 attempts, for examples,
 /// tests and benchmarks: per ENI Create (sometimes throttled, then retried with the same
 /// client token) → Attach → Describe polls → Modify → later Detach → Describe → Delete
-/// (sometimes "in use", then retried); every seventh ENI is handled by the VPC CNI instead.
+/// (sometimes "in use", then retried); every seventh ENI is handled by the VPC CNI instead
+/// (its own agent and role, `eks-vpc-cni`). The controller's Creates name their NodeENI
+/// (`multi-eni-<subnet 0..2>`) and node (`ip-10-0-<n>-<m>`, ten ENIs per node).
 /// Deterministic in `seed`.
 pub fn example_workload(target_records: usize, seed: u64) -> Vec<SynthCall> {
     const MS: u64 = 1_000_000;
@@ -709,17 +866,26 @@ pub fn example_workload(target_records: usize, seed: u64) -> Vec<SynthCall> {
         let node = k / 10;
         let inst = format!("i-{:017x}", mix(seed, 102, node));
         let subnet = format!("subnet-{:017x}", mix(seed, 103, k % 3));
-        let caller = if k % 7 == 6 {
-            CNI_UA
-        } else {
-            DEFAULT_USER_AGENT
-        }
-        .to_string();
+        let cni = k % 7 == 6;
+        let caller = if cni { CNI_UA } else { DEFAULT_USER_AGENT }.to_string();
         let base = SynthCall {
             eni_id: Some(eni.clone()),
             instance_id: Some(inst.clone()),
             caller,
+            principal: if cni {
+                "eks-vpc-cni".into()
+            } else {
+                String::new()
+            },
             ..SynthCall::default()
+        };
+        let (nodeeni, node_name) = if cni {
+            (None, None)
+        } else {
+            (
+                Some(format!("multi-eni-{}", k % 3)),
+                Some(format!("ip-10-0-{}-{}", node / 250, node % 250 + 1)),
+            )
         };
         let mut t = k * 40 * MS + r(1) % (20 * MS);
         let mut push = |t: &mut u64, gap_ms: u64, lat_ms: u64, c: SynthCall| {
@@ -740,6 +906,8 @@ pub fn example_workload(target_records: usize, seed: u64) -> Vec<SynthCall> {
             subnet_id: Some(subnet.clone()),
             client_token: Some(token),
             instance_id: None,
+            nodeeni,
+            node: node_name,
             ..base.clone()
         };
         if r(2) % 20 == 0 {

@@ -19,7 +19,7 @@ use super::params::hash_bytes;
 use super::record::TraceRecord;
 
 /// The table's columns, in order.
-pub const COLUMNS: [&str; 21] = [
+pub const COLUMNS: [&str; 24] = [
     "time",
     "action",
     "region",
@@ -35,6 +35,9 @@ pub const COLUMNS: [&str; 21] = [
     "instance_id",
     "device_index",
     "subnet_id",
+    "nodeeni",
+    "node",
+    "nodeeni_subnet",
     "request_id",
     "event_id",
     "retry_chain",
@@ -206,6 +209,12 @@ pub(crate) struct Store {
     retry_key: Vec<u64>,
     /// (row, attachment code, ENI code) learnt from this row.
     links: Vec<(u32, u32, u32)>,
+    /// Rows (ascending) of `CreateNetworkInterface` calls with the controller's marks.
+    marked: Vec<u32>,
+    /// (row, NodeENI, node, subnet codes) of rows with the controller's tags, ascending:
+    /// few rows have them, so they are kept on the side.
+    tags: Vec<(u32, [u32; 3])>,
+    tag_dicts: [Interner; 3],
 }
 
 impl Store {
@@ -250,6 +259,19 @@ impl Store {
             let a = self.attachment.dict.intern(att);
             let e = self.eni.dict.intern(eni);
             self.links.push((row, a, e));
+        }
+        if r.controller_mark && r.action == "CreateNetworkInterface" {
+            self.marked.push(row);
+        }
+        let tags = [&r.tag_nodeeni, &r.tag_node, &r.tag_subnet];
+        if tags.iter().any(|t| t.is_some()) {
+            let mut codes = [NONE; 3];
+            for ((c, t), d) in codes.iter_mut().zip(tags).zip(&mut self.tag_dicts) {
+                if let Some(t) = t {
+                    *c = d.intern(t);
+                }
+            }
+            self.tags.push((row, codes));
         }
     }
 }
@@ -299,6 +321,9 @@ pub(crate) struct FinishOptions<'a> {
 pub(crate) struct FinishOutcome {
     pub df: DataFrame,
     pub duplicates: u64,
+    /// Principals that made `CreateNetworkInterface` calls with the controller's marks, with
+    /// how many (after deduplication), most first.
+    pub marked: Vec<(String, u64)>,
 }
 
 fn cat_dtype() -> DataType {
@@ -326,6 +351,26 @@ fn cat_column(
             cats.get(c as usize).copied()
         }),
     );
+    let ca = Categorical32Chunked::from_cats_and_dtype(phys, dtype);
+    Ok(ca.into_series().into_column())
+}
+
+/// A categorical column from codes in row order (`NONE`: null).
+fn cat_column_of(
+    name: &str,
+    codes: impl Iterator<Item = u32>,
+    dict: &Interner,
+) -> Result<Column, TraceError> {
+    let dtype = cat_dtype();
+    let DataType::Categorical(_, mapping) = &dtype else {
+        return Err(TraceError::Table("categorical dtype expected".into()));
+    };
+    let mut cats = Vec::with_capacity(dict.len());
+    for s in dict.iter() {
+        cats.push(mapping.insert_cat(s)?);
+    }
+    let phys =
+        UInt32Chunked::from_iter_options(name.into(), codes.map(|c| cats.get(c as usize).copied()));
     let ca = Categorical32Chunked::from_cats_and_dtype(phys, dtype);
     Ok(ca.into_series().into_column())
 }
@@ -417,7 +462,27 @@ impl Store {
         let (chain, attempt) = self.retry_chains(&order, &failure, o.retry_window_ns);
         self.retry_key = Vec::new();
 
-        // 5. Caller class and throttled, per distinct value.
+        // 5. Caller class and throttled, per distinct value. First the principals the
+        // controller's marked Creates reveal (counting kept rows only).
+        let mut marked_by: HashMap<u32, u64> = HashMap::default();
+        if !self.marked.is_empty() {
+            for &r in &order {
+                if self.marked.binary_search(&r).is_ok() {
+                    *marked_by
+                        .entry(self.principal.codes[r as usize])
+                        .or_default() += 1;
+                }
+            }
+        }
+        self.marked = Vec::new();
+        let mut marked: Vec<(String, u64)> = marked_by
+            .iter()
+            .map(|(&p, &n)| {
+                let name = self.principal.dict.get(p).unwrap_or("(no principal)");
+                (name.to_string(), n)
+            })
+            .collect();
+        marked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         let mut class = CatCol::default();
         let mut class_cache: HashMap<(u32, u32), u32> = HashMap::default();
         for &r in &order {
@@ -426,9 +491,10 @@ impl Store {
             let c = match class_cache.get(&key) {
                 Some(&c) => c,
                 None => {
-                    let label = o.rules.classify(
+                    let label = o.rules.classify_with(
                         self.user_agent.dict.get(key.0),
                         self.principal.dict.get(key.1),
+                        key.1 != NONE && marked_by.contains_key(&key.1),
                     );
                     let c = class.dict.intern(label);
                     class_cache.insert(key, c);
@@ -509,6 +575,30 @@ impl Store {
         self.request = IdCol::default();
         cols.push(string_column("event_id", &order, &self.event));
         self.event = IdCol::default();
+        // Last, when the rest of the store is gone: the tag columns, null but on Creates.
+        let tags = std::mem::take(&mut self.tags);
+        let dicts = std::mem::take(&mut self.tag_dicts);
+        for (k, (name, dict)) in ["nodeeni", "node", "nodeeni_subnet"]
+            .into_iter()
+            .zip(&dicts)
+            .enumerate()
+        {
+            if tags.is_empty() {
+                // No Create carried the tags (older or non-controller trails): a null
+                // column that costs nothing until it is written.
+                cols.push(Column::full_null(name.into(), rows, &cat_dtype()));
+                continue;
+            }
+            let codes = order
+                .iter()
+                .map(|r| match tags.binary_search_by_key(r, |t| t.0) {
+                    Ok(i) => tags[i].1[k],
+                    Err(_) => NONE,
+                });
+            cols.push(cat_column_of(name, codes, dict)?);
+        }
+        drop(tags);
+        drop(dicts);
         cols.sort_by_key(|c| {
             COLUMNS
                 .iter()
@@ -516,7 +606,11 @@ impl Store {
                 .unwrap_or(usize::MAX)
         });
         let df = DataFrame::new(rows, cols)?;
-        Ok(FinishOutcome { df, duplicates })
+        Ok(FinishOutcome {
+            df,
+            duplicates,
+            marked,
+        })
     }
 
     /// `retry_chain[i]` = id of the logical call row `i` belongs to (64 bits of the first
