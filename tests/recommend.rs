@@ -362,4 +362,476 @@ fn resources_are_sized_from_the_predicted_cpu_and_memory_and_cpu_breaks_ties() {
     );
     assert!(text.contains("predicted p95 CPU 80m"), "{text}");
     assert!(text.contains("predicted peak memory 120Mi"), "{text}");
+    // The costs are assumptions: each value says so, and none goes below the chart's
+    // default (memory p95 101 × 1.3 → 144Mi is above 128Mi; the peak 121 × 1.3 → 192Mi
+    // is below 512Mi and kept there; the peak CPU 151 × 1.3 → 200m is kept at 500m).
+    assert!(!c.resources.calibrated);
+    for what in ["cpu", "memory"] {
+        for block in ["requests", "limits"] {
+            let line = text
+                .lines()
+                .skip_while(|l| l.trim() != format!("{block}:"))
+                .take_while(|l| !l.trim().starts_with(&format!("{what}:")))
+                .last()
+                .unwrap();
+            assert!(
+                line.contains("assumed per-operation costs"),
+                "{block}.{what}: {text}"
+            );
+        }
+    }
+    assert_eq!(
+        doc["resources"]["controller"]["limits"]["cpu"].as_str(),
+        Some("500m")
+    );
+    assert_eq!(
+        doc["resources"]["controller"]["limits"]["memory"].as_str(),
+        Some("512Mi")
+    );
+    assert!(text.contains("kept at the chart default 500m"), "{text}");
+    let report = render::report(&rec);
+    assert!(
+        report.contains("**assumed** per-operation costs"),
+        "{report}"
+    );
+    // Calibrated costs may size below the defaults.
+    let mut calibrated = results.clone();
+    calibrated.def.base.controller.costs.calibrated = true;
+    let rec = recommend::recommend(&calibrated, Options::default());
+    let r = &rec.chosen.as_ref().unwrap().resources;
+    assert!(r.calibrated);
+    assert_eq!(r.sizes.limits_cpu_m, 200);
+    assert_eq!(r.sizes.limits_memory_mi, 192);
+    assert!(render::values_overlay(&rec)
+        .unwrap()
+        .contains("from calibrated per-operation costs"));
+}
+
+/// A small real sweep (3 nodes, so five workers qualify) written by `enisim sweep`.
+fn small_sweep(dir: &std::path::Path, replications: &str) {
+    enisim_cmd()
+        .args(["sweep", "--quiet", "--replications", replications])
+        .args(["--set", "enisim.scenario.nodes=3"])
+        .args(["--grid", "controller.maxConcurrentReconciles=3,5"])
+        .arg("--out")
+        .arg(dir)
+        .assert()
+        .success();
+}
+
+#[test]
+fn a_sweep_without_points_is_refused_not_a_panic() {
+    use enisim::sweep::journal::Journal;
+    use enisim::sweep::Axis;
+    let dir = tempfile::tempdir().unwrap();
+    let d = def(&["controller.maxConcurrentReconciles=2,3"], 2);
+    // An axis with no values: 0 points (what a wrapped point count made before).
+    let empty = SweepDef {
+        grid: Grid {
+            axes: vec![Axis {
+                key: "controller.maxConcurrentReconciles".into(),
+                values: vec![],
+            }],
+        },
+        ..d
+    };
+    std::fs::write(
+        dir.path().join("sweep.json"),
+        Manifest::new(&empty, None).to_json(),
+    )
+    .unwrap();
+    drop(Journal::create(&dir.path().join("journal.csv"), &empty.metrics).unwrap());
+    let out = dir.path().join("rec");
+    enisim_cmd()
+        .args(["recommend", "--from"])
+        .arg(dir.path())
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("has no values"))
+        .stderr(predicate::str::contains("panicked").not());
+    assert!(!out.exists());
+    // The library does not panic on it either.
+    let results = SweepResults {
+        dir: "constructed".into(),
+        manifest: Manifest::new(&empty, None),
+        def: empty,
+        rows: vec![],
+    };
+    let rec = recommend::recommend(&results, Options::default());
+    assert!(rec.chosen.is_none() && rec.diagnosis.is_none());
+}
+
+#[test]
+fn recommend_refuses_fewer_than_two_replications() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("rec");
+    enisim_cmd()
+        .args(["recommend", "--quiet", "--replications", "1"])
+        .args(["--set", "enisim.scenario.nodes=3"])
+        .args(["--grid", "controller.maxConcurrentReconciles=5", "--out"])
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("at least 2"))
+        .stderr(predicate::str::contains("no confidence interval"));
+    assert!(!out.exists(), "nothing written");
+    // An --out that cannot be written is found before any work (exit 2, not 1 after it).
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    enisim_cmd()
+        .args(["recommend", "--quiet", "--replications", "2"])
+        .args(["--set", "enisim.scenario.nodes=3"])
+        .args(["--grid", "controller.maxConcurrentReconciles=5", "--out"])
+        .arg(&file)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("cannot write there"));
+    let one = dir.path().join("one");
+    small_sweep(&one, "1");
+    enisim_cmd()
+        .args(["recommend", "--from"])
+        .arg(&one)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("1 replication per point"));
+    assert!(!out.exists(), "nothing written");
+}
+
+#[test]
+fn outputs_are_replaced_as_a_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let sweep_dir = dir.path().join("sweep");
+    small_sweep(&sweep_dir, "2");
+    let out = dir.path().join("rec");
+    enisim_cmd()
+        .args(["recommend", "--quiet", "--from"])
+        .arg(&sweep_dir)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .success();
+    assert!(out.join("values.yaml").exists());
+    // A patch left by some earlier recommendation.
+    std::fs::write(out.join("deployment-patch.yaml"), "stale").unwrap();
+    // The same runs judged against a creation threshold no point meets.
+    let strict = dir.path().join("strict.yaml");
+    std::fs::write(
+        &strict,
+        "metrics:\n  eni_creation_p95_s:\n    label: ENI creation p95\n    unit: s\n    acceptable: 0.001\n",
+    )
+    .unwrap();
+    enisim_cmd()
+        .args(["recommend", "--quiet", "--from"])
+        .arg(&sweep_dir)
+        .arg("--thresholds")
+        .arg(&strict)
+        .arg("--output")
+        .arg(&out)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("No point meets every threshold"))
+        .stdout(predicate::str::contains(
+            "removed values.yaml, deployment-patch.yaml",
+        ));
+    assert!(!out.join("values.yaml").exists(), "an old overlay was left");
+    assert!(!out.join("deployment-patch.yaml").exists());
+    let report = std::fs::read_to_string(out.join("recommendation.md")).unwrap();
+    assert!(report.contains("No point meets"), "{report}");
+    // No temporary file is left beside them.
+    let names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["recommendation.md"], "{names:?}");
+}
+
+#[test]
+fn another_definition_in_the_default_output_suggests_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("rec");
+    let recommend = |grid: &str| {
+        let mut c = enisim_cmd();
+        c.args(["recommend", "--quiet", "--replications", "2"])
+            .args(["--set", "enisim.scenario.nodes=3", "--grid", grid, "--out"])
+            .arg(&out);
+        c
+    };
+    recommend("controller.maxConcurrentReconciles=5")
+        .assert()
+        .success();
+    recommend("controller.maxConcurrentReconciles=3,5")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("add --overwrite"))
+        .stderr(predicate::str::contains("another --out"));
+    // The first recommendation is untouched.
+    assert!(std::fs::read_to_string(out.join("recommendation.md"))
+        .unwrap()
+        .contains("1 grid points"));
+    recommend("controller.maxConcurrentReconciles=3,5")
+        .arg("--overwrite")
+        .assert()
+        .success();
+    assert!(std::fs::read_to_string(out.join("recommendation.md"))
+        .unwrap()
+        .contains("2 grid points"));
+}
+
+#[test]
+fn from_refuses_flags_that_would_change_the_answer_and_warns_about_redundant_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let sweep_dir = dir.path().join("sweep");
+    small_sweep(&sweep_dir, "2");
+    let out = dir.path().join("rec");
+    let ec2 = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/aws/ec2-default.yaml"),
+    )
+    .unwrap();
+    let same_ec2 = dir.path().join("same-ec2.yaml");
+    std::fs::write(&same_ec2, &ec2).unwrap();
+    let other_ec2 = dir.path().join("other-ec2.yaml");
+    let changed = ec2.replacen(
+        "CreateNetworkInterface: { max: 100, refill_per_s: 5 }",
+        "CreateNetworkInterface: { max: 100, refill_per_s: 50 }",
+        1,
+    );
+    assert_ne!(changed, ec2);
+    std::fs::write(&other_ec2, changed).unwrap();
+    let values = dir.path().join("values.yaml");
+    std::fs::write(&values, "controller:\n  maxConcurrentENICleanup: 8\n").unwrap();
+    let same_profile = dir.path().join("controller.yaml");
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/controller/v1.3.8.yaml"),
+        &same_profile,
+    )
+    .unwrap();
+    let refused: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["--values".into(), values.display().to_string()],
+            "controller.maxConcurrentENICleanup would be 8, the sweep has 3",
+        ),
+        (
+            vec!["--seed".into(), "2".into()],
+            "--seed 2: the sweep ran with seed 1",
+        ),
+        (
+            vec!["--replications".into(), "3".into()],
+            "--replications 3: the sweep has 2",
+        ),
+        (vec!["drain".into()], "the scenario drain"),
+        (
+            vec!["--set".into(), "enisim.scenario.nodes=4".into()],
+            "enisim.scenario.nodes would be 4, the sweep has 3",
+        ),
+        (
+            vec![
+                "--set".into(),
+                "controller.maxConcurrentENICleanup=8".into(),
+            ],
+            "controller.maxConcurrentENICleanup would be 8, the sweep has 3",
+        ),
+        (
+            vec![
+                "--grid".into(),
+                "controller.maxConcurrentReconciles=5".into(),
+            ],
+            "the sweep's grid is controller.maxConcurrentReconciles=3,5",
+        ),
+        (
+            vec!["--ec2-profile".into(), other_ec2.display().to_string()],
+            "differs from the EC2 profile the sweep ran with",
+        ),
+    ];
+    for (args, needle) in refused {
+        enisim_cmd()
+            .args(["recommend", "--quiet"])
+            .args(&args)
+            .arg("--from")
+            .arg(&sweep_dir)
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(needle))
+            .stderr(predicate::str::contains("would change it"));
+        assert!(!out.exists(), "{args:?} wrote output");
+    }
+    // Repeating the sweep's own definition only warns.
+    enisim_cmd()
+        .args([
+            "recommend",
+            "--quiet",
+            "burst",
+            "--seed",
+            "1",
+            "--replications",
+            "2",
+        ])
+        .args(["--set", "enisim.scenario.nodes=3", "--ec2-profile"])
+        .arg(&same_ec2)
+        .arg("--controller-profile")
+        .arg(&same_profile)
+        .args(["--grid", "controller.maxConcurrentReconciles=3,5", "--from"])
+        .arg(&sweep_dir)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "--seed repeats the sweep's own definition",
+        ))
+        .stderr(predicate::str::contains("--ec2-profile repeats"))
+        .stderr(predicate::str::contains("--controller-profile"))
+        .stderr(predicate::str::contains("--grid repeats"))
+        .stderr(predicate::str::contains(
+            "--set enisim.scenario.nodes=3 repeats",
+        ));
+}
+
+#[test]
+fn the_report_the_overlay_and_the_patch_agree() {
+    // The cleanup pool and DETACHMENT_TIMEOUT change nothing (identical rows); workers do.
+    let d = def(
+        &[
+            "controller.maxConcurrentReconciles=2,3",
+            "controller.maxConcurrentENICleanup=1,4",
+            "enisim.env.DETACHMENT_TIMEOUT=10s,30s",
+        ],
+        3,
+    );
+    let per_point: Vec<(f64, f64, f64)> = (0..8)
+        .map(|p| {
+            if p < 4 {
+                (20.0, 0.0, 70.0)
+            } else {
+                (15.0, 0.0, 90.0)
+            }
+        })
+        .collect();
+    let rec = recommend::recommend(&constructed(d, &per_point), Options::default());
+    let c = rec.chosen.as_ref().unwrap();
+    assert_eq!(c.point, 0);
+    assert_eq!(
+        rec.inert,
+        [
+            "controller.maxConcurrentENICleanup",
+            "enisim.env.DETACHMENT_TIMEOUT"
+        ]
+    );
+    let report = render::report(&rec);
+    let headline = report
+        .lines()
+        .find(|l| l.starts_with("**Recommended:"))
+        .unwrap();
+    // One source of truth: the headline says what values.yaml sets (the base value 3 of
+    // the inert cleanup pool, not the grid's first value 1).
+    assert!(
+        headline.contains("controller.maxConcurrentENICleanup=3 (no effect; the base value)"),
+        "{headline}"
+    );
+    assert!(
+        !headline.contains("maxConcurrentENICleanup=1"),
+        "{headline}"
+    );
+    let base_timeout = knobs::value_of(&base(), "enisim.env.DETACHMENT_TIMEOUT").unwrap();
+    assert!(
+        headline.contains(&format!("enisim.env.DETACHMENT_TIMEOUT={base_timeout}")),
+        "{headline}"
+    );
+    let values = render::values_overlay(&rec).unwrap();
+    let doc: Value = serde_yaml_ng::from_str(&values).unwrap();
+    assert_eq!(
+        doc["controller"]["maxConcurrentENICleanup"].as_u64(),
+        Some(3)
+    );
+    assert!(!values.contains("maxConcurrentENICleanup=1"), "{values}");
+    // A threshold that is off (ec2_throttled_percent by default) is not a margin at all,
+    // let alone a "critical" one beside a point that meets every threshold.
+    assert!(c
+        .margins
+        .iter()
+        .all(|m| m.metric != "ec2_throttled_percent"));
+    let choice = report.split("Presets at the same seeds").next().unwrap();
+    assert!(
+        !values.contains("critical") && !choice.contains("critical"),
+        "{report}"
+    );
+    // An ineffective knob keeps its base value everywhere: no patch sets it.
+    assert!(
+        render::deployment_patch(&rec).is_none(),
+        "{:?}",
+        render::deployment_patch(&rec)
+    );
+    assert!(
+        report.contains(&format!(
+            "enisim.env.DETACHMENT_TIMEOUT made no difference in this scenario (identical runs for every value): kept at the base value {base_timeout}"
+        )),
+        "{report}"
+    );
+}
+
+#[test]
+fn the_header_describes_the_scenario_actually_swept() {
+    // Nodes swept: the header lists them, the overlay names the chosen point's.
+    let d = def(
+        &[
+            "enisim.scenario.nodes=3,10",
+            "controller.maxConcurrentReconciles=4,5",
+        ],
+        3,
+    );
+    let rec = recommend::recommend(
+        &constructed(
+            d,
+            &[
+                (20.0, 0.0, 60.0),
+                (20.0, 0.0, 61.0),
+                (40.0, 0.0, 50.0),
+                (35.0, 0.0, 50.0),
+            ],
+        ),
+        Options::default(),
+    );
+    assert_eq!(rec.chosen.as_ref().unwrap().point, 0);
+    let report = render::report(&rec);
+    let title = report.lines().next().unwrap();
+    assert!(title.contains("burst: {3|10} nodes × 10 ENIs"), "{title}");
+    assert!(title.contains("(swept: enisim.scenario.nodes)"), "{title}");
+    let values = render::values_overlay(&rec).unwrap();
+    assert!(
+        values.contains("# Scenario burst: 3 nodes × 10 ENIs"),
+        "{values}"
+    );
+    // Set on the command line: named in the header.
+    let mut b = base();
+    b.apply_set("enisim.scenario.nodes=3").unwrap();
+    let g = Grid::parse(&["controller.maxConcurrentReconciles=4,5".into()], &b).unwrap();
+    let d = SweepDef::new(
+        "burst",
+        b,
+        Model::embedded(),
+        Thresholds::embedded(),
+        g,
+        3,
+        1,
+    )
+    .unwrap();
+    let rec = recommend::recommend(
+        &constructed(d, &[(20.0, 0.0, 60.0), (20.0, 0.0, 61.0)]),
+        Options::default(),
+    );
+    let report = render::report(&rec);
+    assert!(
+        report
+            .lines()
+            .next()
+            .unwrap()
+            .contains("burst with enisim.scenario.nodes=3: 3 nodes × 10 ENIs"),
+        "{report}"
+    );
+    assert!(!report.contains("10 nodes"), "{report}");
 }

@@ -499,3 +499,173 @@ fn failed_runs_are_kept_with_their_error() {
     let m = metric_values(&Default::default());
     assert!(m.contains_key("eni_creation_p95_s"));
 }
+
+#[test]
+fn grids_past_their_bounds_exit_2_at_once_naming_the_flag_or_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o");
+    let axis = |k: &str| format!("{k}=1..65536");
+    // Four axes of 2¹⁶ values: 2⁶⁴ points, which overflows a 64-bit count.
+    let huge: Vec<String> = [
+        "controller.maxConcurrentReconciles",
+        "controller.maxConcurrentENICleanup",
+        "enisim.scenario.nodes",
+        "enisim.scenario.enisPerNode",
+    ]
+    .iter()
+    .flat_map(|k| ["--grid".to_string(), axis(k)])
+    .collect();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        // Past u32 (0 workers once narrowed) and past the knob's bound.
+        (
+            vec![
+                "--grid".into(),
+                "controller.maxConcurrentReconciles=4294967296".into(),
+            ],
+            "controller.maxConcurrentReconciles=4294967296",
+        ),
+        (
+            vec![
+                "--grid".into(),
+                "controller.maxConcurrentENICleanup=1,4294967296".into(),
+            ],
+            "controller.maxConcurrentENICleanup=4294967296: at most",
+        ),
+        // A range whose length overflows i64.
+        (
+            vec![
+                "--grid".into(),
+                "controller.maxConcurrentReconciles=-9223372036854775808..9223372036854775807"
+                    .into(),
+            ],
+            "too many",
+        ),
+        (
+            vec![
+                "--grid".into(),
+                "controller.maxConcurrentReconciles=1..999999999999999999999999999999999999999999"
+                    .into(),
+            ],
+            "out of range",
+        ),
+        (huge, "a grid has at most 1000000 points"),
+        (
+            vec!["--grid".into(), "enisim.scenario.replications=2,3".into()],
+            "use --replications",
+        ),
+        (
+            vec!["--threads".into(), "100000".into()],
+            "--threads 100000",
+        ),
+        (
+            vec!["--replications".into(), "1000000".into()],
+            "--replications 1000000",
+        ),
+        // 180 points × 100 000 replications: past the cap on runs.
+        (
+            vec!["--replications".into(), "100000".into()],
+            "runs is too many",
+        ),
+    ];
+    for (args, needle) in cases {
+        enisim()
+            .args(["sweep", "--quiet"])
+            .args(&args)
+            .arg("--out")
+            .arg(&out)
+            .timeout(std::time::Duration::from_secs(60))
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(needle));
+        assert!(!out.exists(), "{args:?} wrote output");
+    }
+}
+
+#[test]
+fn merge_refuses_an_out_that_is_one_of_its_shards() {
+    let dir = tempfile::tempdir().unwrap();
+    let shard = |k: usize| dir.path().join(format!("shard-{k}"));
+    for k in 0..2 {
+        enisim()
+            .args(["sweep", "--quiet", "--replications", "2", "--shard"])
+            .arg(format!("{k}/2"))
+            .args(["--grid", "controller.maxConcurrentReconciles=2,3", "--out"])
+            .arg(shard(k))
+            .assert()
+            .success();
+    }
+    let before = std::fs::read(shard(0).join("sweep.json")).unwrap();
+    // The same directory spelt another way: compared as canonical paths.
+    let alias = dir
+        .path()
+        .join(".")
+        .join("shard-1")
+        .join("..")
+        .join("shard-0");
+    for out in [shard(0), alias] {
+        enisim()
+            .args(["sweep", "merge"])
+            .arg(shard(0))
+            .arg(shard(1))
+            .arg("--out")
+            .arg(&out)
+            .arg("--overwrite")
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("would destroy that shard"));
+    }
+    assert_eq!(std::fs::read(shard(0).join("sweep.json")).unwrap(), before);
+    // The shards are intact: a merge elsewhere still works.
+    enisim()
+        .args(["sweep", "merge"])
+        .arg(shard(0))
+        .arg(shard(1))
+        .arg("-o")
+        .arg(dir.path().join("merged"))
+        .assert()
+        .success();
+    // Nothing but the sweep's files: no temporary file left beside them.
+    for d in [shard(0), dir.path().join("merged")] {
+        let mut names: Vec<String> = std::fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        let mut want: Vec<String> = FILES.iter().map(|f| f.to_string()).collect();
+        want.sort();
+        assert_eq!(names, want, "{}", d.display());
+    }
+}
+
+#[test]
+fn progress_goes_to_stderr_as_plain_lines_when_it_is_not_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = enisim()
+        .args(["sweep", "--replications", "2"])
+        .args(["--grid", "controller.maxConcurrentReconciles=3,5"])
+        .arg("--output")
+        .arg(dir.path().join("o"))
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("sweep: 4/4 runs (100 %)"), "{err}");
+    // No bar: no carriage returns or escape sequences.
+    assert!(!err.contains('\r') && !err.contains('\u{1b}'), "{err:?}");
+    assert!(!String::from_utf8(out.stdout).unwrap().contains('\u{1b}'));
+}
+
+#[test]
+fn one_replication_per_point_is_judged_with_a_visible_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    enisim()
+        .args(["sweep", "--quiet", "--replications", "1"])
+        .args(["--grid", "controller.maxConcurrentReconciles=5", "-o"])
+        .arg(dir.path().join("o"))
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "warning: 1 replication per point has no confidence interval",
+        ));
+}

@@ -3,7 +3,7 @@
 use super::model_args::ModelArgs;
 use super::run::in_pool;
 use super::BadInput;
-use crate::scenario::ScenarioSpec;
+use crate::scenario::{limits, ScenarioSpec};
 use crate::sweep::{self, Grid, Progress, RunOptions, Shard, SweepDef, SweepError, SweepOutcome};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -33,19 +33,21 @@ pub struct MergeArgs {
     #[arg(required = true, value_name = "SHARD_DIR")]
     pub shards: Vec<PathBuf>,
     /// Where the merged sweep goes.
-    #[arg(long, short = 'o', value_name = "DIR")]
+    #[arg(long, short = 'o', value_name = "DIR", alias = "output")]
     pub out: PathBuf,
     /// Replace a sweep already in --out.
     #[arg(long)]
     pub overwrite: bool,
 }
 
+pub const DEFAULT_SCENARIO: &str = "burst";
+pub const DEFAULT_SEED: u64 = 1;
+
 /// What defines a sweep: the scenario, the model, the grid, replications and seed.
 #[derive(clap::Args, Debug)]
 pub struct SweepSpecArgs {
-    /// A built-in scenario name or a scenario file.
-    #[arg(default_value = "burst")]
-    pub scenario: String,
+    /// A built-in scenario name or a scenario file [default: burst].
+    pub scenario: Option<String>,
     #[command(flatten)]
     pub model: ModelArgs,
     /// A grid axis, repeatable: KEY=a,b,c or KEY=lo..hi[:step] over any key `--set` takes
@@ -53,12 +55,15 @@ pub struct SweepSpecArgs {
     /// controller.maxConcurrentReconciles=1..30 × controller.maxConcurrentENICleanup=1,2,3,4,8,16.
     #[arg(long = "grid", value_name = "KEY=VALUES")]
     pub grid: Vec<String>,
-    /// Replications per point (default: the scenario's). Every point uses the same seeds.
+    /// Replications per point (default: the scenario's; at most 100000, and a sweep has
+    /// at most 2000000 runs). Every point uses the same seeds.
     #[arg(long)]
     pub replications: Option<u32>,
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Worker threads (default: all cores). Results do not depend on it.
+    /// The sweep's seed [default: 1]: replication r of every point gets the seed
+    /// `enisim run --seed S` gives its replication r.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Worker threads (default: all cores; at most 1024). Results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
     /// No progress output.
@@ -71,7 +76,13 @@ pub struct SweepRunArgs {
     #[command(flatten)]
     pub spec: SweepSpecArgs,
     /// Output directory (sweep.json, journal.csv, runs.{parquet,csv}, summary.{parquet,csv}).
-    #[arg(long, short = 'o', value_name = "DIR", default_value = "reports/sweep")]
+    #[arg(
+        long,
+        short = 'o',
+        value_name = "DIR",
+        alias = "output",
+        default_value = "reports/sweep"
+    )]
     pub out: PathBuf,
     /// Run only shard K of N (points p with p mod N = K; K from 0), for several machines;
     /// join the shards with `enisim sweep merge`.
@@ -97,10 +108,25 @@ pub fn cli_error(e: SweepError) -> anyhow::Error {
     }
 }
 
+/// `--threads` within 1..=`limits::MAX_THREADS`, checked before anything runs (the bound
+/// `run` has too).
+pub fn check_threads(threads: Option<usize>) -> anyhow::Result<()> {
+    match threads {
+        Some(0) => Err(BadInput("--threads must be ≥ 1".into()).into()),
+        Some(n) if n as u64 > limits::MAX_THREADS => Err(BadInput(format!(
+            "--threads {n}: at most {}; results do not depend on the thread count",
+            limits::MAX_THREADS
+        ))
+        .into()),
+        _ => Ok(()),
+    }
+}
+
 impl SweepSpecArgs {
     /// The sweep's definition from the command line.
     pub fn definition(&self) -> anyhow::Result<SweepDef> {
-        let scenario = ScenarioSpec::resolve(&self.scenario)?;
+        check_threads(self.threads)?;
+        let scenario = ScenarioSpec::resolve(self.scenario.as_deref().unwrap_or(DEFAULT_SCENARIO))?;
         let name = scenario.name.clone();
         let model = self.model.model()?;
         let thresholds = self.model.thresholds()?;
@@ -116,17 +142,45 @@ impl SweepSpecArgs {
             Some(r) => r,
             None => base.scenario.run.replications,
         };
-        SweepDef::new(
+        let def = SweepDef::new(
             &name,
             base,
             model,
             thresholds,
             grid,
             replications,
-            self.seed,
+            self.seed.unwrap_or(DEFAULT_SEED),
         )
-        .map_err(cli_error)
+        .map_err(cli_error)?;
+        // The largest point, as many at once as there are threads, must fit in memory.
+        let runs = def.points().saturating_mul(def.replications as usize);
+        super::run::check_work(
+            &largest_point(&def),
+            self.threads,
+            u32::try_from(runs).unwrap_or(u32::MAX),
+        )?;
+        Ok(def)
     }
+}
+
+/// The base with every size axis (workers, cleanup pool, nodes, ENIs per node) at its
+/// largest value: the point that needs the most memory.
+fn largest_point(def: &SweepDef) -> crate::scenario::Settings {
+    let mut s = def.base.clone();
+    for a in &def.grid.axes {
+        if matches!(
+            a.key.as_str(),
+            "controller.maxConcurrentReconciles"
+                | "controller.maxConcurrentENICleanup"
+                | "enisim.scenario.nodes"
+                | "enisim.scenario.enisPerNode"
+        ) {
+            if let Some(max) = a.values.iter().filter_map(|v| v.parse::<u64>().ok()).max() {
+                let _ = s.apply(&a.key, &serde_yaml_ng::Value::Number(max.into()));
+            }
+        }
+    }
+    s
 }
 
 impl SweepRunArgs {
@@ -293,6 +347,12 @@ pub fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
     let a = args.run;
     let def = a.spec.definition()?;
     let opts = a.options()?;
+    super::run::check_writable(&a.out)?;
+    if def.replications == 1 {
+        eprintln!(
+            "warning: 1 replication per point has no confidence interval: each point is judged on its single run's value (`enisim recommend` needs at least 2)"
+        );
+    }
     let points = def.points();
     let mine = opts
         .shard
@@ -358,6 +418,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn merge(m: MergeArgs) -> anyhow::Result<ExitCode> {
+    super::run::check_writable(&m.out)?;
     let inputs: Vec<&Path> = m.shards.iter().map(|p| p.as_path()).collect();
     let (def, summaries) = sweep::merge(&inputs, &m.out, m.overwrite).map_err(cli_error)?;
     let meets = summaries.iter().filter(|s| s.meets).count();

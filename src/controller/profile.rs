@@ -172,6 +172,12 @@ pub struct Costs {
     pub memory_kib_per_attachment: f64,
     pub memory_kib_per_inflight_call: f64,
     pub memory_kib_per_busy_worker: f64,
+    /// Whether these costs were fitted to a real controller's metrics (a calibration sets
+    /// `calibrated: true`); the shipped costs are assumptions. `recommend` never sizes
+    /// `resources` below the chart's defaults from costs that are not calibrated. Left out
+    /// of the serialised profile when false, so sweep fingerprints do not change.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub calibrated: bool,
 }
 
 /// The ENI Manager DaemonSet pod on each node: two unsynchronised 30 s loops, each listing

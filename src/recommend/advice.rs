@@ -74,7 +74,8 @@ fn detail(def: &SweepDef, p: usize) -> Option<Summary> {
     ))
 }
 
-pub fn diagnose(results: &SweepResults, summaries: &[PointSummary]) -> Diagnosis {
+/// `None` for a sweep without points (nothing to diagnose).
+pub fn diagnose(results: &SweepResults, summaries: &[PointSummary]) -> Option<Diagnosis> {
     let def = &results.def;
     let scored: Vec<(f64, &PointSummary, Vec<Margin>)> = summaries
         .iter()
@@ -85,8 +86,7 @@ pub fn diagnose(results: &SweepResults, summaries: &[PointSummary]) -> Diagnosis
         .collect();
     let (_, nearest, m) = scored
         .iter()
-        .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.point.cmp(&b.1.point)))
-        .expect("a sweep has at least one point");
+        .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.point.cmp(&b.1.point)))?;
     let mut breaches: Vec<Margin> = m.iter().filter(|m| !m.met()).cloned().collect();
     breaches.sort_by(|a, b| b.excess().total_cmp(&a.excess()));
     let mut fail_counts = Vec::new();
@@ -180,14 +180,14 @@ pub fn diagnose(results: &SweepResults, summaries: &[PointSummary]) -> Diagnosis
         detail_nearest.as_ref(),
         &mut advice,
     );
-    Diagnosis {
+    Some(Diagnosis {
         nearest: nearest.point,
         breaches,
         fail_counts,
         failed_runs,
         bottleneck: detail_nearest.map(|d| d.bottleneck).unwrap_or_default(),
         advice,
-    }
+    })
 }
 
 /// Rules for what would change each breach at point `p`, from its detailed re-run.

@@ -90,6 +90,64 @@ pub fn chart_value(s: &Settings, key: &str) -> Option<u32> {
     }
 }
 
+/// An enum's name as the values files spell it (its serde form).
+fn spelled<T: serde::Serialize>(t: &T) -> String {
+    match serde_json::to_value(t) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(v) => v.to_string(),
+        Err(_) => String::new(),
+    }
+}
+
+/// The value of any key `--set` takes (`scenario::values::KNOWN_KEYS`) under `s`, as it
+/// could be given back to `--set`; `None` for a key the model does not read or a setting
+/// the key cannot express (a retry mode only enisim models as an environment variable).
+pub fn value_of(s: &Settings, key: &str) -> Option<String> {
+    if let Some(v) = chart_value(s, key) {
+        return Some(v.to_string());
+    }
+    if let Some(var) = key.strip_prefix("enisim.env.") {
+        return match var {
+            "AWS_RETRY_MODE" => Some(spelled(&s.controller.env.aws_retry_mode)),
+            _ => env_value(s, var),
+        };
+    }
+    let b = &s.controller.behaviour;
+    let c = &s.scenario.cluster;
+    Some(match key {
+        "enisim.whatIf.parallelNodes" => b.parallel_nodes.to_string(),
+        "enisim.whatIf.eniLimitAware" => b.eni_limit_aware.to_string(),
+        "enisim.whatIf.paceByPeriod" => (!b.self_trigger).to_string(),
+        "enisim.whatIf.circuitBreaker" => spelled(&b.circuit_breaker),
+        "enisim.whatIf.nodeOrder" => spelled(&b.node_order),
+        "enisim.whatIf.ec2RateLimit.rate" => b.ec2_rate_limit?.rate_per_s.to_string(),
+        "enisim.whatIf.ec2RateLimit.burst" => b.ec2_rate_limit?.burst.to_string(),
+        "imds.autoConfigureHopLimit" => b.imds_job.is_some().to_string(),
+        "enisim.scenario.nodes" => c.nodes.to_string(),
+        "enisim.scenario.enisPerNode" => c.enis_per_node.to_string(),
+        "enisim.scenario.instanceType" => c.instance_type.clone(),
+        "enisim.scenario.layout" => c.layout.as_str().to_string(),
+        "enisim.scenario.deviceIndex" => spelled(&c.device_index),
+        "enisim.scenario.horizon" => format_go_duration(s.scenario.run.horizon.0),
+        "enisim.scenario.replications" => s.scenario.run.replications.to_string(),
+        _ => return None,
+    })
+}
+
+/// The keys `--set` takes whose values differ between `a` and `b`: (key, in a, in b).
+pub fn differences(a: &Settings, b: &Settings) -> Vec<(String, String, String)> {
+    crate::scenario::values::KNOWN_KEYS
+        .iter()
+        .filter_map(|(k, _)| {
+            let (x, y) = (value_of(a, k), value_of(b, k));
+            (x != y).then(|| {
+                let show = |v: Option<String>| v.unwrap_or_else(|| "unset".into());
+                (k.to_string(), show(x), show(y))
+            })
+        })
+        .collect()
+}
+
 /// Environment variables a deployment must set to reproduce `s`: those the sweep varied
 /// (`swept`) and those whose value differs from the embedded controller profile's default
 /// (set by a values file or `--set`). Each with its value, or `None` when it cannot be set

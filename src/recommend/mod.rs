@@ -79,6 +79,7 @@ pub fn margins(def: &SweepDef, s: &PointSummary) -> Vec<Margin> {
         "controller_memory_peak_mib",
         "error_rate_percent",
     ];
+    // Only the thresholds that judge (`enabled`): a disabled one has no verdict.
     let mut out: Vec<Margin> = def
         .thresholds
         .judged()
@@ -236,12 +237,83 @@ pub struct Recommendation {
 #[derive(Debug, Clone)]
 pub struct Chosen {
     pub point: usize,
+    /// The settings to deploy: the base with the point's values of every axis that made a
+    /// difference (an inert axis keeps its base value). The one source of the chosen
+    /// values: the headline, values.yaml and the Deployment patch all read them here.
     pub settings: Settings,
+    /// Each axis with its chosen value, as `key=value` would set it.
+    pub values: Vec<ChosenValue>,
     pub summary: PointSummary,
     pub margins: Vec<Margin>,
     pub resources: Resources,
     /// Mean EC2 calls per minute at the point.
     pub calls_per_min: f64,
+}
+
+/// One axis of the grid at the chosen point.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChosenValue {
+    pub key: String,
+    pub value: String,
+    /// The axis changed nothing: the value is the base value, not a swept one.
+    pub inert: bool,
+}
+
+impl Chosen {
+    /// `key=value …` of the chosen values, an inert axis marked as kept at its base value.
+    pub fn describe(&self) -> String {
+        if self.values.is_empty() {
+            return "the base settings".into();
+        }
+        self.values
+            .iter()
+            .map(|v| {
+                if v.inert {
+                    format!("{}={} (no effect; the base value)", v.key, v.value)
+                } else {
+                    format!("{}={}", v.key, v.value)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// The settings of point `p` with the inert axes left at their base values, and each
+/// axis's chosen value.
+pub fn chosen_settings(
+    def: &SweepDef,
+    p: usize,
+    inert: &[String],
+) -> Result<(Settings, Vec<ChosenValue>), String> {
+    let mut settings = def.base.clone();
+    for (axis, i) in def.grid.axes.iter().zip(def.grid.coordinates(p)) {
+        if inert.contains(&axis.key) {
+            continue;
+        }
+        settings
+            .apply(&axis.key, &axis.value(i))
+            .map_err(|m| format!("{}={}: {m}", axis.key, axis.values[i]))?;
+    }
+    let values = def
+        .grid
+        .axes
+        .iter()
+        .zip(def.grid.coordinates(p))
+        .map(|(axis, i)| {
+            let inert = inert.contains(&axis.key);
+            ChosenValue {
+                key: axis.key.clone(),
+                value: if inert {
+                    knobs::value_of(&settings, &axis.key).unwrap_or_else(|| "unset".into())
+                } else {
+                    axis.values[i].clone()
+                },
+                inert,
+            }
+        })
+        .collect();
+    Ok((settings, values))
 }
 
 /// Recommends from complete sweep results. Runs the presets (and, when no point meets
@@ -251,37 +323,31 @@ pub fn recommend(results: &SweepResults, opts: Options) -> Recommendation {
     let summaries = results.summaries();
     let feasible = summaries.iter().filter(|s| s.meets).count();
     let inert = inert_axes(results);
-    let chosen = choose(def, &summaries, opts.tolerance).map(|p| {
-        let summary = summaries
-            .iter()
-            .find(|s| s.point == p)
-            .cloned()
-            .expect("chosen point is summarised");
-        let mut settings = def
-            .grid
-            .settings(&def.base, p)
-            .expect("grid points were checked");
-        // An inert chart knob keeps the base value (the chart default unless a values
-        // file set it): the sweep says nothing about it.
-        for key in &inert {
-            if let Some(v) = knobs::chart_value(&def.base, key) {
-                let _ = settings.apply(key, &serde_yaml_ng::Value::Number(v.into()));
-            }
-        }
-        Chosen {
+    let chosen = choose(def, &summaries, opts.tolerance).and_then(|p| {
+        let summary = summaries.iter().find(|s| s.point == p).cloned()?;
+        // An inert knob keeps the base value (the chart default unless a values file or
+        // --set gave another): the sweep says nothing about it.
+        let (settings, values) = chosen_settings(def, p, &inert).ok()?;
+        let calibrated = settings.controller.costs.calibrated;
+        Some(Chosen {
             point: p,
+            values,
             margins: margins(def, &summary),
-            resources: resources::size(predicted_resources(def, &summary), opts.headroom),
+            resources: resources::size(
+                predicted_resources(def, &summary),
+                opts.headroom,
+                calibrated,
+            ),
             calls_per_min: summary
                 .get(def, CALLS_PER_MIN)
                 .map(|c| c.mean)
                 .unwrap_or(f64::NAN),
             settings,
             summary,
-        }
+        })
     });
     let diagnosis = if chosen.is_none() {
-        Some(advice::diagnose(results, &summaries))
+        advice::diagnose(results, &summaries)
     } else {
         None
     };

@@ -72,17 +72,22 @@ pub fn check(
     let mut notes = Vec::new();
     match predicted_resources(def, &summary) {
         Some(p) => {
+            let source = if settings.controller.costs.calibrated {
+                "calibrated costs"
+            } else {
+                "assumed costs"
+            };
             let mut say = |what: &str, q: Option<String>, parse: fn(&str) -> Option<f64>, predicted: f64, unit: &str, risk: &str| {
                 if let Some(v) = q.as_deref().and_then(parse) {
                     let q = q.unwrap_or_default();
                     if v >= predicted {
                         notes.push(format!(
-                            "{what} {q} covers the predicted {predicted:.0}{unit} (upper 95 % bound), margin {:.0}{unit}",
+                            "{what} {q} covers the predicted {predicted:.0}{unit} (upper 95 % bound, {source}), margin {:.0}{unit}",
                             v - predicted
                         ));
                     } else {
                         notes.push(format!(
-                            "{what} {q} is below the predicted {predicted:.0}{unit} (upper 95 % bound): {risk}"
+                            "{what} {q} is below the predicted {predicted:.0}{unit} (upper 95 % bound, {source}): {risk}"
                         ));
                     }
                 }

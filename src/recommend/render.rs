@@ -5,6 +5,8 @@
 use super::knobs::{self, Place};
 use super::{Margin, Recommendation};
 use crate::metrics::thresholds::Verdict;
+use crate::scenario::{ScenarioSpec, Settings};
+use crate::sweep::SweepDef;
 
 fn num(x: f64) -> String {
     if x.is_nan() {
@@ -62,15 +64,61 @@ pub fn margin_line(m: &Margin) -> String {
     }
 }
 
-fn scenario_line(r: &Recommendation) -> String {
-    let c = &r.def.base.scenario.cluster;
+/// The scenario dimensions a header shows, with their `--set` keys.
+const SCENARIO_KEYS: [&str; 6] = [
+    "enisim.scenario.nodes",
+    "enisim.scenario.enisPerNode",
+    "enisim.scenario.instanceType",
+    "enisim.scenario.layout",
+    "enisim.scenario.deviceIndex",
+    "enisim.scenario.horizon",
+];
+
+/// The scenario actually swept: its name, the `enisim.scenario.*` values given on top of
+/// the built-in scenario of that name (`--set`, `--values`), and its size. With `at`, the
+/// size of those settings (the chosen point); without, the base with every swept
+/// dimension shown as its values (`{3|5} nodes`).
+pub fn scenario_line(def: &SweepDef, at: Option<&Settings>) -> String {
+    let swept = |k: &str| def.grid.axes.iter().find(|a| a.key == k);
+    let show = |k: &str| -> String {
+        match (at, swept(k)) {
+            (Some(s), _) => knobs::value_of(s, k).unwrap_or_default(),
+            (None, Some(a)) => format!("{{{}}}", a.values.join("|")),
+            (None, None) => knobs::value_of(&def.base, k).unwrap_or_default(),
+        }
+    };
+    let mut name = def.scenario.clone();
+    if let Some(builtin) = ScenarioSpec::embedded(&def.scenario) {
+        let plain = Settings::new(def.base.controller.clone(), builtin);
+        let given: Vec<String> = SCENARIO_KEYS
+            .iter()
+            .filter(|k| swept(k).is_none())
+            .filter_map(|k| {
+                let v = knobs::value_of(&def.base, k)?;
+                (knobs::value_of(&plain, k).as_ref() != Some(&v)).then(|| format!("{k}={v}"))
+            })
+            .collect();
+        if !given.is_empty() {
+            name = format!("{name} with {}", given.join(", "));
+        }
+    }
+    let swept_keys: Vec<&str> = SCENARIO_KEYS
+        .iter()
+        .copied()
+        .filter(|k| swept(k).is_some())
+        .collect();
     format!(
-        "{}: {} nodes × {} ENIs on {}, layout {}",
-        r.def.scenario,
-        c.nodes,
-        c.enis_per_node,
-        c.instance_type,
-        c.layout.as_str()
+        "{name}: {} nodes × {} ENIs on {}, layout {}, device index {}{}",
+        show("enisim.scenario.nodes"),
+        show("enisim.scenario.enisPerNode"),
+        show("enisim.scenario.instanceType"),
+        show("enisim.scenario.layout"),
+        show("enisim.scenario.deviceIndex"),
+        if swept_keys.is_empty() || at.is_some() {
+            String::new()
+        } else {
+            format!(" (swept: {})", swept_keys.join(", "))
+        }
     )
 }
 
@@ -81,12 +129,15 @@ pub fn values_overlay(r: &Recommendation) -> Option<String> {
     let def = &r.def;
     let mut y = String::new();
     y.push_str("# Helm values overlay for charts/aws-multi-eni-controller, written by `enisim recommend`.\n");
-    y.push_str(&format!("# Scenario {}.\n", scenario_line(r)));
+    y.push_str(&format!(
+        "# Scenario {}.\n",
+        scenario_line(def, Some(&c.settings))
+    ));
     y.push_str(&format!(
         "# Grid point {} of {} ({}), {} replications, seed {}: every threshold met at the upper 95 % bound;\n",
         c.point,
         r.points,
-        def.grid.describe(c.point),
+        c.describe(),
         def.replications,
         def.seed
     ));
@@ -163,7 +214,13 @@ pub fn env_settings(r: &Recommendation) -> Vec<(String, Option<String>)> {
     let Some(c) = &r.chosen else {
         return Vec::new();
     };
-    let swept: Vec<String> = r.def.grid.axes.iter().map(|a| a.key.clone()).collect();
+    // An inert axis is not a choice: it keeps its base value, set only if that differs.
+    let swept: Vec<String> = c
+        .values
+        .iter()
+        .filter(|v| !v.inert)
+        .map(|v| v.key.clone())
+        .collect();
     knobs::env_to_set(&c.settings, &swept)
 }
 
@@ -186,7 +243,7 @@ pub fn deployment_patch(r: &Recommendation) -> Option<String> {
     y.push_str(&format!(
         "# Written by `enisim recommend` for grid point {} ({}).\n",
         c.point,
-        r.def.grid.describe(c.point)
+        c.describe()
     ));
     y.push_str(&format!(
         "#   kubectl -n {ns} patch deployment {d} --type strategic --patch-file deployment-patch.yaml\n",
@@ -219,7 +276,10 @@ pub fn deployment_patch(r: &Recommendation) -> Option<String> {
 pub fn report(r: &Recommendation) -> String {
     let def = &r.def;
     let mut o = String::new();
-    o.push_str(&format!("# enisim recommend — {}\n\n", scenario_line(r)));
+    o.push_str(&format!(
+        "# enisim recommend — {}\n\n",
+        scenario_line(def, None)
+    ));
     o.push_str(&format!(
         "{} grid points × {} replications (seed {}, common random numbers); grid: {}.\n\n",
         r.points,
@@ -240,7 +300,7 @@ pub fn report(r: &Recommendation) -> String {
         (Some(c), _) => {
             o.push_str(&format!(
                 "**Recommended: {}** — {} of {} points meet every threshold at the upper 95 % bound; this one makes the fewest EC2 calls per minute ({:.0}){}, then has the lowest concurrency.\n\n",
-                def.grid.describe(c.point),
+                c.describe(),
                 r.feasible,
                 r.points,
                 c.calls_per_min,
@@ -249,16 +309,22 @@ pub fn report(r: &Recommendation) -> String {
             for m in &c.margins {
                 o.push_str(&format!("- {}\n", margin_line(m)));
             }
-            for key in &r.inert {
+            for v in c.values.iter().filter(|v| v.inert) {
                 o.push_str(&format!(
-                    "- {key} made no difference in this scenario (identical runs for every value): kept at the base value {}\n",
-                    knobs::chart_value(&c.settings, key)
-                        .map(|v| v.to_string())
-                        .unwrap_or_else(|| "(not a chart key)".into())
+                    "- {} made no difference in this scenario (identical runs for every value): kept at the base value {} in values.yaml and deployment-patch.yaml\n",
+                    v.key, v.value
                 ));
             }
             if !c.resources.predicted {
                 o.push_str("- resources: the model in this build predicts no controller CPU or memory; the chart defaults are kept\n");
+            } else if c.resources.calibrated {
+                o.push_str("- resources: sized from the predicted CPU and memory, from calibrated per-operation costs\n");
+            } else {
+                let d = super::resources::CHART_DEFAULT;
+                o.push_str(&format!(
+                    "- resources: sized from the predicted CPU and memory, from **assumed** per-operation costs (not calibrated): never below the chart's defaults (requests {}m / {}Mi, limits {}m / {}Mi); calibrate the controller profile's `costs` before cutting them\n",
+                    d.requests_cpu_m, d.requests_memory_mi, d.limits_cpu_m, d.limits_memory_mi
+                ));
             }
             let env = env_settings(r);
             for (k, v) in &env {
@@ -275,12 +341,11 @@ pub fn report(r: &Recommendation) -> String {
                     what_if.join(", ")
                 ));
             }
-            let scenario_keys: Vec<String> = def
-                .grid
-                .assignment(c.point)
-                .into_iter()
-                .filter(|(k, _)| knobs::place(k) == Place::Scenario)
-                .map(|(k, v)| format!("{k}={v}"))
+            let scenario_keys: Vec<String> = c
+                .values
+                .iter()
+                .filter(|v| !v.inert && knobs::place(&v.key) == Place::Scenario)
+                .map(|v| format!("{}={}", v.key, v.value))
                 .collect();
             if !scenario_keys.is_empty() {
                 o.push_str(&format!(

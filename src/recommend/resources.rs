@@ -31,6 +31,9 @@ pub struct Sizes {
 pub struct Resources {
     pub sizes: Sizes,
     pub predicted: bool,
+    /// Whether the prediction rests on calibrated per-operation costs (the controller
+    /// profile's `costs.calibrated`); when not, no value goes below the chart's default.
+    pub calibrated: bool,
     /// Comments for requests.cpu, requests.memory, limits.cpu, limits.memory.
     pub comments: [String; 4],
 }
@@ -49,55 +52,82 @@ pub struct Predicted {
     pub mem_peak: MeanCi,
 }
 
+/// Where the costs behind a prediction come from, as the comments say it.
+pub fn costs_source(calibrated: bool) -> &'static str {
+    if calibrated {
+        "from calibrated per-operation costs"
+    } else {
+        "from assumed per-operation costs (models/controller `costs`, not calibrated)"
+    }
+}
+
 /// Requests from the p95 (upper 95 % bound) plus `headroom`; limits from the peak (upper
-/// bound) plus `headroom`, never below the requests.
-pub fn size(p: Option<Predicted>, headroom: f64) -> Resources {
+/// bound) plus `headroom`, never below the requests. Unless the costs are `calibrated`,
+/// no value goes below the chart's default: assumed costs may raise a value, never cut it.
+pub fn size(p: Option<Predicted>, headroom: f64, calibrated: bool) -> Resources {
     let Some(p) = p else {
         let note = "enisim's model in this build predicts no controller CPU or memory: the chart default is kept";
         return Resources {
             sizes: CHART_DEFAULT,
             predicted: false,
+            calibrated,
             comments: [note.into(), note.into(), note.into(), note.into()],
         };
     };
     let h = 1.0 + headroom;
-    let req_cpu = round_up(p.cpu_p95.high() * h, 10);
-    let lim_cpu = round_up(p.cpu_peak.high() * h, 50).max(req_cpu);
-    let req_mem = round_up(p.mem_p95.high() * h, 16);
-    let lim_mem = round_up(p.mem_peak.high() * h, 64).max(req_mem);
     let pct = (headroom * 100.0).round();
+    let d = CHART_DEFAULT;
+    // (prediction, rounding step, chart default, unit, what) per value, in comment order.
+    let raw = [
+        (p.cpu_p95, 10, d.requests_cpu_m, "m", "p95 CPU"),
+        (p.mem_p95, 16, d.requests_memory_mi, "Mi", "p95 memory"),
+        (p.cpu_peak, 50, d.limits_cpu_m, "m", "peak CPU"),
+        (p.mem_peak, 64, d.limits_memory_mi, "Mi", "peak memory"),
+    ];
+    let mut values = [0u64; 4];
+    let mut comments: [String; 4] = Default::default();
+    for (i, (ci, step, default, unit, what)) in raw.into_iter().enumerate() {
+        let sized = round_up(ci.high() * h, step);
+        // Limits never below their request.
+        let sized = if i >= 2 {
+            sized.max(values[i - 2])
+        } else {
+            sized
+        };
+        let (value, why) = if !calibrated && sized < default {
+            (
+                default,
+                format!("; {sized}{unit} sized, kept at the chart default {default}{unit} (assumed costs never lower a default)"),
+            )
+        } else {
+            (sized, String::new())
+        };
+        values[i] = value;
+        let margin = if i >= 2 {
+            format!("; margin {:.0}{unit}", value as f64 - ci.high())
+        } else {
+            String::new()
+        };
+        comments[i] = format!(
+            "predicted {what} {:.0}{unit} (upper 95 % bound {:.0}{unit}) + {pct} % headroom, {}{why}{margin}",
+            ci.mean,
+            ci.high(),
+            costs_source(calibrated)
+        );
+    }
+    // A limit kept at its default may now sit below a request sized above its own.
+    values[2] = values[2].max(values[0]);
+    values[3] = values[3].max(values[1]);
     Resources {
         sizes: Sizes {
-            requests_cpu_m: req_cpu,
-            limits_cpu_m: lim_cpu,
-            requests_memory_mi: req_mem,
-            limits_memory_mi: lim_mem,
+            requests_cpu_m: values[0],
+            requests_memory_mi: values[1],
+            limits_cpu_m: values[2],
+            limits_memory_mi: values[3],
         },
         predicted: true,
-        comments: [
-            format!(
-                "predicted p95 CPU {:.0}m (upper 95 % bound {:.0}m) + {pct} % headroom",
-                p.cpu_p95.mean,
-                p.cpu_p95.high()
-            ),
-            format!(
-                "predicted p95 memory {:.0}Mi (upper 95 % bound {:.0}Mi) + {pct} % headroom",
-                p.mem_p95.mean,
-                p.mem_p95.high()
-            ),
-            format!(
-                "predicted peak CPU {:.0}m (upper 95 % bound {:.0}m) + {pct} % headroom; margin {:.0}m",
-                p.cpu_peak.mean,
-                p.cpu_peak.high(),
-                lim_cpu as f64 - p.cpu_peak.high()
-            ),
-            format!(
-                "predicted peak memory {:.0}Mi (upper 95 % bound {:.0}Mi) + {pct} % headroom; margin {:.0}Mi",
-                p.mem_peak.mean,
-                p.mem_peak.high(),
-                lim_mem as f64 - p.mem_peak.high()
-            ),
-        ],
+        calibrated,
+        comments,
     }
 }
 
@@ -154,6 +184,7 @@ mod tests {
                 mem_peak: ci(120.0, 3.0),
             }),
             0.25,
+            true,
         );
         // 85 × 1.25 = 106.25 → 110m; 160 × 1.25 = 200 → 200m; 102 × 1.25 = 127.5 → 128Mi;
         // 123 × 1.25 = 153.75 → 192Mi.
@@ -166,7 +197,49 @@ mod tests {
                 limits_memory_mi: 192
             }
         );
-        assert!(size(None, 0.25).comments[0].contains("chart default"));
+        assert!(size(None, 0.25, false).comments[0].contains("chart default"));
+        assert!(r.comments.iter().all(|c| c.contains("calibrated")), "{r:?}");
+    }
+
+    #[test]
+    fn assumed_costs_never_cut_below_the_chart_defaults() {
+        let p = Predicted {
+            cpu_p95: ci(40.0, 1.0),
+            cpu_peak: ci(600.0, 10.0),
+            mem_p95: ci(43.0, 0.0),
+            mem_peak: ci(44.0, 0.0),
+        };
+        let r = size(Some(p), 0.3, false);
+        // 41 × 1.3 → 60m, below the chart's 100m: kept at 100m. The peak CPU (610 × 1.3 →
+        // 800m) is above the chart's 500m: raised. Memory stays at 128Mi / 512Mi.
+        assert_eq!(
+            r.sizes,
+            Sizes {
+                requests_cpu_m: 100,
+                limits_cpu_m: 800,
+                requests_memory_mi: 128,
+                limits_memory_mi: 512
+            }
+        );
+        assert!(!r.calibrated);
+        for c in &r.comments {
+            assert!(c.contains("assumed per-operation costs"), "{c}");
+        }
+        assert!(
+            r.comments[0].contains("kept at the chart default 100m"),
+            "{}",
+            r.comments[0]
+        );
+        assert!(
+            !r.comments[2].contains("kept at the chart default"),
+            "{}",
+            r.comments[2]
+        );
+        // Calibrated costs may go below the defaults.
+        let c = size(Some(p), 0.3, true);
+        assert_eq!(c.sizes.requests_cpu_m, 60);
+        assert_eq!(c.sizes.requests_memory_mi, 64);
+        assert!(c.comments[0].contains("from calibrated per-operation costs"));
     }
 
     #[test]

@@ -125,7 +125,7 @@ pub struct DefinitionDoc {
     pub metrics: Vec<String>,
 }
 
-fn instance_types_csv(t: &InstanceTypes) -> String {
+pub fn instance_types_csv(t: &InstanceTypes) -> String {
     let mut out = String::from(
         "instance_type,max_enis_default_card,ipv4_per_eni,network_cards,max_enis_all_cards,default_network_card_index,hypervisor,bare_metal\n",
     );
@@ -143,6 +143,47 @@ fn instance_types_csv(t: &InstanceTypes) -> String {
         ));
     }
     out
+}
+
+/// At most this many replications per point (the bound `run` has too).
+pub const MAX_REPLICATIONS: u32 = crate::scenario::limits::MAX_REPLICATIONS as u32;
+/// At most this many runs (points × replications) in one sweep: the tables hold them all
+/// in memory (a few hundred bytes each).
+pub const MAX_RUNS: usize = 2_000_000;
+
+/// Checks the replication count and the number of runs against the caps
+/// (`grid::MAX_POINTS`, `MAX_REPLICATIONS`, `MAX_RUNS`).
+pub fn check_size(grid: &Grid, replications: u32) -> Result<(), SweepError> {
+    if replications == 0 {
+        return Err(SweepError::Input("--replications must be ≥ 1".into()));
+    }
+    if replications > MAX_REPLICATIONS {
+        return Err(SweepError::Input(format!(
+            "--replications {replications}: at most {MAX_REPLICATIONS} per point"
+        )));
+    }
+    if let Some(a) = grid.axes.iter().find(|a| a.values.is_empty()) {
+        return Err(SweepError::Input(format!(
+            "the grid axis {} has no values: a sweep needs at least one point",
+            a.key
+        )));
+    }
+    let points = match grid.checked_points() {
+        Some(p) if p <= super::grid::MAX_POINTS => p,
+        _ => {
+            return Err(SweepError::Input(format!(
+                "the grid has more than {} points",
+                super::grid::MAX_POINTS
+            )))
+        }
+    };
+    match points.checked_mul(replications as usize) {
+        Some(runs) if runs <= MAX_RUNS => Ok(()),
+        _ => Err(SweepError::Input(format!(
+            "{points} points × --replications {replications} = {} runs is too many: a sweep has at most {MAX_RUNS} runs (fewer points or replications, or split it into several sweeps)",
+            points as u128 * replications as u128
+        ))),
+    }
 }
 
 /// FNV-1a, 64 bits, from a given offset basis.
@@ -167,9 +208,7 @@ impl SweepDef {
         replications: u32,
         seed: u64,
     ) -> Result<SweepDef, SweepError> {
-        if replications == 0 {
-            return Err(SweepError::Input("--replications must be ≥ 1".into()));
-        }
+        check_size(&grid, replications)?;
         let def = SweepDef {
             scenario: scenario.to_string(),
             base,
@@ -222,6 +261,7 @@ impl SweepDef {
 
     /// Rebuilds a definition from sweep.json (for `recommend --from` and `merge`).
     pub fn from_doc(doc: DefinitionDoc) -> Result<SweepDef, SweepError> {
+        check_size(&doc.grid, doc.replications)?;
         let instance_types =
             InstanceTypes::from_csv(Path::new("sweep.json#instance_types"), &doc.instance_types)
                 .map_err(|e| SweepError::Input(e.to_string()))?;

@@ -8,6 +8,11 @@ use crate::scenario::Settings;
 use serde::{Deserialize, Serialize};
 use serde_yaml_ng::Value;
 
+/// At most this many values on one axis.
+pub const MAX_AXIS_VALUES: usize = 100_000;
+/// At most this many points in a grid (the product of the axes' value counts).
+pub const MAX_POINTS: usize = 1_000_000;
+
 /// A grid specification that cannot be used: the user's input (exit status 2).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("--grid {spec}: {message}")]
@@ -62,11 +67,15 @@ impl Axis {
                 None => (rest, None),
             };
             let int = |s: &str, what: &str| {
-                s.trim().parse::<i64>().map_err(|_| {
-                    err(
-                        spec,
-                        format!("the range's {what} {:?} is not a whole number", s.trim()),
-                    )
+                let t = s.trim();
+                t.parse::<i128>().map_err(|_| {
+                    let digits = t.trim_start_matches('-');
+                    let why = if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                        "is out of range"
+                    } else {
+                        "is not a whole number"
+                    };
+                    err(spec, format!("the range's {what} {t:?} {why}"))
                 })
             };
             let lo = int(lo, "start")?;
@@ -84,9 +93,16 @@ impl Axis {
                     format!("the range {lo}..{hi} is empty (its start is after its end)"),
                 ));
             }
-            let n = (hi - lo) / step + 1;
-            if n > 100_000 {
-                return Err(err(spec, format!("{n} values on one axis is too many")));
+            // Checked, in i128: a range never overflows, nor wraps to 0 values.
+            let n = hi
+                .checked_sub(lo)
+                .map(|d| d / step + 1)
+                .unwrap_or(i128::MAX);
+            if n > MAX_AXIS_VALUES as i128 {
+                return Err(err(
+                    spec,
+                    format!("{n} values on one axis is too many (at most {MAX_AXIS_VALUES})"),
+                ));
             }
             (0..n).map(|i| (lo + i * step).to_string()).collect()
         } else {
@@ -95,6 +111,15 @@ impl Axis {
                 return Err(err(
                     spec,
                     "an empty item in the list (two commas in a row?)",
+                ));
+            }
+            if items.len() > MAX_AXIS_VALUES {
+                return Err(err(
+                    spec,
+                    format!(
+                        "{} values on one axis is too many (at most {MAX_AXIS_VALUES})",
+                        items.len()
+                    ),
                 ));
             }
             items
@@ -153,6 +178,7 @@ impl Grid {
     /// one the model reads, each value one it accepts).
     pub fn parse(specs: &[String], base: &Settings) -> Result<Grid, GridError> {
         let mut axes: Vec<Axis> = Vec::new();
+        let mut points: usize = 1;
         for spec in specs {
             let axis = Axis::parse(spec)?;
             if axes.iter().any(|a| a.key == axis.key) {
@@ -161,10 +187,56 @@ impl Grid {
                     format!("{} is already an axis of the grid", axis.key),
                 ));
             }
+            // Checked before any value is applied: a grid past the cap is refused at once.
+            match points.checked_mul(axis.values.len()) {
+                Some(n) if n <= MAX_POINTS => points = n,
+                _ => {
+                    let sizes: Vec<String> = axes
+                        .iter()
+                        .chain([&axis])
+                        .map(|a| a.values.len().to_string())
+                        .collect();
+                    let total: f64 = axes
+                        .iter()
+                        .chain([&axis])
+                        .map(|a| a.values.len() as f64)
+                        .product();
+                    return Err(err(
+                        &specs.join(" "),
+                        format!(
+                            "{} points ({}) is too many: a grid has at most {MAX_POINTS} points",
+                            if total < 1e15 {
+                                format!("{total:.0}")
+                            } else {
+                                format!("about {total:.1e}")
+                            },
+                            sizes.join(" × ")
+                        ),
+                    ));
+                }
+            }
+            axes.push(axis);
+        }
+        // Every value checked against the model, once the grid's size is known to be fine.
+        for (axis, spec) in axes.iter().zip(specs) {
+            if axis.key == "enisim.scenario.replications" {
+                return Err(err(
+                    spec,
+                    "the replications are the sweep's own, the same at every point: use --replications",
+                ));
+            }
             for i in 0..axis.values.len() {
                 let mut s = base.clone();
                 match s.apply(&axis.key, &axis.value(i)) {
-                    Ok(true) => {}
+                    Ok(true) => {
+                        // The scenario as a whole, as a values file or --set is held to.
+                        if let Err((k, m)) = s.scenario.validate() {
+                            return Err(err(
+                                spec,
+                                format!("{}={}: scenario {k}: {m}", axis.key, axis.values[i]),
+                            ));
+                        }
+                    }
                     Ok(false) => {
                         return Err(err(
                             spec,
@@ -183,16 +255,8 @@ impl Grid {
                     }
                 }
             }
-            axes.push(axis);
         }
-        let grid = Grid { axes };
-        if grid.points() > 10_000_000 {
-            return Err(err(
-                &specs.join(" "),
-                format!("{} points is too many", grid.points()),
-            ));
-        }
-        Ok(grid)
+        Ok(Grid { axes })
     }
 
     pub fn default_specs() -> Vec<String> {
@@ -201,7 +265,14 @@ impl Grid {
 
     /// Number of points (1 for a grid without axes: the base settings alone).
     pub fn points(&self) -> usize {
-        self.axes.iter().map(|a| a.values.len()).product()
+        self.checked_points().unwrap_or(usize::MAX)
+    }
+
+    /// Number of points, `None` when the product overflows.
+    pub fn checked_points(&self) -> Option<usize> {
+        self.axes
+            .iter()
+            .try_fold(1usize, |n, a| n.checked_mul(a.values.len()))
     }
 
     /// The value index on each axis of point `p` (first axis slowest).
@@ -335,5 +406,27 @@ mod tests {
             "controller.maxConcurrentReconciles=2 enisim.scenario.layout=nodeeni-per-node"
         );
         assert_eq!(Grid::default().points(), 1);
+    }
+
+    #[test]
+    fn point_counts_never_overflow() {
+        let axis = |k: &str| Axis {
+            key: k.into(),
+            values: (0..65536).map(|i| i.to_string()).collect(),
+        };
+        let g = Grid {
+            axes: vec![axis("a"), axis("b"), axis("c"), axis("d")],
+        };
+        assert_eq!(g.checked_points(), None);
+        assert_eq!(g.points(), usize::MAX);
+        let e = Axis::parse("k=-9223372036854775808..9223372036854775807").unwrap_err();
+        assert!(e.to_string().contains("too many"), "{e}");
+        let e = Axis::parse(
+            "k=-170141183460469231731687303715884105728..170141183460469231731687303715884105727",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("too many"), "{e}");
+        let a = Axis::parse("k=9223372036854775800..9223372036854775807:3").unwrap();
+        assert_eq!(a.values.len(), 3);
     }
 }

@@ -19,6 +19,24 @@ pub fn merge(
             "merge: no shard directories given".into(),
         ));
     }
+    // The merged directory replaces what --out holds: never one of the shards.
+    if let Ok(o) = std::fs::canonicalize(out) {
+        for dir in inputs {
+            if std::fs::canonicalize(dir).is_ok_and(|d| d == o) {
+                return Err(SweepError::Input(format!(
+                    "merge: --out {} is the shard directory {}: merging into it would destroy that shard; choose another --out",
+                    out.display(),
+                    dir.display()
+                )));
+            }
+        }
+    }
+    if out.join(MANIFEST).exists() && !overwrite {
+        return Err(SweepError::Input(format!(
+            "{} already holds a sweep: choose another --out, or --overwrite",
+            out.display()
+        )));
+    }
     let mut parts = Vec::new();
     for dir in inputs {
         let m = Manifest::load(dir)?;
@@ -81,12 +99,6 @@ pub fn merge(
     }
     let def = def.ok_or_else(|| SweepError::Input("merge: nothing to merge".into()))?;
     let rows = sort_rows(rows);
-    if out.join(MANIFEST).exists() && !overwrite {
-        return Err(SweepError::Input(format!(
-            "{} already holds a sweep: choose another --out, or --overwrite",
-            out.display()
-        )));
-    }
     let mut merged = first.clone();
     merged.shard = None;
     merged.runs_in_this_directory = merged.points * merged.replications as usize;

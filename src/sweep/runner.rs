@@ -304,7 +304,10 @@ impl SweepResults {
 /// Reads a sweep directory whose journal is complete.
 pub fn load_results(dir: &Path) -> Result<SweepResults, SweepError> {
     let manifest = Manifest::load(dir)?;
-    let def = SweepDef::from_doc(manifest.definition.clone())?;
+    let def = SweepDef::from_doc(manifest.definition.clone()).map_err(|e| match e {
+        SweepError::Input(m) => SweepError::Input(format!("{}: {m}", dir.join(MANIFEST).display())),
+        e => e,
+    })?;
     let path = dir.join(JOURNAL);
     let rows = sort_rows(journal::read(&path, &def.metrics)?.rows);
     check_rows(&manifest, def.seed, &rows, &path)?;
