@@ -4,6 +4,7 @@
 //! (the two worlds the controller talks to), then the controller model and the tools
 //! built on it. See design.md for the map.
 
+pub mod atomic;
 pub mod aws;
 pub mod cli;
 pub mod controller;

@@ -30,7 +30,6 @@ pub use merge::merge;
 pub use runner::{execute, load_results, Progress, RunOptions, SweepOutcome, SweepResults};
 pub use table::{PointSummary, Table};
 
-use std::io::Write;
 use std::path::Path;
 
 pub const MANIFEST: &str = "sweep.json";
@@ -60,27 +59,10 @@ impl SweepError {
     }
 }
 
-/// Writes `bytes` to a temporary file beside `path`, then renames it into place, so a
-/// reader never sees half a file.
+/// Writes `bytes` to `path` atomically (`crate::atomic`), as a sweep error.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SweepError> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let io = |e: std::io::Error| SweepError::Io(format!("{}: {e}", path.display()));
-    std::fs::create_dir_all(dir).map_err(io)?;
-    // A temporary file removed on every error path (dropped), renamed into place at the end.
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(
-            ".{}.",
-            path.file_name().and_then(|n| n.to_str()).unwrap_or("out")
-        ))
-        .tempfile_in(dir)
-        .map_err(io)?;
-    tmp.write_all(bytes).map_err(io)?;
-    tmp.as_file().sync_all().map_err(io)?;
-    tmp.persist(path).map_err(|e| io(e.error))?;
-    Ok(())
+    crate::atomic::write_atomically(path, bytes)
+        .map_err(|e| SweepError::Io(format!("{}: {e}", path.display())))
 }
 
 /// The table files of a directory whose journal holds every run: runs and summary, as
