@@ -105,7 +105,7 @@ pub fn check_work(
     replications: u32,
 ) -> anyhow::Result<()> {
     let parallel = threads
-        .unwrap_or_else(|| rayon::current_num_threads())
+        .unwrap_or_else(rayon::current_num_threads)
         .min(replications as usize) as u64;
     if let Some(mem) = limits::machine_memory_bytes() {
         limits::check_memory(settings, parallel, mem).map_err(BadInput)?;

@@ -148,7 +148,7 @@ impl Thresholds {
                     file,
                     text,
                     &key,
-                    &format!(
+                    format!(
                         "unknown metric {name:?}; did you mean {nearest:?}? (`enisim run --format json` lists every metric under summary.metrics)"
                     ),
                 ));
