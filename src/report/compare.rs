@@ -866,6 +866,9 @@ pub struct Comparison {
     /// Sweeps: the points only one side holds (`key=value, …`), not compared.
     pub only_in_a: Vec<String>,
     pub only_in_b: Vec<String>,
+    /// Default metrics not compared because one side holds no value for them (outputs of
+    /// different enisim versions).
+    pub skipped: Vec<String>,
     pub regressions: usize,
     pub improvements: usize,
 }
@@ -916,17 +919,23 @@ fn compare_replications(
     }
 }
 
-/// The metrics to compare: the requested ones (each present on both sides) or A's
-/// defaults that both sides hold.
-fn chosen_metrics(a: &Output, b: &Output, opts: &Options) -> Result<Vec<MetricInfo>, CompareError> {
+/// The metrics to compare: the requested ones (each present on both sides, or an error),
+/// or A's defaults that both sides hold, with the defaults one side lacks.
+fn chosen_metrics(
+    a: &Output,
+    b: &Output,
+    opts: &Options,
+) -> Result<(Vec<MetricInfo>, Vec<String>), CompareError> {
     let (a_names, b_names) = (a.metric_names(), b.metric_names());
     let Some(requested) = &opts.metrics else {
-        return Ok(a
+        let (held, skipped): (Vec<&MetricInfo>, Vec<&MetricInfo>) = a
             .default_metrics()
             .iter()
-            .filter(|m| a_names.contains(&m.metric) && b_names.contains(&m.metric))
-            .cloned()
-            .collect());
+            .partition(|m| a_names.contains(&m.metric) && b_names.contains(&m.metric));
+        return Ok((
+            held.into_iter().cloned().collect(),
+            skipped.into_iter().map(|m| m.metric.clone()).collect(),
+        ));
     };
     let mut out: Vec<MetricInfo> = Vec::new();
     for name in requested {
@@ -960,7 +969,7 @@ fn chosen_metrics(a: &Output, b: &Output, opts: &Options) -> Result<Vec<MetricIn
                 .unwrap_or_else(|| MetricInfo::from_name(name)),
         );
     }
-    Ok(out)
+    Ok((out, Vec::new()))
 }
 
 /// Compares B against A.
@@ -976,7 +985,7 @@ pub fn compare(a: &Output, b: &Output, opts: &Options) -> Result<Comparison, Com
             b_kind: b.kind(),
         });
     }
-    let metrics = chosen_metrics(a, b, opts)?;
+    let (metrics, skipped) = chosen_metrics(a, b, opts)?;
     let mut only_in_a = Vec::new();
     let mut only_in_b = Vec::new();
     let points = match (a, b) {
@@ -1034,6 +1043,7 @@ pub fn compare(a: &Output, b: &Output, opts: &Options) -> Result<Comparison, Com
         points,
         only_in_a,
         only_in_b,
+        skipped,
         regressions: 0,
         improvements: 0,
     };
@@ -1195,6 +1205,12 @@ pub fn render_table(c: &Comparison) -> String {
             list_hint(&c.only_in_b),
         ));
     }
+    if !c.skipped.is_empty() {
+        out.push_str(&format!(
+            "not compared (no value on one side): {}\n",
+            c.skipped.join(", ")
+        ));
+    }
     let total: usize = c.points.iter().map(|p| p.metrics.len()).sum();
     let same = c.count(Change::NoSignificantChange);
     let mut summary = format!(
@@ -1333,6 +1349,57 @@ mod tests {
         let c = compare_metric(&info, &s(&[40.0]), &s(&[400.0, 401.0]), 0.05);
         assert_eq!(c.change, Change::NoInterval);
         assert_eq!(c.difference, Some(360.5));
+    }
+
+    fn run(metrics: &[(&str, &[f64])]) -> Output {
+        Output::Run(RunOutput {
+            dir: PathBuf::from("x"),
+            scenario: None,
+            seed: None,
+            default_metrics: with_always_compared(vec![MetricInfo::from_name(
+                "eni_creation_p95_s",
+            )]),
+            replications: Replications {
+                count: metrics.first().map(|m| m.1.len()).unwrap_or(0),
+                metrics: metrics
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_vec()))
+                    .collect(),
+            },
+        })
+    }
+
+    #[test]
+    fn defaults_one_side_lacks_are_skipped_and_requested_ones_refused() {
+        let a = run(&[
+            ("eni_creation_p95_s", &[30.0, 31.0]),
+            ("ec2_calls", &[100.0, 101.0]),
+            ("error_rate_percent", &[0.0, 0.0]),
+        ]);
+        let b = run(&[
+            ("eni_creation_p95_s", &[30.0, 31.0]),
+            ("error_rate_percent", &[0.0, 0.0]),
+        ]);
+        let c = compare(&a, &b, &Options::default()).unwrap();
+        assert_eq!(c.skipped, vec!["ec2_calls".to_string()]);
+        assert_eq!(c.points[0].metrics.len(), 2);
+        assert!(render_table(&c).contains("not compared (no value on one side): ec2_calls"));
+        let opts = Options {
+            metrics: Some(vec!["ec2_calls".into()]),
+            ..Options::default()
+        };
+        assert!(matches!(
+            compare(&a, &b, &opts),
+            Err(CompareError::UnknownMetric { .. })
+        ));
+        let opts = Options {
+            tolerance: -0.1,
+            ..Options::default()
+        };
+        assert_eq!(
+            compare(&a, &b, &opts),
+            Err(CompareError::BadTolerance(-0.1))
+        );
     }
 
     #[test]
