@@ -277,6 +277,25 @@ fn sweeps_compare_on_their_shared_points() {
             "point controller.maxConcurrentReconciles=5 (A 2 replications, B 2)",
         ))
         .stdout(predicate::str::contains("1 only in A"));
+    // A failed replication is left out and said so.
+    let runs = std::fs::read_to_string(b.join("runs.csv")).unwrap();
+    let mut lines: Vec<String> = runs.lines().map(str::to_string).collect();
+    assert!(lines[1].starts_with("0,0,5,"), "{}", lines[1]);
+    lines[1] = lines[1].replacen(",ok,,", ",error,boom,", 1);
+    std::fs::write(b.join("runs.csv"), lines.join("\n") + "\n").unwrap();
+    let (doc, _) = compare_json(&a, &b, &[]);
+    assert_eq!(doc["points"][0]["b_replications"], 1);
+    assert_eq!(doc["points"][0]["b_failed"], 1);
+    assert_eq!(change(&doc, "eni_creation_p95_s"), "no_interval");
+    enisim()
+        .arg("compare")
+        .arg(&a)
+        .arg(&b)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "(A 2 replications, B 1; 1 failed in B, not compared)",
+        ));
     // A one-point sweep against a two-point one: the one point they share.
     let c = sweep_out(dir.path(), "c", "controller.maxConcurrentReconciles=2");
     let (doc, _) = compare_json(&c, &a, &[]);

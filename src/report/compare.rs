@@ -141,8 +141,10 @@ impl Direction {
 /// The replications of one run (or of one sweep point): every metric's value in each.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Replications {
-    /// Replications in the output.
+    /// Replications in the output (successful ones, for a sweep point).
     pub count: usize,
+    /// A sweep point's replications that failed (no metrics; not compared).
+    pub failed: usize,
     /// Per metric, one value per replication (NaN where a replication has none).
     pub metrics: BTreeMap<String, Vec<f64>>,
 }
@@ -425,6 +427,7 @@ pub fn load_run(dir: &Path) -> Result<RunOutput, CompareError> {
         default_metrics: with_always_compared(default_metrics),
         replications: Replications {
             count: reps.len(),
+            failed: 0,
             metrics,
         },
     })
@@ -519,9 +522,6 @@ pub fn load_sweep(dir: &Path) -> Result<SweepOutput, CompareError> {
                 format!("{} fields, the header has {}", rec.len(), header.len()),
             ));
         }
-        if &rec[status] != "ok" {
-            continue;
-        }
         let knobs: Vec<(String, String)> = axes
             .iter()
             .zip(&axis_cols)
@@ -538,6 +538,10 @@ pub fn load_sweep(dir: &Path) -> Result<SweepOutput, CompareError> {
             }
         };
         let reps = &mut points[idx].replications;
+        if &rec[status] != "ok" {
+            reps.failed += 1;
+            continue;
+        }
         for (c, name) in &metric_cols {
             let cell = rec[*c].trim();
             let x = if cell.is_empty() {
@@ -603,6 +607,9 @@ pub fn welch_interval(a: &[f64], b: &[f64], level: f64) -> Option<Welch> {
     let (qa, qb) = (va / a.len() as f64, vb / b.len() as f64);
     let difference = mb - ma;
     let se2 = qa + qb;
+    if !se2.is_finite() || !difference.is_finite() {
+        return None;
+    }
     if se2 <= 0.0 {
         return Some(Welch {
             difference,
@@ -747,20 +754,28 @@ pub fn compare_metric(
             ),
         }
     } else {
-        let w = interval.expect("two samples a side give an interval");
-        // Worse is positive in `bad` units.
-        let (worse_low, better_high) = match direction {
-            Direction::LargerIsWorse => (w.low, w.high),
-            Direction::SmallerIsWorse => (-w.high, -w.low),
-        };
-        let change = if worse_low > tol {
-            Change::Regression
-        } else if better_high < -tol {
-            Change::Improvement
-        } else {
-            Change::NoSignificantChange
-        };
-        (change, None)
+        match interval {
+            // Two samples a side always give one, unless the values overflow the variance.
+            None => (
+                Change::NoInterval,
+                Some("no interval: the variance is not finite".to_string()),
+            ),
+            Some(w) => {
+                // Worse is positive in `bad` units.
+                let (worse_low, better_high) = match direction {
+                    Direction::LargerIsWorse => (w.low, w.high),
+                    Direction::SmallerIsWorse => (-w.high, -w.low),
+                };
+                let change = if worse_low > tol {
+                    Change::Regression
+                } else if better_high < -tol {
+                    Change::Improvement
+                } else {
+                    Change::NoSignificantChange
+                };
+                (change, None)
+            }
+        }
     };
     MetricComparison {
         info: info.clone(),
@@ -841,6 +856,9 @@ pub struct PointComparison {
     pub point: Option<Vec<Knob>>,
     pub a_replications: usize,
     pub b_replications: usize,
+    /// Replications that failed at this sweep point (not compared).
+    pub a_failed: usize,
+    pub b_failed: usize,
     pub metrics: Vec<MetricComparison>,
 }
 
@@ -912,6 +930,8 @@ fn compare_replications(
         point,
         a_replications: a.count,
         b_replications: b.count,
+        a_failed: a.failed,
+        b_failed: b.failed,
         metrics: metrics
             .iter()
             .map(|m| compare_metric(m, &a.samples(&m.metric), &b.samples(&m.metric), tolerance))
@@ -1183,8 +1203,14 @@ pub fn render_table(c: &Comparison) -> String {
     for (p, rows) in c.points.iter().zip(&rows) {
         out.push('\n');
         if let Some(point) = p.describe() {
+            let mut failed = String::new();
+            for (side, n) in [("A", p.a_failed), ("B", p.b_failed)] {
+                if n > 0 {
+                    failed.push_str(&format!("; {n} failed in {side}, not compared"));
+                }
+            }
             out.push_str(&format!(
-                "point {point} (A {} replications, B {})\n",
+                "point {point} (A {} replications, B {}{failed})\n",
                 p.a_replications, p.b_replications
             ));
         }
@@ -1294,6 +1320,13 @@ mod tests {
     }
 
     #[test]
+    fn overflowing_values_give_no_interval_not_a_panic() {
+        let info = MetricInfo::from_name("ec2_calls");
+        let c = compare_metric(&info, &s(&[1e300, -1e300]), &s(&[1.0, 2.0]), 0.05);
+        assert_eq!(c.change, Change::NoInterval);
+    }
+
+    #[test]
     fn zero_variance_gives_the_point_and_few_samples_none() {
         let w = welch_interval(&[2.0, 2.0], &[3.0, 3.0, 3.0], 0.95).unwrap();
         assert_eq!((w.low, w.difference, w.high, w.df), (1.0, 1.0, 1.0, None));
@@ -1361,6 +1394,7 @@ mod tests {
             )]),
             replications: Replications {
                 count: metrics.first().map(|m| m.1.len()).unwrap_or(0),
+                failed: 0,
                 metrics: metrics
                     .iter()
                     .map(|(k, v)| (k.to_string(), v.to_vec()))
