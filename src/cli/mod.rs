@@ -3,6 +3,7 @@
 
 mod bench;
 mod check;
+mod compare;
 mod model_args;
 mod output;
 mod progress;
@@ -48,6 +49,9 @@ pub enum Command {
     /// threshold: a Helm values overlay with predicted margins, and a Deployment patch for
     /// knobs the chart does not expose.
     Recommend(Box<recommend::RecommendArgs>),
+    /// Compare two `run --out` (or two sweep) directories metric by metric: B − A with its
+    /// 95 % Welch interval, and whether it is a regression beyond --tolerance.
+    Compare(compare::CompareArgs),
 }
 
 /// An error that is the user's input, not the tool: exit status 2.
@@ -76,6 +80,7 @@ pub fn main() -> ExitCode {
         Command::Trace(cmd) => trace::run(cmd),
         Command::Sweep(args) => sweep::run(*args),
         Command::Recommend(args) => recommend::run(*args),
+        Command::Compare(args) => compare::run(args),
     };
     match result {
         Ok(code) => code,

@@ -135,19 +135,7 @@ pub fn summarise(runs: &[RunRecord], thresholds: &Thresholds, workers: u32) -> S
         });
     }
     // The design table's order, then anything else a thresholds file adds.
-    const ORDER: [&str; 9] = [
-        "eni_creation_p95_s",
-        "eni_attachment_p95_s",
-        "full_reconcile_s",
-        "cpu_p95_millicores",
-        "cpu_peak_millicores",
-        "memory_p95_mib",
-        "memory_peak_mib",
-        "error_rate_percent",
-        "ec2_throttled_percent",
-    ];
-    let rank = |m: &str| ORDER.iter().position(|o| *o == m).unwrap_or(ORDER.len());
-    verdicts.sort_by_key(|v| rank(&v.metric));
+    verdicts.sort_by_key(|v| verdict_rank(&v.metric));
     let mut actions: BTreeMap<String, ActionSummary> = BTreeMap::new();
     let n = runs.len().max(1) as f64;
     let mut all: Vec<Action> = runs
@@ -212,6 +200,29 @@ pub fn summarise(runs: &[RunRecord], thresholds: &Thresholds, workers: u32) -> S
         worst,
         warnings,
     }
+}
+
+/// The order of the threshold metrics in every verdict table: the design table's, then
+/// anything else a thresholds file adds.
+pub const VERDICT_ORDER: [&str; 9] = [
+    "eni_creation_p95_s",
+    "eni_attachment_p95_s",
+    "full_reconcile_s",
+    "cpu_p95_millicores",
+    "cpu_peak_millicores",
+    "memory_p95_mib",
+    "memory_peak_mib",
+    "error_rate_percent",
+    "ec2_throttled_percent",
+];
+
+/// A metric's place in [`VERDICT_ORDER`] (those it does not name sort after, in a stable
+/// sort keeping their order).
+pub fn verdict_rank(metric: &str) -> usize {
+    VERDICT_ORDER
+        .iter()
+        .position(|o| *o == metric)
+        .unwrap_or(VERDICT_ORDER.len())
 }
 
 /// The companion flag of a metric that can be censored: `eni_creation_p95_s` →
