@@ -139,13 +139,7 @@ fn grow_to(world: &World, settings: &Settings, nodes: u32, subnets: u32, prev_su
             }
         }
         Layout::NodeeniPerNode => {
-            let existing: Vec<String> = world
-                .cluster
-                .borrow()
-                .nodeenis
-                .iter()
-                .map(|n| n.name.clone())
-                .collect();
+            let existing = world.nodeeni_names();
             for (k, _) in existing.iter().enumerate() {
                 let ids = subnet_ids.to_vec();
                 world

@@ -419,7 +419,7 @@ impl World {
     }
 
     /// The NodeENIs' names, by key.
-    fn nodeeni_names(&self) -> Vec<String> {
+    pub fn nodeeni_names(&self) -> Vec<String> {
         self.cluster
             .borrow()
             .nodeenis

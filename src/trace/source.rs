@@ -251,6 +251,19 @@ fn open(path: &Path) -> Result<(Box<dyn Read>, bool, u64), TraceError> {
 
 const UTF8_BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
 
+/// A read error after `records` records of a file: the file is malformed from there on.
+fn read_failed(path: &Path, records: u64, e: &io::Error, gz: bool) -> TraceError {
+    malformed(
+        path,
+        Some(records),
+        None,
+        format!(
+            "{}; {records} record(s) read before it",
+            read_error_detail(e, gz)
+        ),
+    )
+}
+
 fn read_error_detail(e: &io::Error, gz: bool) -> String {
     if gz {
         format!("gzip stream is truncated or corrupt ({e})")
@@ -592,15 +605,7 @@ fn read_log_lines(
         }
     }
     if let Some(e) = read_err {
-        return Err(malformed(
-            path,
-            Some(idx),
-            None,
-            format!(
-                "{}; {idx} record(s) read before it",
-                read_error_detail(&e, gz)
-            ),
-        ));
+        return Err(read_failed(path, idx, &e, gz));
     }
     Ok(FileOutcome {
         format: Some(TraceFormat::CloudWatchLogs),
@@ -1159,16 +1164,7 @@ fn json_outcome(
     }
     let at = ctx.next;
     if let Some(e) = read_err {
-        return Err(malformed(
-            path,
-            Some(at),
-            None,
-            format!(
-                "{}; {} record(s) read before it",
-                read_error_detail(&e, gz),
-                at
-            ),
-        ));
+        return Err(read_failed(path, at, &e, gz));
     }
     if let Err(JsonFail { err: e, base }) = result {
         let (line, column) = base.apply(e.line(), e.column());
@@ -1348,15 +1344,7 @@ fn read_csv(
         idx += 1;
     }
     if let Some(e) = read_err {
-        return Err(malformed(
-            path,
-            Some(idx),
-            None,
-            format!(
-                "{}; {idx} record(s) read before it",
-                read_error_detail(&e, gz)
-            ),
-        ));
+        return Err(read_failed(path, idx, &e, gz));
     }
     Ok(FileOutcome {
         format: Some(TraceFormat::Csv),

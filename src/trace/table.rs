@@ -336,23 +336,7 @@ fn cat_column(
     codes: &[u32],
     dict: &Interner,
 ) -> Result<Column, TraceError> {
-    let dtype = cat_dtype();
-    let DataType::Categorical(_, mapping) = &dtype else {
-        return Err(TraceError::Table("categorical dtype expected".into()));
-    };
-    let mut cats = Vec::with_capacity(dict.len());
-    for s in dict.iter() {
-        cats.push(mapping.insert_cat(s)?);
-    }
-    let phys = UInt32Chunked::from_iter_options(
-        name.into(),
-        order.iter().map(|&r| {
-            let c = codes[r as usize];
-            cats.get(c as usize).copied()
-        }),
-    );
-    let ca = Categorical32Chunked::from_cats_and_dtype(phys, dtype);
-    Ok(ca.into_series().into_column())
+    cat_column_of(name, order.iter().map(|&r| codes[r as usize]), dict)
 }
 
 /// A categorical column from codes in row order (`NONE`: null).
