@@ -309,6 +309,18 @@ pub fn report(r: &Recommendation) -> String {
             for m in &c.margins {
                 o.push_str(&format!("- {}\n", margin_line(m)));
             }
+            // The AWS API figure the plan's thresholds do not judge (unless enabled): what
+            // the chosen point costs the account's shared buckets.
+            let judged = |m: &str| r.def.thresholds.judged().any(|(n, _)| n == m);
+            if let Some(t) = c.summary.get(&r.def, "ec2_throttled_percent") {
+                if !judged("ec2_throttled_percent") && t.mean > 0.0 {
+                    o.push_str(&format!(
+                        "- AWS API (not judged): {:.2} % of the controller's EC2 attempts are throttled here (upper 95 % bound {:.2} %), which the account's other tenants share; enable `ec2_throttled_percent` in the thresholds to budget it\n",
+                        t.mean,
+                        t.high()
+                    ));
+                }
+            }
             for v in c.values.iter().filter(|v| v.inert) {
                 o.push_str(&format!(
                     "- {} made no difference in this scenario (identical runs for every value): kept at the base value {} in values.yaml and deployment-patch.yaml\n",
