@@ -569,3 +569,53 @@ pub fn render(rec: &RunRecord, start_unix_ms: i64) -> String {
     out.push_str("# EOF\n");
     out
 }
+
+/// The last scrape of `render`'s output in the Prometheus text format (0.0.4), as the
+/// controller's `/metrics` would have served it at the end of the run: no timestamps,
+/// counters typed under their `_total` names (what `promtool check metrics` reads).
+pub fn last_scrape_text(openmetrics: &str) -> String {
+    let last = openmetrics
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.rsplit_once(' ').map(|(_, t)| t))
+        .max_by(|a, b| {
+            let f = |s: &str| s.parse::<f64>().unwrap_or(f64::NEG_INFINITY);
+            f(a).total_cmp(&f(b))
+        })
+        .unwrap_or("")
+        .to_string();
+    let mut out = String::new();
+    for l in openmetrics.lines() {
+        if l == "# EOF" {
+            continue;
+        }
+        if let Some(rest) = l.strip_prefix("# TYPE ") {
+            match rest.split_once(' ') {
+                Some((name, "counter")) => {
+                    let _ = writeln!(out, "# TYPE {name}_total counter");
+                }
+                _ => {
+                    let _ = writeln!(out, "{l}");
+                }
+            }
+            continue;
+        }
+        if let Some(rest) = l.strip_prefix("# HELP ") {
+            let (name, help) = rest.split_once(' ').unwrap_or((rest, ""));
+            let counter = openmetrics.contains(&format!("# TYPE {name} counter\n"));
+            let name = if counter {
+                format!("{name}_total")
+            } else {
+                name.to_string()
+            };
+            let _ = writeln!(out, "# HELP {name} {help}");
+            continue;
+        }
+        if let Some((sample, t)) = l.rsplit_once(' ') {
+            if t == last {
+                let _ = writeln!(out, "{sample}");
+            }
+        }
+    }
+    out
+}
