@@ -508,24 +508,39 @@ fn promtool_and_prometheus_read_the_file() {
     // Every query of the dashboard returns data at the end of the run.
     let dashboard =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/grafana/enisim-controller.json");
-    if dashboard.exists() {
-        let doc: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&dashboard).unwrap()).unwrap();
-        let mut exprs = Vec::new();
-        for p in doc["panels"].as_array().unwrap() {
-            for t in p["targets"].as_array().into_iter().flatten() {
-                exprs.push(
-                    t["expr"]
-                        .as_str()
-                        .unwrap()
-                        .replace("$__rate_interval", "1m"),
-                );
-            }
-        }
-        assert!(exprs.len() >= 8, "{exprs:?}");
-        for e in exprs {
-            assert!(!query(&server, &e, end).is_empty(), "no data for {e}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&dashboard).unwrap()).unwrap();
+    let mut exprs = Vec::new();
+    for p in doc["panels"].as_array().unwrap() {
+        for t in p["targets"].as_array().into_iter().flatten() {
+            exprs.push(
+                t["expr"]
+                    .as_str()
+                    .unwrap()
+                    .replace("$__rate_interval", "1m"),
+            );
         }
     }
+    assert!(exprs.len() >= 16, "{exprs:?}");
+    for e in exprs {
+        assert!(!query(&server, &e, end).is_empty(), "no data for {e}");
+    }
+    // The four views of the performance plan.
+    let rows: Vec<&str> = doc["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["type"] == "row")
+        .map(|p| p["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "ENI operations overview",
+            "AWS API performance",
+            "Controller resource usage",
+            "Error-rate tracking"
+        ]
+    );
     drop(server);
 }
