@@ -619,3 +619,41 @@ pub fn last_scrape_text(openmetrics: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_the_go_clients() {
+        let b: Vec<String> = exponential_buckets(0.1, 2.0, 10)
+            .into_iter()
+            .map(bound)
+            .collect();
+        assert_eq!(
+            b,
+            ["0.1", "0.2", "0.4", "0.8", "1.6", "3.2", "6.4", "12.8", "25.6", "51.2"]
+        );
+        assert_eq!(bound(1.0), "1.0");
+        assert_eq!(RECONCILE_BUCKETS.len(), 40);
+    }
+
+    #[test]
+    fn samples_every_15_s_and_at_the_end() {
+        assert_eq!(sample_times(31.5), vec![0.0, 15.0, 30.0, 31.5]);
+        assert_eq!(sample_times(30.0), vec![0.0, 15.0, 30.0]);
+        assert_eq!(sample_times(0.0), vec![0.0]);
+    }
+
+    #[test]
+    fn counters_count_late_events_at_the_last_sample() {
+        let c = cumulative(
+            vec![(1.0, 1.0), (15.0, 2.0), (99.0, 1.0)],
+            &[0.0, 15.0, 20.0],
+        );
+        assert_eq!(c, vec![0.0, 3.0, 4.0]);
+        assert_eq!(stamp(1_000, 1.25), "2.250");
+        assert_eq!(num(3.0), "3");
+        assert_eq!(escape("a\"b\\"), "a\\\"b\\\\");
+    }
+}
