@@ -22,10 +22,14 @@ struct Run {
 }
 
 fn run_burst(seed: u64, extra: &[&str]) -> Run {
+    run_scenario("burst", seed, extra)
+}
+
+fn run_scenario(scenario: &str, seed: u64, extra: &[&str]) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("run.om");
     let out = enisim()
-        .args(["run", "burst", "--replications", "1", "--format", "json"])
+        .args(["run", scenario, "--replications", "1", "--format", "json"])
         .args(["--seed", &seed.to_string()])
         .arg("--out")
         .arg(dir.path().join("out"))
@@ -248,6 +252,34 @@ fn the_file_agrees_with_the_runs_own_tables() {
                 assert!(v >= lv, "{key}: counter went down");
             }
             last.insert(key, (*v, *t));
+        }
+    }
+}
+
+#[test]
+fn every_scenario_s_counters_match_its_tables() {
+    for scenario in ["gradual", "mixed", "failure", "scale-down", "drain"] {
+        let run = run_scenario(scenario, 2, &[]);
+        let sums = final_sums(&parse(&run.text()));
+        let sum = |n: &str| sums.get(n).copied().unwrap_or(0.0);
+        for (series, metric) in [
+            ("aws_api_calls_total", "ec2_attempts"),
+            ("aws_throttling_events_total", "ec2_throttled"),
+            ("eni_operations_total", "eni_operations"),
+            ("eni_operation_errors_total", "eni_operation_errors"),
+            ("controller_runtime_reconcile_total", "reconciles"),
+            ("coordination_conflicts_total", "index_conflicts"),
+            ("workqueue_depth", "queue_depth_end"),
+        ] {
+            assert_eq!(sum(series), run.metric(metric), "{scenario}: {series}");
+        }
+        if scenario != "mixed" {
+            // (mixed ends with attachments being changed: more than the desired ones)
+            assert_eq!(
+                sum("eni_attachments_total"),
+                run.metric("attached_at_end"),
+                "{scenario}"
+            );
         }
     }
 }

@@ -193,7 +193,7 @@ pub fn render(rec: &RunRecord, start_unix_ms: i64) -> String {
     let mut ops: BTreeMap<Labels, Vec<(f64, f64)>> = BTreeMap::new();
     let mut op_errors: BTreeMap<Labels, Vec<(f64, f64)>> = BTreeMap::new();
     let mut op_durations: BTreeMap<Labels, Vec<(f64, f64)>> = BTreeMap::new();
-    let mut attachments = Vec::new();
+    let mut attachments: Vec<(f64, f64)> = Vec::new();
     let mut detaching = Vec::new();
     for o in &rec.operations {
         let operation = format!("eni-{}", o.operation);
@@ -219,14 +219,19 @@ pub fn render(rec: &RunRecord, start_unix_ms: i64) -> String {
             .entry(labels(&[("operation", &operation), ("node", &o.node)]))
             .or_default()
             .push((o.end_s, o.end_s - o.start_s));
-        match (o.operation, o.ok) {
-            ("attach", true) => attachments.push((o.end_s, 1.0)),
-            ("detach", true) => attachments.push((o.end_s, -1.0)),
-            _ => {}
-        }
         if o.operation == "detach" {
             detaching.push((o.start_s, 1.0));
             detaching.push((o.end_s, -1.0));
+        }
+    }
+    // Attached in EC2 from its first `attached` until the ENI is gone (detached and
+    // deleted, or deleted with its instance).
+    for e in &rec.enis {
+        if let Some(at) = e.ec2_attached_s {
+            attachments.push((at, 1.0));
+            if let Some(gone) = e.gone_s {
+                attachments.push((gone.max(at), -1.0));
+            }
         }
     }
     simple.push(counter_from(
