@@ -103,6 +103,42 @@ fn cumulative(mut events: Vec<(f64, f64)>, times: &[f64]) -> Vec<f64> {
     out
 }
 
+/// A level at each instant from changes (time, delta): the changes up to and at the
+/// instant, never below 0.
+fn level(mut events: Vec<(f64, f64)>, times: &[f64]) -> Vec<f64> {
+    events.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut i = 0;
+    let mut sum = 0.0;
+    times
+        .iter()
+        .map(|&t| {
+            while i < events.len() && events[i].0 <= t {
+                sum += events[i].1;
+                i += 1;
+            }
+            f64::max(sum, 0.0)
+        })
+        .collect()
+}
+
+/// The last value set at or before each instant (0 before the first), from (time, value)
+/// points in time order.
+fn step_values(points: impl Iterator<Item = (f64, f64)>, times: &[f64]) -> Vec<f64> {
+    let points: Vec<(f64, f64)> = points.collect();
+    let mut i = 0;
+    let mut current = 0.0;
+    times
+        .iter()
+        .map(|&t| {
+            while i < points.len() && points[i].0 <= t {
+                current = points[i].1;
+                i += 1;
+            }
+            current
+        })
+        .collect()
+}
+
 fn counter_from(
     name: &'static str,
     help: &'static str,
@@ -252,21 +288,7 @@ pub fn render(rec: &RunRecord, start_unix_ms: i64) -> String {
         buckets: exponential_buckets(0.1, 2.0, 10),
         series: op_durations,
     });
-    let gauge_of = |events: Vec<(f64, f64)>| {
-        // A level: no end-of-run catch-up, events exactly at an instant count.
-        let mut e = events;
-        e.sort_by(|a, b| a.0.total_cmp(&b.0));
-        times
-            .iter()
-            .map(|&t| {
-                e.iter()
-                    .filter(|x| x.0 <= t)
-                    .map(|x| x.1)
-                    .sum::<f64>()
-                    .max(0.0)
-            })
-            .collect::<Vec<f64>>()
-    };
+    let gauge_of = |events: Vec<(f64, f64)>| level(events, &times);
     simple.push(Simple {
         name: "eni_attachments_total",
         kind: "gauge",
@@ -349,17 +371,12 @@ pub fn render(rec: &RunRecord, start_unix_ms: i64) -> String {
         "HalfOpen" => 2.0,
         _ => 0.0,
     };
-    let breaker: Vec<f64> = times
-        .iter()
-        .map(|&t| {
-            rec.breaker
-                .iter()
-                .take_while(|(at, _)| time::to_secs(*at) <= t)
-                .last()
-                .map(|(_, s)| state(s))
-                .unwrap_or(0.0)
-        })
-        .collect();
+    let breaker = step_values(
+        rec.breaker
+            .iter()
+            .map(|(at, st)| (time::to_secs(*at), state(st))),
+        &times,
+    );
     simple.push(Simple {
         name: "circuit_breaker_state",
         kind: "gauge",
@@ -381,17 +398,23 @@ pub fn render(rec: &RunRecord, start_unix_ms: i64) -> String {
 
     // ---- container and process resources -----------------------------------------------
     let res = &rec.resources;
+    // Work done in the whole seconds before each instant (all of it at the end).
+    let mut prefix = Vec::with_capacity(res.cpu_ms.len() + 1);
+    let mut acc = 0.0;
+    prefix.push(acc);
+    for ms in &res.cpu_ms {
+        acc += ms;
+        prefix.push(acc);
+    }
     let cpu_seconds: Vec<f64> = times
         .iter()
         .map(|&t| {
-            let work: f64 = res
-                .cpu_ms
-                .iter()
-                .enumerate()
-                .take_while(|(k, _)| (*k as f64) < t || t >= end_s)
-                .map(|(_, ms)| ms)
-                .sum();
-            (res.cpu_base_millicores * t + work) / 1000.0
+            let k = if t >= end_s {
+                res.cpu_ms.len()
+            } else {
+                (t.max(0.0).ceil() as usize).min(res.cpu_ms.len())
+            };
+            (res.cpu_base_millicores * t + prefix[k]) / 1000.0
         })
         .collect();
     let memory_bytes: Vec<f64> = times
@@ -457,17 +480,12 @@ pub fn render(rec: &RunRecord, start_unix_ms: i64) -> String {
         buckets: RECONCILE_BUCKETS.to_vec(),
         series: BTreeMap::from([(labels(&[("controller", CONTROLLER)]), reconcile_time)]),
     });
-    let depth: Vec<f64> = times
-        .iter()
-        .map(|&t| {
-            rec.queue_depth
-                .iter()
-                .take_while(|(at, _)| time::to_secs(*at) <= t)
-                .last()
-                .map(|(_, d)| *d as f64)
-                .unwrap_or(0.0)
-        })
-        .collect();
+    let depth = step_values(
+        rec.queue_depth
+            .iter()
+            .map(|(at, d)| (time::to_secs(*at), *d as f64)),
+        &times,
+    );
     let adds: Vec<(f64, f64)> = rec
         .queue_depth
         .windows(2)
