@@ -62,6 +62,56 @@ pub struct RunArgs {
     /// Exit with status 1 when a verdict reaches this level.
     #[arg(long, value_enum)]
     pub fail_on: Option<FailOn>,
+    /// Write one replication as OpenMetrics text with timestamps (a 15 s scrape), for
+    /// `promtool tsdb create-blocks-from openmetrics` (docs/metrics.md).
+    #[arg(long, value_name = "FILE")]
+    pub metrics_out: Option<PathBuf>,
+    /// The replication --metrics-out writes (0-based, as in enis.csv).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub replication: u32,
+    /// The wall-clock instant (RFC 3339) virtual time 0 maps onto in --metrics-out.
+    #[arg(long, default_value = "2025-01-01T00:00:00Z", value_name = "RFC3339")]
+    pub start_time: String,
+}
+
+/// `--start-time` as Unix milliseconds (exit 2 when it is not RFC 3339 or before 1970).
+pub fn parse_start_time(s: &str) -> anyhow::Result<i64> {
+    let t = chrono::DateTime::parse_from_rfc3339(s).map_err(|e| {
+        BadInput(format!(
+            "--start-time {s:?}: not an RFC 3339 time (like 2025-01-01T00:00:00Z): {e}"
+        ))
+    })?;
+    let ms = t.timestamp_millis();
+    if ms < 0 {
+        return Err(BadInput(format!("--start-time {s:?}: before 1970-01-01")).into());
+    }
+    Ok(ms)
+}
+
+/// Checks --metrics-out can be written (its directory exists or can be made, and is one).
+fn check_metrics_out(file: &std::path::Path) -> anyhow::Result<()> {
+    if file.is_dir() {
+        return Err(BadInput(format!(
+            "--metrics-out {}: is a directory, not a file",
+            file.display()
+        ))
+        .into());
+    }
+    let dir = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    check_writable(dir).map_err(|e| {
+        BadInput(format!(
+            "--metrics-out {}: cannot write there: {}",
+            file.display(),
+            e.to_string()
+                .split_once("cannot write there: ")
+                .map(|(_, why)| why.to_string())
+                .unwrap_or_else(|| e.to_string())
+        ))
+        .into()
+    })
 }
 
 pub fn in_pool<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> anyhow::Result<T> {
@@ -179,6 +229,19 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(dir) = &args.out {
         check_writable(dir)?;
     }
+    let metrics_start = parse_start_time(&args.start_time)?;
+    if let Some(file) = &args.metrics_out {
+        if args.replication >= replications {
+            return Err(BadInput(format!(
+                "--replication {}: out of range, the run has {replications} replication{} (0..={})",
+                args.replication,
+                if replications == 1 { "" } else { "s" },
+                replications - 1
+            ))
+            .into());
+        }
+        check_metrics_out(file)?;
+    }
     warn_about_limits(&settings, &model)?;
     for w in settings.warnings() {
         eprintln!("warning: {w}");
@@ -203,6 +266,16 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(dir) = &args.out {
         write_run_outputs(dir, &settings, args.seed, &summary, &runs)?;
+    }
+    if let Some(file) = &args.metrics_out {
+        let text =
+            crate::report::openmetrics::render(&runs[args.replication as usize], metrics_start);
+        crate::atomic::write_atomically(file, text.as_bytes()).map_err(|e| {
+            BadInput(format!(
+                "--metrics-out {}: cannot write: {e}",
+                file.display()
+            ))
+        })?;
     }
     match args.format {
         Format::Json => {

@@ -446,7 +446,11 @@ impl Controller {
                 if !is_device_index_conflict(&e.text()) {
                     return None;
                 }
-                self.rec.borrow_mut().index_conflicts += 1;
+                {
+                    let mut rec = self.rec.borrow_mut();
+                    rec.index_conflicts += 1;
+                    rec.index_conflict_at.push(self.sim.now());
+                }
                 // The look-up failed: the error goes back (C:2199-2202).
                 let aws_enis = self.ec2.instance_enis(instance).await.ok()?;
                 let taken: BTreeSet<u32> = aws_enis

@@ -143,6 +143,8 @@ pub struct Recorder {
     pub attach_failures: BTreeMap<String, u64>,
     /// Attach errors read as a device-index conflict (C:2233).
     pub index_conflicts: u64,
+    /// When each of them was seen.
+    pub index_conflict_at: Vec<Nanos>,
     /// …of which AWS showed the index free: error, no second Attach (C:2206-2210).
     pub index_conflicts_unresolved: u64,
     /// …of which a second Attach was made at the index AWS showed free (C:2215).
@@ -164,6 +166,7 @@ impl Recorder {
             cleanups: Vec::new(),
             attach_failures: BTreeMap::new(),
             index_conflicts: 0,
+            index_conflict_at: Vec::new(),
             index_conflicts_unresolved: 0,
             index_conflict_retries: 0,
             forced_finalizer_removals: 0,

@@ -50,16 +50,27 @@ fn level_per_second(intervals: impl Iterator<Item = (Nanos, Nanos)>, seconds: us
     out
 }
 
-/// Computes the controller's CPU and memory over [from, to).
-pub fn controller_resources(
+/// The controller's CPU and memory second by second over [from, to): what
+/// `controller_resources` summarises, and what a Prometheus scrape would have seen.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ResourceSeries {
+    /// The base load, in millicores, on top of `cpu_ms`.
+    pub cpu_base_millicores: f64,
+    /// Core-milliseconds of work in each second `k` (k·1 s ≤ t < (k+1)·1 s), base excluded.
+    pub cpu_ms: Vec<f64>,
+    /// Working set in MiB sampled at each whole second `k`.
+    pub memory_mib: Vec<f64>,
+}
+
+/// Second-by-second CPU work and memory of the controller over [from, to).
+pub fn controller_series(
     costs: &Costs,
-    manager: &EniManagerCosts,
     reconciles: &[ReconcileRecord],
     calls: &[CallRecord],
     api: &ApiStats,
     from: Nanos,
     to: Nanos,
-) -> ResourceUse {
+) -> ResourceSeries {
     let end = to.saturating_sub(from);
     let seconds = (end / SECOND) as usize;
     // Core-milliseconds spent in each second of the window.
@@ -85,25 +96,6 @@ pub fn controller_resources(
     for t in &api.watch_event_times {
         add(*t, costs.cpu_ms_per_watch_event);
     }
-    let window = ((costs.cpu_window.0 / SECOND) as usize).max(1);
-    let mut windows = Vec::new();
-    if seconds >= window {
-        let mut sum: f64 = cpu_ms[..window].iter().sum();
-        windows.push(sum);
-        for k in window..seconds {
-            sum += cpu_ms[k] - cpu_ms[k - window];
-            windows.push(sum);
-        }
-    } else {
-        windows.push(cpu_ms.iter().sum::<f64>() * window as f64 / (seconds.max(1)) as f64);
-    }
-    // core-ms per window of `window` s → millicores.
-    let mut cpu: Vec<f64> = windows
-        .iter()
-        .map(|ms| costs.cpu_base_millicores + ms / window as f64)
-        .collect();
-    cpu.sort_by(f64::total_cmp);
-    let total_ms: f64 = cpu_ms.iter().sum();
     // Memory, sampled each second.
     let shift = |(s, e): (Nanos, Nanos)| (s.saturating_sub(from), e.saturating_sub(from));
     let inflight = level_per_second(
@@ -139,6 +131,49 @@ pub fn controller_resources(
             + costs.memory_kib_per_busy_worker * busy[k];
         mem.push(costs.memory_base_mib + kib / 1024.0);
     }
+    ResourceSeries {
+        cpu_base_millicores: costs.cpu_base_millicores,
+        cpu_ms,
+        memory_mib: mem,
+    }
+}
+
+/// Computes the controller's CPU and memory over [from, to).
+pub fn controller_resources(
+    costs: &Costs,
+    manager: &EniManagerCosts,
+    reconciles: &[ReconcileRecord],
+    calls: &[CallRecord],
+    api: &ApiStats,
+    from: Nanos,
+    to: Nanos,
+) -> ResourceUse {
+    let end = to.saturating_sub(from);
+    let seconds = (end / SECOND) as usize;
+    let ResourceSeries {
+        cpu_ms,
+        memory_mib: mut mem,
+        ..
+    } = controller_series(costs, reconciles, calls, api, from, to);
+    let window = ((costs.cpu_window.0 / SECOND) as usize).max(1);
+    let mut windows = Vec::new();
+    if seconds >= window {
+        let mut sum: f64 = cpu_ms[..window].iter().sum();
+        windows.push(sum);
+        for k in window..seconds {
+            sum += cpu_ms[k] - cpu_ms[k - window];
+            windows.push(sum);
+        }
+    } else {
+        windows.push(cpu_ms.iter().sum::<f64>() * window as f64 / (seconds.max(1)) as f64);
+    }
+    // core-ms per window of `window` s → millicores.
+    let mut cpu: Vec<f64> = windows
+        .iter()
+        .map(|ms| costs.cpu_base_millicores + ms / window as f64)
+        .collect();
+    cpu.sort_by(f64::total_cmp);
+    let total_ms: f64 = cpu_ms.iter().sum();
     mem.sort_by(f64::total_cmp);
     let (nodes, nodeenis) = api
         .objects

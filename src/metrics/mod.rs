@@ -7,6 +7,7 @@ pub mod summary;
 pub mod thresholds;
 
 pub use record::{
-    ActionStats, EniRow, ReconcileRow, RunMetrics, RunRecord, StatusWriteRow, StepMetrics,
+    ActionStats, EniRow, OperationRow, ReconcileRow, RunMetrics, RunRecord, StatusWriteRow,
+    StepMetrics,
 };
 pub use stats::{mean_ci, quantile, MeanCi};

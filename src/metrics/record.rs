@@ -55,6 +55,17 @@ pub struct StatusWriteRow {
     pub changed: bool,
 }
 
+/// One ENI operation as the controller sees it, after the SDK's and its own retries.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OperationRow {
+    /// `create`, `attach`, `detach` or `delete`.
+    pub operation: &'static str,
+    pub node: String,
+    pub start_s: f64,
+    pub end_s: f64,
+    pub ok: bool,
+}
+
 /// Per-action figures of one run.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct ActionStats {
@@ -222,6 +233,12 @@ pub struct RunRecord {
     pub attach_failures: BTreeMap<String, u64>,
     /// Gradual scale-up: one entry per step.
     pub steps: Vec<StepMetrics>,
+    /// Every ENI operation, in the order they ended.
+    pub operations: Vec<OperationRow>,
+    /// The controller's CPU work and memory, second by second.
+    pub resources: crate::controller::resources::ResourceSeries,
+    /// When each device-index conflict was seen (`coordination_conflicts_total`).
+    pub index_conflicts_at: Vec<Nanos>,
 }
 
 /// Quantile summary of a set of durations in seconds: (p50, p95, p99, max).

@@ -3,3 +3,4 @@
 //! (`enisim compare A B`).
 
 pub mod compare;
+pub mod openmetrics;

@@ -598,6 +598,14 @@ impl World {
             0,
             end,
         );
+        let resources = crate::controller::resources::controller_series(
+            &self.settings.controller.costs,
+            &rec.reconciles,
+            &calls,
+            &api.stats.borrow(),
+            0,
+            end,
+        );
         let live_status: BTreeSet<crate::aws::EniId> = cluster
             .borrow()
             .nodeenis
@@ -744,6 +752,19 @@ impl World {
                 .unwrap_or_default(),
             attach_failures: rec.attach_failures.clone(),
             steps: Vec::new(),
+            operations: rec
+                .operations
+                .iter()
+                .map(|o| crate::metrics::OperationRow {
+                    operation: o.operation.as_str(),
+                    node: o.node.clone(),
+                    start_s: time::to_secs(o.start),
+                    end_s: time::to_secs(o.end),
+                    ok: o.ok,
+                })
+                .collect(),
+            resources,
+            index_conflicts_at: rec.index_conflict_at.clone(),
         }
     }
 }
