@@ -101,17 +101,14 @@ fn check_metrics_out(file: &std::path::Path) -> anyhow::Result<()> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(std::path::Path::new("."));
-    check_writable(dir).map_err(|e| {
-        BadInput(format!(
-            "--metrics-out {}: cannot write there: {}",
-            file.display(),
-            e.to_string()
-                .split_once("cannot write there: ")
-                .map(|(_, why)| why.to_string())
-                .unwrap_or_else(|| e.to_string())
+    match unwritable_reason(dir) {
+        Some(why) => Err(BadInput(format!(
+            "--metrics-out {}: cannot write there: {why}",
+            file.display()
         ))
-        .into()
-    })
+        .into()),
+        None => Ok(()),
+    }
 }
 
 pub fn in_pool<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> anyhow::Result<T> {
@@ -166,33 +163,31 @@ pub fn check_work(
 /// An output directory that cannot be written is found before the work, not after it: the
 /// directory, or the nearest ancestor that exists when it does not yet, takes a file.
 pub fn check_writable(dir: &std::path::Path) -> anyhow::Result<()> {
-    let bad = |why: String| {
-        BadInput(format!(
+    match unwritable_reason(dir) {
+        Some(why) => Err(BadInput(format!(
             "--out {}: cannot write there: {why}",
             dir.display()
         ))
-    };
-    if dir.exists() && !dir.is_dir() {
-        return Err(bad("it is a file, not a directory".into()).into());
+        .into()),
+        None => Ok(()),
     }
-    let mut existing = dir;
-    while !existing.exists() {
-        existing = match existing.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => std::path::Path::new("."),
-        };
-        if existing == std::path::Path::new(".") {
-            break;
-        }
-    }
+}
+
+/// Why `dir` — or, while it does not exist yet, its nearest existing ancestor — cannot take
+/// a new file, if it cannot.
+fn unwritable_reason(dir: &std::path::Path) -> Option<String> {
+    let existing = dir
+        .ancestors()
+        .find(|p| !p.as_os_str().is_empty() && p.exists())
+        .unwrap_or(std::path::Path::new("."));
     if !existing.is_dir() {
-        return Err(bad(format!("{} is not a directory", existing.display())).into());
+        return Some(format!("{} is not a directory", existing.display()));
     }
     tempfile::Builder::new()
         .prefix(".enisim-probe")
         .tempfile_in(existing)
-        .map(drop)
-        .map_err(|e| bad(e.to_string()).into())
+        .err()
+        .map(|e| e.to_string())
 }
 
 /// Warns (on stderr) when the scenario asks for more ENIs than the instance type takes:

@@ -124,6 +124,27 @@ pub struct StatusWriteRecord {
     pub changed: bool,
 }
 
+/// ENI operations and reconciles, and how many of each failed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Outcomes {
+    pub operations: u64,
+    pub operation_errors: u64,
+    pub reconciles: u64,
+    pub reconcile_errors: u64,
+}
+
+impl Outcomes {
+    /// The plan's error rate, as the controller's dashboard computes it
+    /// (`eni_operation_errors_total / eni_operations_total`): failed operations and failed
+    /// reconciles over operations and reconciles, in per cent.
+    pub fn error_rate_percent(&self) -> f64 {
+        crate::metrics::record::percent(
+            self.operation_errors + self.reconcile_errors,
+            self.operations + self.reconciles,
+        )
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct CleanupRecord {
     pub eni: EniId,
@@ -174,6 +195,23 @@ impl Recorder {
             nodeeni_deleted_at: BTreeMap::new(),
             operations: Vec::new(),
         }
+    }
+
+    /// The ENI operations and reconciles that ended where `within` holds, with how many
+    /// failed: the two sides of the plan's error rate.
+    pub fn outcomes(&self, within: impl Fn(Nanos) -> bool) -> Outcomes {
+        let ops = self.operations.iter().filter(|o| within(o.end));
+        let reconciles = self.reconciles.iter().filter(|r| within(r.end));
+        let mut out = Outcomes::default();
+        for o in ops {
+            out.operations += 1;
+            out.operation_errors += u64::from(!o.ok);
+        }
+        for r in reconciles {
+            out.reconciles += 1;
+            out.reconcile_errors += u64::from(r.outcome == ReconcileOutcome::Error);
+        }
+        out
     }
 
     /// Notes an ENI operation that ran from `start` until `end`.

@@ -8,7 +8,6 @@ use super::world::{nodeenis, BuildError, Model, World};
 use crate::controller::cluster::{NodeEni, NodeEniSpec};
 use crate::controller::resources::controller_resources;
 use crate::engine::{rng, time, Nanos, SimRng, SECOND};
-use crate::metrics::record::percent;
 use crate::metrics::stats::censored_quantile;
 use crate::metrics::{RunRecord, StepMetrics};
 use rand::RngExt;
@@ -252,14 +251,7 @@ fn step_metrics(
             }
         }
     }
-    let in_window = |t: Nanos| t >= start && t < end;
-    let ops: Vec<_> = rec.operations.iter().filter(|o| in_window(o.end)).collect();
-    let reconciles: Vec<_> = rec.reconciles.iter().filter(|r| in_window(r.end)).collect();
-    let failed = ops.iter().filter(|o| !o.ok).count()
-        + reconciles
-            .iter()
-            .filter(|r| r.outcome == crate::controller::recorder::ReconcileOutcome::Error)
-            .count();
+    let outcomes = rec.outcomes(|t| t >= start && t < end);
     let res = controller_resources(
         &settings.controller.costs,
         &settings.controller.eni_manager,
@@ -285,7 +277,7 @@ fn step_metrics(
         cpu_peak_millicores: res.cpu_peak_millicores,
         memory_p95_mib: res.memory_p95_mib,
         memory_peak_mib: res.memory_peak_mib,
-        error_rate_percent: percent(failed as u64, (ops.len() + reconciles.len()) as u64),
+        error_rate_percent: outcomes.error_rate_percent(),
     }
 }
 

@@ -7,7 +7,6 @@ use crate::aws::{
     Ec2Client, Ec2Profile, Ec2Server, InstanceType, InstanceTypes, SecurityGroupId, SubnetId,
 };
 use crate::controller::cluster::{Cluster, Node, NodeEni, NodeEniKey, NodeEniSpec};
-use crate::controller::recorder::ReconcileOutcome;
 use crate::controller::Recorder;
 use crate::controller::{ApiServer, Controller, Ec2Ops};
 use crate::engine::{time, Nanos, Sim};
@@ -571,13 +570,7 @@ impl World {
             .iter()
             .filter(|c| c.error.is_some_and(|e| e.is_throttle()))
             .count() as u64;
-        let ops_total = rec.operations.len() as u64;
-        let ops_failed = rec.operations.iter().filter(|o| !o.ok).count() as u64;
-        let reconcile_errors = rec
-            .reconciles
-            .iter()
-            .filter(|r| r.outcome == ReconcileOutcome::Error)
-            .count() as u64;
+        let outcomes = rec.outcomes(|_| true);
         let (tenant_calls, tenant_throttled) =
             srv.buckets().iter().fold((0, 0), |(calls, throttled), b| {
                 (
@@ -669,13 +662,10 @@ impl World {
             ec2_in_flight_mean: in_flight.mean(end),
             enis_never_created: samples.never_created,
             enis_never_attached: samples.never_attached,
-            eni_operations: ops_total,
-            eni_operation_errors: ops_failed,
-            reconcile_errors,
-            error_rate_percent: percent(
-                ops_failed + reconcile_errors,
-                ops_total + rec.reconciles.len() as u64,
-            ),
+            eni_operations: outcomes.operations,
+            eni_operation_errors: outcomes.operation_errors,
+            reconcile_errors: outcomes.reconcile_errors,
+            error_rate_percent: outcomes.error_rate_percent(),
             ec2_calls: cstats.calls,
             ec2_attempts: attempts,
             ec2_throttled: throttled,
