@@ -91,6 +91,9 @@ pub struct TokenBucket {
     last: Nanos,
     background: Vec<BackgroundSource>,
     pub stats: BucketStats,
+    /// Tokens at each whole second k·1 s the bucket has been brought past (before any
+    /// request at that instant): the bucket's level over time, for the report's figure.
+    levels: Vec<f64>,
 }
 
 impl TokenBucket {
@@ -106,7 +109,14 @@ impl TokenBucket {
             last: 0,
             background: Vec::new(),
             stats: BucketStats::default(),
+            levels: vec![capacity as f64 / PICO as f64],
         }
+    }
+
+    /// Tokens at t = 0 s, 1 s, 2 s, … up to the last whole second the bucket was brought
+    /// to (requests at an instant come after its sample).
+    pub fn levels(&self) -> &[f64] {
+        &self.levels
     }
 
     pub fn add_background(&mut self, source: BackgroundSource) {
@@ -121,8 +131,22 @@ impl TokenBucket {
         self.rate_milli as f64 / 1e3
     }
 
-    /// Refill from `last` to `t`, accounting the time spent below one token.
+    /// Refill from `last` to `t`, sampling the level at each whole second on the way.
+    /// Refilling in pieces is exact (integer tokens, a cap that commutes with splitting).
     fn refill_to(&mut self, t: Nanos) {
+        loop {
+            let next = self.levels.len() as Nanos * SECOND;
+            if next > t {
+                break;
+            }
+            self.refill_segment(next);
+            self.levels.push(self.tokens as f64 / PICO as f64);
+        }
+        self.refill_segment(t);
+    }
+
+    /// Refill from `last` to `t`, accounting the time spent below one token.
+    fn refill_segment(&mut self, t: Nanos) {
         if t <= self.last {
             return;
         }
@@ -243,6 +267,28 @@ mod tests {
         assert_eq!(b.tokens(999 * MILLI), 0.0);
         assert_eq!(b.tokens(SECOND), 5.0);
         assert_eq!(b.tokens(10 * SECOND), 10.0);
+    }
+
+    #[test]
+    fn levels_are_sampled_each_second_and_splitting_changes_nothing() {
+        let mut a = TokenBucket::new("x", 10.0, 2.0, RefillMode::Continuous);
+        let mut b = a.clone();
+        for _ in 0..10 {
+            assert!(a.try_take(SECOND / 2));
+        }
+        a.tokens(7 * SECOND + SECOND / 3);
+        // Level before the burst, then 2 tokens a second from 0 at 0.5 s, capped at 10.
+        assert_eq!(a.levels(), &[10.0, 1.0, 3.0, 5.0, 7.0, 9.0, 10.0, 10.0]);
+        // The same requests without the samples on the way give the same bucket.
+        b.levels = vec![f64::NAN; 100];
+        for _ in 0..10 {
+            assert!(b.try_take(SECOND / 2));
+        }
+        assert_eq!(
+            b.tokens(7 * SECOND + SECOND / 3),
+            a.tokens(7 * SECOND + SECOND / 3)
+        );
+        assert_eq!(a.stats, b.stats);
     }
 
     #[test]

@@ -65,7 +65,8 @@ struct StatusWriteCsv<'a> {
 }
 
 /// summary.json, enis.csv, calls.csv (one row per EC2 attempt, with its caller, worker
-/// and SDK call id), reconciles.csv and status_writes.csv, every replication.
+/// and SDK call id), reconciles.csv, status_writes.csv and series.csv (queue depth, CPU,
+/// memory and bucket tokens over time), every replication.
 pub fn write_run_outputs(
     dir: &Path,
     settings: &Settings,
@@ -125,6 +126,10 @@ pub fn write_run_outputs(
             changed: x.changed,
         })
     }))?;
+    let cpu_window_s = settings.controller.costs.cpu_window.0 / crate::engine::SECOND;
+    let series = csv_bytes(runs.iter().enumerate().flat_map(|(i, r)| {
+        crate::metrics::series::series_rows(i as u32, r, cpu_window_s)
+    }))?;
     write_atomically(
         &dir.join("summary.json"),
         serde_json::to_string_pretty(&doc)?.as_bytes(),
@@ -133,5 +138,6 @@ pub fn write_run_outputs(
     write_atomically(&dir.join("calls.csv"), &calls)?;
     write_atomically(&dir.join("reconciles.csv"), &reconciles)?;
     write_atomically(&dir.join("status_writes.csv"), &status_writes)?;
+    write_atomically(&dir.join("series.csv"), &series)?;
     Ok(())
 }

@@ -138,6 +138,29 @@ pub fn controller_series(
     }
 }
 
+/// The controller's CPU in millicores over sliding windows of `window` seconds, one per
+/// window end (window, window + 1, … seconds; one scaled figure when the run is shorter
+/// than a window): what `cpu_p95_millicores` and `cpu_peak_millicores` summarise.
+pub fn cpu_windows(base_millicores: f64, cpu_ms: &[f64], window: usize, seconds: usize) -> Vec<f64> {
+    let window = window.max(1);
+    let mut windows = Vec::new();
+    if seconds >= window {
+        let mut sum: f64 = cpu_ms[..window].iter().sum();
+        windows.push(sum);
+        for k in window..seconds {
+            sum += cpu_ms[k] - cpu_ms[k - window];
+            windows.push(sum);
+        }
+    } else {
+        windows.push(cpu_ms.iter().sum::<f64>() * window as f64 / (seconds.max(1)) as f64);
+    }
+    // core-ms per window of `window` s → millicores.
+    windows
+        .iter()
+        .map(|ms| base_millicores + ms / window as f64)
+        .collect()
+}
+
 /// Computes the controller's CPU and memory over [from, to).
 pub fn controller_resources(
     costs: &Costs,
@@ -156,22 +179,7 @@ pub fn controller_resources(
         ..
     } = controller_series(costs, reconciles, calls, api, from, to);
     let window = ((costs.cpu_window.0 / SECOND) as usize).max(1);
-    let mut windows = Vec::new();
-    if seconds >= window {
-        let mut sum: f64 = cpu_ms[..window].iter().sum();
-        windows.push(sum);
-        for k in window..seconds {
-            sum += cpu_ms[k] - cpu_ms[k - window];
-            windows.push(sum);
-        }
-    } else {
-        windows.push(cpu_ms.iter().sum::<f64>() * window as f64 / (seconds.max(1)) as f64);
-    }
-    // core-ms per window of `window` s → millicores.
-    let mut cpu: Vec<f64> = windows
-        .iter()
-        .map(|ms| costs.cpu_base_millicores + ms / window as f64)
-        .collect();
+    let mut cpu = cpu_windows(costs.cpu_base_millicores, &cpu_ms, window, seconds);
     cpu.sort_by(f64::total_cmp);
     let total_ms: f64 = cpu_ms.iter().sum();
     mem.sort_by(f64::total_cmp);

@@ -2,6 +2,7 @@
 //! per-run records and summaries, threshold verdicts.
 
 pub mod record;
+pub mod series;
 pub mod stats;
 pub mod summary;
 pub mod thresholds;

@@ -228,6 +228,8 @@ pub struct RunRecord {
     pub status_writes: Vec<StatusWriteRow>,
     /// (bucket name, time below one token in seconds, throttled requests).
     pub buckets: Vec<(String, f64, u64)>,
+    /// (bucket name, tokens at t = 0 s, 1 s, 2 s, … to the end of the run).
+    pub bucket_levels: Vec<(String, Vec<f64>)>,
     pub queue_depth: Vec<(Nanos, u32)>,
     pub breaker: Vec<(Nanos, String)>,
     pub attach_failures: BTreeMap<String, u64>,

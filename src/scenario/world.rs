@@ -721,6 +721,11 @@ impl World {
                 )
             })
             .collect();
+        let bucket_levels = srv
+            .buckets()
+            .iter()
+            .map(|b| (b.name.clone(), b.levels().to_vec()))
+            .collect();
         drop(srv);
         RunRecord {
             seed,
@@ -731,6 +736,7 @@ impl World {
             status_writes: status_write_rows(&rec, &self.nodeeni_names()),
             calls,
             buckets,
+            bucket_levels,
             queue_depth: queue.depth_series(),
             breaker: breaker
                 .map(|b| {
