@@ -8,6 +8,7 @@ mod model_args;
 mod output;
 mod progress;
 mod recommend;
+mod report;
 mod run;
 mod scenarios;
 mod sweep;
@@ -52,6 +53,9 @@ pub enum Command {
     /// Compare two `run --out` (or two sweep) directories metric by metric: B − A with its
     /// 95 % Welch interval, and whether it is a regression beyond --tolerance.
     Compare(compare::CompareArgs),
+    /// Render an output directory (`run --out`, `sweep`) to DIR/report.html — one
+    /// self-contained file — with every figure as SVG and PNG under DIR/figures.
+    Report(report::ReportArgs),
 }
 
 /// An error that is the user's input, not the tool: exit status 2.
@@ -81,6 +85,7 @@ pub fn main() -> ExitCode {
         Command::Sweep(args) => sweep::run(*args),
         Command::Recommend(args) => recommend::run(*args),
         Command::Compare(args) => compare::run(args),
+        Command::Report(args) => report::run(args),
     };
     match result {
         Ok(code) => code,

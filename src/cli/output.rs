@@ -70,6 +70,7 @@ struct StatusWriteCsv<'a> {
 pub fn write_run_outputs(
     dir: &Path,
     settings: &Settings,
+    thresholds: &crate::metrics::thresholds::Thresholds,
     seed: u64,
     summary: &Summary,
     runs: &[RunRecord],
@@ -78,6 +79,7 @@ pub fn write_run_outputs(
         "scenario": settings.scenario,
         "controller": settings.controller,
         "seed": seed,
+        "thresholds": thresholds,
         "summary": summary,
         "replications": runs.iter().map(|r| serde_json::json!({"seed": r.seed, "metrics": r.metrics})).collect::<Vec<_>>(),
     });

@@ -59,6 +59,9 @@ pub struct RunArgs {
     /// Write summary.json, enis.csv, calls.csv, reconciles.csv and status_writes.csv here.
     #[arg(short = 'o', long, value_name = "DIR", alias = "output")]
     pub out: Option<PathBuf>,
+    /// Also render --out to report.html with its figures (`enisim report`).
+    #[arg(long, requires = "out")]
+    pub report: bool,
     /// Exit with status 1 when a verdict reaches this level.
     #[arg(long, value_enum)]
     pub fail_on: Option<FailOn>,
@@ -260,7 +263,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         eprintln!("warning: {w}");
     }
     if let Some(dir) = &args.out {
-        write_run_outputs(dir, &settings, args.seed, &summary, &runs)?;
+        write_run_outputs(dir, &settings, &thresholds, args.seed, &summary, &runs)?;
     }
     if let Some(file) = &args.metrics_out {
         let text =
@@ -287,6 +290,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             print_table(&settings, &model, args.seed, &summary, elapsed);
             print_kind_report(&settings, &summary, &runs, &thresholds);
         }
+    }
+    if let (true, Some(dir)) = (args.report, &args.out) {
+        super::report::render(dir)?;
     }
     let fail = args.fail_on.is_some_and(|f| summary.worst >= f.level());
     Ok(if fail {
@@ -385,24 +391,8 @@ fn aws_api_line(s: &Summary) -> String {
 /// The verdict table: metric, prediction with its interval, threshold, verdict; columns as
 /// wide as their widest cell.
 pub fn verdict_table(s: &Summary) -> String {
-    let rows: Vec<[String; 4]> = s
-        .verdicts
-        .iter()
-        .map(|v| {
-            [
-                v.label.clone(),
-                v.prediction(s.replications),
-                v.threshold.clone(),
-                v.verdict.as_str().to_string(),
-            ]
-        })
-        .collect();
-    let head = [
-        "metric".to_string(),
-        "predicted (95 % CI)".to_string(),
-        "threshold".to_string(),
-        "verdict".to_string(),
-    ];
+    let rows = crate::metrics::summary::verdict_cells(&s.verdicts, s.replications);
+    let head = crate::metrics::summary::VERDICT_HEAD.map(String::from);
     let width = |i: usize| {
         rows.iter()
             .chain(std::iter::once(&head))

@@ -94,6 +94,10 @@ pub struct SweepRunArgs {
     /// Discard a sweep already in --out and start again.
     #[arg(long, conflicts_with = "resume")]
     pub overwrite: bool,
+    /// Also render --out to report.html with its figures (`enisim report`), once the
+    /// sweep is complete (not for a shard: report the merged directory).
+    #[arg(long, conflicts_with = "shard")]
+    pub report: bool,
     /// Stop after this many new runs, as an interruption would (for tests).
     #[arg(long, hide = true)]
     pub stop_after: Option<usize>,
@@ -410,6 +414,9 @@ pub fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
         }
     );
     report_failures(&def, &outcome);
+    if a.report {
+        super::report::render(&a.out)?;
+    }
     Ok(if outcome.failures.is_empty() {
         ExitCode::SUCCESS
     } else {

@@ -2,11 +2,11 @@
 
 use crate::aws::{Action, CallRecord};
 use crate::engine::{time, Nanos};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// One ENI the controller created.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EniRow {
     /// Index of the replication within its run (set by the caller that numbers them).
     pub replication: u32,

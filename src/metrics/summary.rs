@@ -4,10 +4,10 @@ use super::record::{RunMetrics, RunRecord};
 use super::stats::{mean_ci, MeanCi};
 use super::thresholds::{Thresholds, Verdict};
 use crate::aws::Action;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VerdictRow {
     pub metric: String,
     pub label: String,
@@ -46,6 +46,26 @@ impl VerdictRow {
             )
         }
     }
+}
+
+/// The verdict table's header: what `run` prints and the HTML report shows.
+pub const VERDICT_HEAD: [&str; 4] = ["metric", "predicted (95 % CI)", "threshold", "verdict"];
+
+/// The verdict table's cells, one row per verdict: metric, prediction with its interval,
+/// threshold, verdict — the one formatting of these numbers, for the text table and the
+/// HTML report alike.
+pub fn verdict_cells(verdicts: &[VerdictRow], replications: usize) -> Vec<[String; 4]> {
+    verdicts
+        .iter()
+        .map(|v| {
+            [
+                v.label.clone(),
+                v.prediction(replications),
+                v.threshold.clone(),
+                v.verdict.as_str().to_string(),
+            ]
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Serialize)]
