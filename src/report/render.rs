@@ -133,7 +133,7 @@ pub fn run_report(t: &RunTables, figures: Vec<Figure>) -> Report {
     notes.extend(t.warnings.iter().map(|w| format!("warning: {w}")));
     Report {
         kind: "run",
-        title: format!("enisim run — {}", t.dir.display()),
+        title: "enisim run: report".to_string(),
         headline: t.headline.clone(),
         table: Table {
             head: crate::metrics::summary::VERDICT_HEAD

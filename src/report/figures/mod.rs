@@ -104,6 +104,11 @@ fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>, String> {
 
 // ---- shared look -----------------------------------------------------------------------
 
+/// Text drawn inside a figure: arrows the embedded font lacks spelled "->".
+pub fn plain(s: &str) -> String {
+    s.replace('→', "->")
+}
+
 /// Verdict colours, from acceptable to critical.
 pub const ACCEPTABLE: RGBColor = RGBColor(46, 125, 50);
 pub const DEGRADED: RGBColor = RGBColor(249, 168, 37);

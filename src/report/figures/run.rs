@@ -167,7 +167,7 @@ impl Plot for EniTimelines {
                 let (lo, hi) = y(i);
                 Rectangle::new([(b.requested_s, lo), (b.created_s, hi)], CREATING.filled())
             }))?
-            .label("NodeENI created → ENI created")
+            .label("NodeENI created -> ENI created")
             .legend(legend_box(CREATING));
         chart
             .draw_series(self.bars.iter().enumerate().filter_map(|(i, b)| {
@@ -175,7 +175,7 @@ impl Plot for EniTimelines {
                 b.attached_s
                     .map(|a| Rectangle::new([(b.created_s, lo), (a, hi)], ATTACHING.filled()))
             }))?
-            .label("ENI created → attached")
+            .label("ENI created -> attached")
             .legend(legend_box(ATTACHING));
         chart
             .draw_series(self.bars.iter().enumerate().filter_map(|(i, b)| {
@@ -653,6 +653,7 @@ impl Plot for Durations {
     }
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
         let (left, right) = root.split_horizontally(480);
+        let (left, right) = (left.margin(0, 0, 0, 0), right);
         for (area, xs, lv, title) in [
             (&left, &self.creation, &self.creation_levels, "ENI creation time (NodeENI created -> ENI exists)"),
             (&right, &self.attachment, &self.attachment_levels, "ENI attachment time (created -> attached)"),

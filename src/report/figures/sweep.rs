@@ -256,11 +256,15 @@ impl Plot for Heatmap {
         let xv = self.x_values.clone();
         let yv = self.y_values.clone();
         let mut chart = ChartBuilder::on(&main)
-            .caption(self.title(), (FONT, 17))
+            .caption(plain(&self.label), (FONT, 17))
             .margin(10)
             .x_label_area_size(44)
             .y_label_area_size(60)
-            .build_cartesian_2d((0..nx).into_segmented(), (0..ny).into_segmented())?;
+            // A segmented 0..n has n + 1 segments: one per value is 0..n − 1.
+            .build_cartesian_2d(
+                (0..nx.saturating_sub(1)).into_segmented(),
+                (0..ny.saturating_sub(1)).into_segmented(),
+            )?;
         chart
             .configure_mesh()
             .disable_mesh()
@@ -352,7 +356,7 @@ impl Plot for Line {
         let max = self.points.iter().map(|p| p.2).filter(|v| v.is_finite()).fold(0.0, f64::max);
         let top = axis_top(max, &lv.iter().map(|l| l.value).collect::<Vec<_>>());
         let mut chart = ChartBuilder::on(root)
-            .caption(self.title(), (FONT, 18))
+            .caption(plain(&self.title()), (FONT, 18))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(60)
@@ -427,7 +431,7 @@ pub fn report(dir: &Path) -> Result<Report, ReportError> {
     let grid: Vec<String> = r.def.grid.axes.iter().map(|a| a.spec()).collect();
     Ok(Report {
         kind: "sweep",
-        title: format!("enisim sweep — {}", dir.display()),
+        title: "enisim sweep: report".to_string(),
         headline: format!(
             "{}: {} grid points × {} replications (seed {}); grid: {}",
             r.def.scenario,
