@@ -56,7 +56,8 @@ pub struct RunArgs {
     pub threads: Option<usize>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
-    /// Write summary.json, enis.csv, calls.csv, reconciles.csv and status_writes.csv here.
+    /// Write summary.json, enis.csv, calls.csv, reconciles.csv, status_writes.csv and
+    /// series.csv here.
     #[arg(short = 'o', long, value_name = "DIR", alias = "output")]
     pub out: Option<PathBuf>,
     /// Also render --out to report.html with its figures (`enisim report`).
