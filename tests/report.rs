@@ -28,11 +28,23 @@ fn outputs() -> &'static Outputs {
         let tmp = tempfile::tempdir().unwrap();
         let run = tmp.path().join("run");
         let out = enisim()
-            .args(["run", "--replications", "3", "--seed", "7", "--report", "--out"])
+            .args([
+                "run",
+                "--replications",
+                "3",
+                "--seed",
+                "7",
+                "--report",
+                "--out",
+            ])
             .arg(&run)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let sweep = tmp.path().join("sweep");
         let sweep1 = tmp.path().join("sweep1");
         for (dir, grid) in [
@@ -43,10 +55,14 @@ fn outputs() -> &'static Outputs {
                     "controller.maxConcurrentENICleanup=1,3",
                 ],
             ),
-            (&sweep1, vec!["controller.maxConcurrentReconciles=2,5,10,15"]),
+            (
+                &sweep1,
+                vec!["controller.maxConcurrentReconciles=2,5,10,15"],
+            ),
         ] {
             let mut c = enisim();
-            c.args(["sweep", "-q", "--replications", "2", "--report", "--out"]).arg(dir);
+            c.args(["sweep", "-q", "--replications", "2", "--report", "--out"])
+                .arg(dir);
             for g in grid {
                 c.args(["--grid", g]);
             }
@@ -81,7 +97,12 @@ fn check_figures(dir: &Path, expected: usize) {
         let text = std::fs::read_to_string(f).unwrap();
         let doc = roxmltree::Document::parse(&text)
             .unwrap_or_else(|e| panic!("{}: not XML: {e}", f.display()));
-        assert_eq!(doc.root_element().tag_name().name(), "svg", "{}", f.display());
+        assert_eq!(
+            doc.root_element().tag_name().name(),
+            "svg",
+            "{}",
+            f.display()
+        );
         assert!(
             doc.descendants().any(|n| n.has_tag_name("text")),
             "{}: no text element",
@@ -93,10 +114,7 @@ fn check_figures(dir: &Path, expected: usize) {
 }
 
 fn count_fill(svg: &str, color: plotters::style::RGBColor) -> usize {
-    let needle = format!(
-        "fill=\"#{:02X}{:02X}{:02X}\"",
-        color.0, color.1, color.2
-    );
+    let needle = format!("fill=\"#{:02X}{:02X}{:02X}\"", color.0, color.1, color.2);
     svg.matches(&needle).count()
 }
 
@@ -113,7 +131,11 @@ fn run_figures_hold_the_runs_tables() {
     let t = RunTables::load(&o.run).unwrap();
     // One bar per ENI of replication 0 in enis.csv (plus the legend's box).
     let enis_csv = std::fs::read_to_string(o.run.join("enis.csv")).unwrap();
-    let rep0 = enis_csv.lines().skip(1).filter(|l| l.starts_with("0,")).count();
+    let rep0 = enis_csv
+        .lines()
+        .skip(1)
+        .filter(|l| l.starts_with("0,"))
+        .count();
     assert!(rep0 >= 100, "{rep0}");
     let timelines = EniTimelines::from_tables(&t);
     assert_eq!(timelines.bars.len(), rep0);
@@ -125,12 +147,21 @@ fn run_figures_hold_the_runs_tables() {
     let drawn: u64 = calls.per_second.values().flatten().sum();
     assert_eq!(drawn as f64, replication0_metric(&o.run, "ec2_attempts"));
     let throttled: u64 = calls.throttled.iter().sum();
-    assert_eq!(throttled as f64, replication0_metric(&o.run, "ec2_throttled"));
+    assert_eq!(
+        throttled as f64,
+        replication0_metric(&o.run, "ec2_throttled")
+    );
     // The CPU and memory lines peak where the verdicts' metrics say.
     let res = CpuMemory::from_tables(&t);
     let peak = |v: &[(f64, f64)]| v.iter().map(|p| p.1).fold(f64::MIN, f64::max);
-    assert_eq!(peak(&res.cpu), replication0_metric(&o.run, "cpu_peak_millicores"));
-    assert_eq!(peak(&res.memory), replication0_metric(&o.run, "memory_peak_mib"));
+    assert_eq!(
+        peak(&res.cpu),
+        replication0_metric(&o.run, "cpu_peak_millicores")
+    );
+    assert_eq!(
+        peak(&res.memory),
+        replication0_metric(&o.run, "memory_peak_mib")
+    );
     assert_eq!(
         res.cpu_levels.iter().map(|l| l.value).collect::<Vec<_>>(),
         vec![200.0, 300.0, 400.0]
@@ -160,7 +191,9 @@ fn text_table(stdout: &str) -> Vec<Vec<String>> {
 }
 
 fn html_table(html: &str) -> Vec<Vec<String>> {
-    let start = html.find("<table id=\"verdicts\">").expect("a verdict table");
+    let start = html
+        .find("<table id=\"verdicts\">")
+        .expect("a verdict table");
     let end = start + html[start..].find("</table>").unwrap() + "</table>".len();
     let doc = roxmltree::Document::parse(&html[start..end]).unwrap();
     doc.descendants()
@@ -184,7 +217,11 @@ fn html_verdict_table_is_runs_text_table() {
     // Self-contained: inline SVG, no script, nothing fetched.
     assert_eq!(html.matches("<svg").count(), 6);
     assert!(!html.contains("<script"));
-    assert!(!html.contains("http://") || html.matches("http://").count() == html.matches("xmlns=\"http://www.w3.org/2000/svg\"").count());
+    assert!(
+        !html.contains("http://")
+            || html.matches("http://").count()
+                == html.matches("xmlns=\"http://www.w3.org/2000/svg\"").count()
+    );
     assert!(!html.contains("https://"));
 }
 
@@ -258,7 +295,10 @@ fn bad_input_exits_2_with_the_path_and_writes_nothing() {
     refused(&tmp.path().join("nope"), &["nope", "no such directory"]);
     let empty = tmp.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
-    refused(&empty, &["empty", "not an enisim output directory", "summary.json"]);
+    refused(
+        &empty,
+        &["empty", "not an enisim output directory", "summary.json"],
+    );
     // enis.csv cut inside a line, and cut at a line boundary.
     let cut = tmp.path().join("cut");
     copy_dir(&o.run, &cut);
@@ -282,7 +322,11 @@ fn bad_input_exits_2_with_the_path_and_writes_nothing() {
     let pq = std::fs::read(sweep.join("summary.parquet")).unwrap();
     std::fs::write(sweep.join("summary.parquet"), &pq[..pq.len() / 2]).unwrap();
     refused(&sweep, &["summary.parquet", "Parquet"]);
-    std::fs::copy(o.sweep1.join("summary.parquet"), sweep.join("summary.parquet")).unwrap();
+    std::fs::copy(
+        o.sweep1.join("summary.parquet"),
+        sweep.join("summary.parquet"),
+    )
+    .unwrap();
     refused(&sweep, &["summary.parquet", "another sweep"]);
     // An output that cannot be written: a file where figures/ goes.
     let blocked = tmp.path().join("blocked");
@@ -302,9 +346,14 @@ fn report_rerenders_byte_for_byte() {
     copy_dir(&o.run, &again);
     let out = enisim().arg("report").arg(&again).output().unwrap();
     assert!(out.status.success());
-    let same = |rel: &str| std::fs::read(again.join(rel)).unwrap() == std::fs::read(o.run.join(rel)).unwrap();
+    let same = |rel: &str| {
+        std::fs::read(again.join(rel)).unwrap() == std::fs::read(o.run.join(rel)).unwrap()
+    };
     assert!(same("report.html"), "report.html differs");
-    assert!(same("figures/eni_timelines.png"), "eni_timelines.png differs");
+    assert!(
+        same("figures/eni_timelines.png"),
+        "eni_timelines.png differs"
+    );
 }
 
 // ---- in a real browser -----------------------------------------------------------------
@@ -344,9 +393,17 @@ fn load(browser: &str, page: &Path, shot: &Path) -> Vec<String> {
         .arg(format!("file://{}", page.canonicalize().unwrap().display()))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let png = std::fs::read(shot).unwrap_or_default();
-    assert!(png.starts_with(b"\x89PNG"), "no screenshot of {}", page.display());
+    assert!(
+        png.starts_with(b"\x89PNG"),
+        "no screenshot of {}",
+        page.display()
+    );
     String::from_utf8_lossy(&out.stderr)
         .lines()
         .filter(|l| l.contains(":CONSOLE"))
@@ -361,7 +418,11 @@ fn every_report_loads_in_chromium_without_a_console_error() {
     let tmp = tempfile::tempdir().unwrap();
     // The check can fail: a page that logs an error is caught.
     let bad = tmp.path().join("bad.html");
-    std::fs::write(&bad, "<html><body><script>console.error('boom')</script></body></html>").unwrap();
+    std::fs::write(
+        &bad,
+        "<html><body><script>console.error('boom')</script></body></html>",
+    )
+    .unwrap();
     let lines = load(browser, &bad, &tmp.path().join("bad.png"));
     assert!(lines.iter().any(|l| l.contains("boom")), "{lines:?}");
     for (name, dir) in [("run", &o.run), ("sweep", &o.sweep), ("sweep1", &o.sweep1)] {

@@ -129,9 +129,11 @@ pub fn write_run_outputs(
         })
     }))?;
     let cpu_window_s = settings.controller.costs.cpu_window.0 / crate::engine::SECOND;
-    let series = csv_bytes(runs.iter().enumerate().flat_map(|(i, r)| {
-        crate::metrics::series::series_rows(i as u32, r, cpu_window_s)
-    }))?;
+    let series = csv_bytes(
+        runs.iter()
+            .enumerate()
+            .flat_map(|(i, r)| crate::metrics::series::series_rows(i as u32, r, cpu_window_s)),
+    )?;
     write_atomically(
         &dir.join("summary.json"),
         serde_json::to_string_pretty(&doc)?.as_bytes(),

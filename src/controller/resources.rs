@@ -141,7 +141,12 @@ pub fn controller_series(
 /// The controller's CPU in millicores over sliding windows of `window` seconds, one per
 /// window end (window, window + 1, … seconds; one scaled figure when the run is shorter
 /// than a window): what `cpu_p95_millicores` and `cpu_peak_millicores` summarise.
-pub fn cpu_windows(base_millicores: f64, cpu_ms: &[f64], window: usize, seconds: usize) -> Vec<f64> {
+pub fn cpu_windows(
+    base_millicores: f64,
+    cpu_ms: &[f64],
+    window: usize,
+    seconds: usize,
+) -> Vec<f64> {
     let window = window.max(1);
     let mut windows = Vec::new();
     if seconds >= window {

@@ -50,7 +50,11 @@ pub fn series_rows(replication: u32, rec: &RunRecord, cpu_window_s: u64) -> Vec<
         seconds,
     );
     for (i, c) in cpu.iter().enumerate() {
-        let end = if seconds >= window { i + window } else { seconds };
+        let end = if seconds >= window {
+            i + window
+        } else {
+            seconds
+        };
         out.push(row(CPU_MILLICORES, "", end as f64, *c));
     }
     for (k, m) in res.memory_mib.iter().enumerate() {
@@ -58,7 +62,12 @@ pub fn series_rows(replication: u32, rec: &RunRecord, cpu_window_s: u64) -> Vec<
     }
     for (bucket, levels) in &rec.bucket_levels {
         for (k, v) in levels.iter().enumerate() {
-            out.push(row(TOKENS, bucket, (k as u64 * SECOND) as f64 / SECOND as f64, *v));
+            out.push(row(
+                TOKENS,
+                bucket,
+                (k as u64 * SECOND) as f64 / SECOND as f64,
+                *v,
+            ));
         }
     }
     out

@@ -20,7 +20,8 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-const STYLE: &str = "body{font-family:sans-serif;margin:2em auto;max-width:1000px;color:#222;padding:0 1em}\
+const STYLE: &str =
+    "body{font-family:sans-serif;margin:2em auto;max-width:1000px;color:#222;padding:0 1em}\
 h1{font-size:1.4em}h2{font-size:1.1em;margin-top:2em}\
 table{border-collapse:collapse;margin:1em 0;font-size:.9em}\
 th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left}\
@@ -37,7 +38,10 @@ pub fn render(r: &Report) -> String {
     h.push_str(&format!("<title>{}</title>\n", escape(&r.title)));
     h.push_str(&format!("<style>{STYLE}</style>\n</head>\n<body>\n"));
     h.push_str(&format!("<h1>{}</h1>\n", escape(&r.title)));
-    h.push_str(&format!("<p class=\"headline\">{}</p>\n", escape(&r.headline)));
+    h.push_str(&format!(
+        "<p class=\"headline\">{}</p>\n",
+        escape(&r.headline)
+    ));
     if !r.table.head.is_empty() {
         h.push_str("<table id=\"verdicts\">\n<thead><tr>");
         for c in &r.table.head {
@@ -49,7 +53,11 @@ pub fn render(r: &Report) -> String {
             for (i, c) in row.iter().enumerate() {
                 let class = if Some(i) == r.table.verdict_column {
                     escape(c)
-                } else if i > 0 && c.chars().next().is_some_and(|ch| ch.is_ascii_digit() || ch == '>' || ch == '-') {
+                } else if i > 0
+                    && c.chars()
+                        .next()
+                        .is_some_and(|ch| ch.is_ascii_digit() || ch == '>' || ch == '-')
+                {
                     "num".to_string()
                 } else {
                     String::new()

@@ -121,7 +121,10 @@ impl OutputKind for RunKind {
     }
     fn build(&self, dir: &Path) -> Result<Report, ReportError> {
         let t = RunTables::load(dir)?;
-        Ok(run_report(&t, figures::run::figures(&t).map_err(ReportError::Draw)?))
+        Ok(run_report(
+            &t,
+            figures::run::figures(&t).map_err(ReportError::Draw)?,
+        ))
     }
 }
 
@@ -227,14 +230,11 @@ pub struct Written {
 /// atomically; all bytes are made before the first file is written, so a failure to build
 /// leaves the directory as it was.
 pub fn write_report(dir: &Path, report: &Report) -> Result<Written, ReportError> {
-    let files: Vec<(PathBuf, Vec<u8>)> = [
-        &SvgExporter as &dyn Exporter,
-        &PngExporter,
-        &HtmlExporter,
-    ]
-    .iter()
-    .flat_map(|e| e.files(report))
-    .collect();
+    let files: Vec<(PathBuf, Vec<u8>)> =
+        [&SvgExporter as &dyn Exporter, &PngExporter, &HtmlExporter]
+            .iter()
+            .flat_map(|e| e.files(report))
+            .collect();
     if let Err(e) = tempfile::Builder::new()
         .prefix(".enisim-probe")
         .tempfile_in(dir)

@@ -30,8 +30,7 @@ pub struct CallRow {
 impl CallRow {
     /// A throttle answer (`RequestLimitExceeded`, `Throttling`…).
     pub fn throttled(&self) -> bool {
-        self.error.as_deref()
-            == Some(crate::aws::ErrorCode::RequestLimitExceeded.as_str())
+        self.error.as_deref() == Some(crate::aws::ErrorCode::RequestLimitExceeded.as_str())
     }
 }
 

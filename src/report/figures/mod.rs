@@ -70,14 +70,16 @@ pub fn render<P: Plot>(plot: &P) -> Result<Figure, String> {
     {
         let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
-        plot.draw(&root).map_err(|e| format!("{}: {e}", plot.name()))?;
+        plot.draw(&root)
+            .map_err(|e| format!("{}: {e}", plot.name()))?;
         root.present().map_err(|e| e.to_string())?;
     }
     let mut rgb = vec![0u8; (w * h * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
-        plot.draw(&root).map_err(|e| format!("{}: {e}", plot.name()))?;
+        plot.draw(&root)
+            .map_err(|e| format!("{}: {e}", plot.name()))?;
         root.present().map_err(|e| e.to_string())?;
     }
     Ok(Figure {
@@ -191,7 +193,9 @@ pub fn legend_line(color: RGBColor) -> impl Fn((i32, i32)) -> PathElement<(i32, 
 }
 
 /// A legend entry's marker: a filled box in `color`.
-pub fn legend_box<C: Color + Copy + 'static>(color: C) -> impl Fn((i32, i32)) -> Rectangle<(i32, i32)> {
+pub fn legend_box<C: Color + Copy + 'static>(
+    color: C,
+) -> impl Fn((i32, i32)) -> Rectangle<(i32, i32)> {
     move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.filled())
 }
 

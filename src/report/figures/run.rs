@@ -153,14 +153,18 @@ impl Plot for EniTimelines {
             .label_style((FONT, 12))
             .draw()?;
         // Alternate bands per NodeENI.
-        chart.draw_series(self.groups.iter().enumerate().filter(|(k, _)| k % 2 == 1).map(
-            |(_, (_, first, len))| {
-                Rectangle::new(
-                    [(0.0, *first as f64), (x_end, (*first + *len) as f64)],
-                    BLACK.mix(0.05).filled(),
-                )
-            },
-        ))?;
+        chart.draw_series(
+            self.groups
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| k % 2 == 1)
+                .map(|(_, (_, first, len))| {
+                    Rectangle::new(
+                        [(0.0, *first as f64), (x_end, (*first + *len) as f64)],
+                        BLACK.mix(0.05).filled(),
+                    )
+                }),
+        )?;
         let y = |i: usize| (i as f64 + 0.15, i as f64 + 0.85);
         chart
             .draw_series(self.bars.iter().enumerate().map(|(i, b)| {
@@ -190,10 +194,19 @@ impl Plot for EniTimelines {
             .label("never attached")
             .legend(legend_box(NEVER_ATTACHED.mix(0.6)));
         chart
-            .draw_series(self.bars.iter().enumerate().filter_map(|(i, b)| {
-                (b.churned)
-                    .then(|| Cross::new((b.gone_s.unwrap_or(self.end_s), i as f64 + 0.5), 4, BLACK.stroke_width(2)))
-            }))?
+            .draw_series(
+                self.bars
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, b)| b.churned)
+                    .map(|(i, b)| {
+                        Cross::new(
+                            (b.gone_s.unwrap_or(self.end_s), i as f64 + 0.5),
+                            4,
+                            BLACK.stroke_width(2),
+                        )
+                    }),
+            )?
             .label("churned: deleted after a failed attach")
             .legend(|(x, y)| Cross::new((x + 7, y), 4, BLACK.stroke_width(2)));
         draw_legend(&mut chart, SeriesLabelPosition::LowerRight)
@@ -407,7 +420,10 @@ impl Plot for Ec2Calls {
             let color = palette(i);
             chart
                 .draw_series(LineSeries::new(
-                    counts.iter().enumerate().map(|(k, n)| (k as f64 + 0.5, *n as f64)),
+                    counts
+                        .iter()
+                        .enumerate()
+                        .map(|(k, n)| (k as f64 + 0.5, *n as f64)),
                     color.stroke_width(2),
                 ))?
                 .label(action.clone())
@@ -419,7 +435,9 @@ impl Plot for Ec2Calls {
                     .iter()
                     .enumerate()
                     .filter(|(_, n)| **n > 0)
-                    .map(|(k, n)| Cross::new((k as f64 + 0.5, *n as f64), 5, CRITICAL.stroke_width(2))),
+                    .map(|(k, n)| {
+                        Cross::new((k as f64 + 0.5, *n as f64), 5, CRITICAL.stroke_width(2))
+                    }),
             )?
             .label("throttled attempts")
             .legend(|(x, y)| Cross::new((x + 7, y), 5, CRITICAL.stroke_width(2)));
@@ -510,7 +528,10 @@ impl Plot for BucketTokens {
         for (i, (bucket, levels)) in self.drawn.iter().enumerate() {
             let color = palette(i);
             chart
-                .draw_series(LineSeries::new(levels.iter().copied(), color.stroke_width(2)))?
+                .draw_series(LineSeries::new(
+                    levels.iter().copied(),
+                    color.stroke_width(2),
+                ))?
                 .label(bucket.clone())
                 .legend(legend_line(color));
         }
@@ -575,8 +596,22 @@ impl Plot for CpuMemory {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
         let (top, bottom) = root.split_vertically(320);
         for (area, points, lv, label, unit, title) in [
-            (&top, &self.cpu, &self.cpu_levels, "CPU (millicores)", "m", "Controller CPU, 10 s windows (replication 0)"),
-            (&bottom, &self.memory, &self.memory_levels, "memory (MiB)", "Mi", "Controller memory, working set (replication 0)"),
+            (
+                &top,
+                &self.cpu,
+                &self.cpu_levels,
+                "CPU (millicores)",
+                "m",
+                "Controller CPU, 10 s windows (replication 0)",
+            ),
+            (
+                &bottom,
+                &self.memory,
+                &self.memory_levels,
+                "memory (MiB)",
+                "Mi",
+                "Controller memory, working set (replication 0)",
+            ),
         ] {
             let max = points.iter().map(|p| p.1).fold(0.0, f64::max);
             let top_y = axis_top(max, &lv.iter().map(|l| l.value).collect::<Vec<_>>());
@@ -593,7 +628,10 @@ impl Plot for CpuMemory {
                 .label_style((FONT, 12))
                 .draw()?;
             chart
-                .draw_series(LineSeries::new(points.iter().copied(), palette(0).stroke_width(2)))?
+                .draw_series(LineSeries::new(
+                    points.iter().copied(),
+                    palette(0).stroke_width(2),
+                ))?
                 .label(label.to_string())
                 .legend(legend_line(palette(0)));
             draw_levels(&mut chart, (0.0, self.end_s), lv, unit)?;
@@ -655,8 +693,18 @@ impl Plot for Durations {
         let (left, right) = root.split_horizontally(480);
         let (left, right) = (left.margin(0, 0, 0, 0), right);
         for (area, xs, lv, title) in [
-            (&left, &self.creation, &self.creation_levels, "ENI creation time (NodeENI created -> ENI exists)"),
-            (&right, &self.attachment, &self.attachment_levels, "ENI attachment time (created -> attached)"),
+            (
+                &left,
+                &self.creation,
+                &self.creation_levels,
+                "ENI creation time (NodeENI created -> ENI exists)",
+            ),
+            (
+                &right,
+                &self.attachment,
+                &self.attachment_levels,
+                "ENI attachment time (created -> attached)",
+            ),
         ] {
             let max = xs.last().copied().unwrap_or(1.0);
             let x_top = axis_top(max, &lv.iter().map(|l| l.value).collect::<Vec<_>>());

@@ -12,6 +12,9 @@ use crate::sweep::{PointSummary, SweepResults};
 use plotters::coord::ranged1d::SegmentValue;
 use std::path::Path;
 
+/// A contour segment between grid corners (x, y), in the colour of the worse verdict.
+pub type Edge = ((usize, usize), (usize, usize), Verdict);
+
 /// One grid cell of a heatmap.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cell {
@@ -105,23 +108,29 @@ pub fn heatmaps(r: &SweepResults, summaries: &[PointSummary]) -> Vec<Heatmap> {
             })
             .collect()
     };
-    let map = |metric: Option<&str>, label: String, unit: String, threshold: Option<Threshold>| Heatmap {
-        metric: metric.map(String::from),
-        label,
-        unit,
-        x_key: axes[0].key.clone(),
-        x_values: axes[0].values.clone(),
-        y_key: axes[1].key.clone(),
-        y_values: axes[1].values.clone(),
-        cells: cells_for(metric),
-        threshold,
-        fixed: fixed.clone(),
-    };
+    let map =
+        |metric: Option<&str>, label: String, unit: String, threshold: Option<Threshold>| Heatmap {
+            metric: metric.map(String::from),
+            label,
+            unit,
+            x_key: axes[0].key.clone(),
+            x_values: axes[0].values.clone(),
+            y_key: axes[1].key.clone(),
+            y_values: axes[1].values.clone(),
+            cells: cells_for(metric),
+            threshold,
+            fixed: fixed.clone(),
+        };
     let mut out: Vec<Heatmap> = judged(r)
         .into_iter()
         .map(|(n, t)| map(Some(&n), t.label.clone(), t.unit.clone(), Some(t)))
         .collect();
-    out.push(map(None, "verdict (every threshold)".into(), String::new(), None));
+    out.push(map(
+        None,
+        "verdict (every threshold)".into(),
+        String::new(),
+        None,
+    ));
     out
 }
 
@@ -154,13 +163,23 @@ pub fn lines(r: &SweepResults, summaries: &[PointSummary]) -> Vec<Line> {
 
 /// A metric's file stem.
 fn stem(metric: Option<&str>) -> String {
-    metric.map(|m| format!("heatmap_{m}")).unwrap_or_else(|| "verdict_map".into())
+    metric
+        .map(|m| format!("heatmap_{m}"))
+        .unwrap_or_else(|| "verdict_map".into())
 }
 
 /// Light yellow → teal → dark blue, for t in [0, 1].
 pub fn ramp(t: f64) -> RGBColor {
-    let stops = [(255.0, 247.0, 188.0), (65.0, 182.0, 196.0), (37.0, 52.0, 148.0)];
-    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
+    let stops = [
+        (255.0, 247.0, 188.0),
+        (65.0, 182.0, 196.0),
+        (37.0, 52.0, 148.0),
+    ];
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let (a, b, u) = if t < 0.5 {
         (stops[0], stops[1], t * 2.0)
     } else {
@@ -190,12 +209,16 @@ impl Heatmap {
         if !c.mean.is_finite() {
             return RGBColor(200, 200, 200);
         }
-        ramp(if hi > lo { (c.mean - lo) / (hi - lo) } else { 0.5 })
+        ramp(if hi > lo {
+            (c.mean - lo) / (hi - lo)
+        } else {
+            0.5
+        })
     }
 
     /// Grid edges between two cells of different verdicts: ((x0, y0), (x1, y1), the worse
     /// verdict), in cell units.
-    pub fn contour_edges(&self) -> Vec<((usize, usize), (usize, usize), Verdict)> {
+    pub fn contour_edges(&self) -> Vec<Edge> {
         let at = |x: usize, y: usize| self.cells.iter().find(|c| c.x == x && c.y == y);
         let mut out = Vec::new();
         for c in &self.cells {
@@ -305,7 +328,11 @@ impl Plot for Heatmap {
         let mut y = 40;
         if self.metric.is_some() {
             let (lo, hi) = self.range();
-            side.draw(&Text::new(format!("mean ({})", self.unit), (10, y), style.clone()))?;
+            side.draw(&Text::new(
+                format!("mean ({})", self.unit),
+                (10, y),
+                style.clone(),
+            ))?;
             y += 18;
             for k in 0..=20 {
                 let t = 1.0 - k as f64 / 20.0;
@@ -320,8 +347,16 @@ impl Plot for Heatmap {
             side.draw(&Text::new("verdict changes:", (10, y), style.clone()))?;
             y += 18;
         }
-        for v in [Verdict::Acceptable, Verdict::Degraded, Verdict::Warning, Verdict::Critical] {
-            side.draw(&Rectangle::new([(10, y), (34, y + 10)], verdict_color(v).filled()))?;
+        for v in [
+            Verdict::Acceptable,
+            Verdict::Degraded,
+            Verdict::Warning,
+            Verdict::Critical,
+        ] {
+            side.draw(&Rectangle::new(
+                [(10, y), (34, y + 10)],
+                verdict_color(v).filled(),
+            ))?;
             side.draw(&Text::new(v.as_str(), (40, y), style.clone()))?;
             y += 18;
         }
@@ -346,14 +381,24 @@ impl Plot for Line {
     }
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
         let numeric: Option<Vec<f64>> = self.values.iter().map(|v| v.parse().ok()).collect();
-        let xs: Vec<f64> = numeric.unwrap_or_else(|| (0..self.values.len()).map(|i| i as f64).collect());
+        let xs: Vec<f64> =
+            numeric.unwrap_or_else(|| (0..self.values.len()).map(|i| i as f64).collect());
         let (x0, x1) = (
             xs.iter().copied().fold(f64::INFINITY, f64::min),
             xs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
         );
-        let (x0, x1) = if x1 > x0 { (x0, x1) } else { (x0 - 1.0, x0 + 1.0) };
+        let (x0, x1) = if x1 > x0 {
+            (x0, x1)
+        } else {
+            (x0 - 1.0, x0 + 1.0)
+        };
         let lv = self.threshold.as_ref().map(levels).unwrap_or_default();
-        let max = self.points.iter().map(|p| p.2).filter(|v| v.is_finite()).fold(0.0, f64::max);
+        let max = self
+            .points
+            .iter()
+            .map(|p| p.2)
+            .filter(|v| v.is_finite())
+            .fold(0.0, f64::max);
         let top = axis_top(max, &lv.iter().map(|l| l.value).collect::<Vec<_>>());
         let mut chart = ChartBuilder::on(root)
             .caption(plain(&self.title()), (FONT, 18))
@@ -375,7 +420,10 @@ impl Plot for Line {
             .filter(|p| p.1.is_finite())
             .collect();
         chart
-            .draw_series(std::iter::once(Polygon::new(band, palette(0).mix(0.25).filled())))?
+            .draw_series(std::iter::once(Polygon::new(
+                band,
+                palette(0).mix(0.25).filled(),
+            )))?
             .label("95 % confidence band")
             .legend(legend_box(palette(0).mix(0.25)));
         chart
@@ -441,10 +489,17 @@ pub fn report(dir: &Path) -> Result<Report, ReportError> {
             grid.join(" × ")
         ),
         table: Table {
-            head: ["metric", "threshold", "points acceptable", "degraded", "warning", "critical"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            head: [
+                "metric",
+                "threshold",
+                "points acceptable",
+                "degraded",
+                "warning",
+                "critical",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
             rows,
             verdict_column: None,
         },
@@ -468,14 +523,20 @@ fn check_parquet(path: &Path, points: usize) -> Result<(), ReportError> {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
-    let df = ParquetReader::new(file)
-        .finish()
-        .map_err(|e| bad(format!("not a readable Parquet table (truncated or another file): {e}")))?;
+    let df = ParquetReader::new(file).finish().map_err(|e| {
+        bad(format!(
+            "not a readable Parquet table (truncated or another file): {e}"
+        ))
+    })?;
     if df.height() != points || df.column("point").is_err() {
         return Err(bad(format!(
             "{} rows{}, but the sweep's journal has {points} grid points: written by another sweep",
             df.height(),
-            if df.column("point").is_err() { " and no column `point`" } else { "" }
+            if df.column("point").is_err() {
+                " and no column `point`"
+            } else {
+                ""
+            }
         )));
     }
     Ok(())
