@@ -3,6 +3,8 @@
 //! exit 2 and nothing written, and every report loaded in headless Chromium.
 
 use assert_cmd::Command;
+use enisim::metrics::thresholds::Verdict;
+use enisim::report::figures::recommend::{Margins, RecommendationDoc};
 use enisim::report::figures::run::{BucketTokens, CpuMemory, Ec2Calls, EniTimelines, CREATING};
 use enisim::report::figures::sweep::{heatmaps, lines};
 use enisim::report::run_dir::RunTables;
@@ -19,6 +21,7 @@ struct Outputs {
     run_stdout: String,
     sweep: PathBuf,
     sweep1: PathBuf,
+    rec: PathBuf,
 }
 
 /// One run, one two-axis sweep and one one-axis sweep, each with --report (small, fixed seeds).
@@ -69,7 +72,21 @@ fn outputs() -> &'static Outputs {
             let o = c.output().unwrap();
             assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         }
+        let rec = tmp.path().join("rec");
+        let o = enisim()
+            .args(["recommend", "-q", "--report", "--from"])
+            .arg(&sweep)
+            .arg("--out")
+            .arg(&rec)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.code().is_some_and(|c| c <= 1),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         Outputs {
+            rec,
             run_stdout: String::from_utf8(out.stdout).unwrap(),
             run,
             sweep,
@@ -263,6 +280,42 @@ fn sweep_heatmaps_have_one_cell_per_grid_point() {
     check_figures(&o.sweep1, judged);
 }
 
+#[test]
+fn recommend_figures_mark_the_chosen_point_and_every_margin() {
+    let o = outputs();
+    check_figures(&o.rec, 2);
+    let doc = RecommendationDoc::load(&o.rec).unwrap();
+    let r = enisim::sweep::runner::load_results(&o.sweep).unwrap();
+    let summaries = r.summaries();
+    let chosen = enisim::recommend::choose(&r.def, &summaries, 0.02);
+    assert_eq!(doc.chosen, chosen);
+    let nearest = enisim::recommend::advice::diagnose(&r, &summaries).map(|d| d.nearest);
+    assert_eq!(doc.marked, chosen.or(nearest));
+    let marked = doc.marked.expect("a point to mark");
+    // One margin per judged threshold, each the point's own upper bound.
+    assert_eq!(doc.margins.len(), r.def.thresholds.judged().count());
+    let at = summaries.iter().find(|s| s.point == marked).unwrap();
+    for m in &doc.margins {
+        assert_eq!(
+            m.high,
+            at.get(&r.def, &m.metric).unwrap().high(),
+            "{}",
+            m.metric
+        );
+        assert_eq!(
+            Margins::percent(m) >= 0.0,
+            m.verdict == Verdict::Acceptable || m.high <= m.limit
+        );
+    }
+    // The verdict map has every grid point, the marked one among them.
+    let map = doc.verdict_map();
+    assert_eq!(map.cells.len(), 6);
+    assert!(map.cells.iter().any(|c| c.point == marked));
+    for c in &map.cells {
+        assert_eq!(c.verdict, summaries[c.point].worst);
+    }
+}
+
 // ---- bad input -------------------------------------------------------------------------
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -328,6 +381,14 @@ fn bad_input_exits_2_with_the_path_and_writes_nothing() {
     )
     .unwrap();
     refused(&sweep, &["summary.parquet", "another sweep"]);
+    // A recommendation.json from something else.
+    let rec = tmp.path().join("rec");
+    copy_dir(&o.rec, &rec);
+    std::fs::write(rec.join("recommendation.json"), "{\"format\": \"x\"}").unwrap();
+    refused(
+        &rec,
+        &["recommendation.json", "not the recommendation.json"],
+    );
     // An output that cannot be written: a file where figures/ goes.
     let blocked = tmp.path().join("blocked");
     copy_dir(&o.run, &blocked);
@@ -425,7 +486,12 @@ fn every_report_loads_in_chromium_without_a_console_error() {
     .unwrap();
     let lines = load(browser, &bad, &tmp.path().join("bad.png"));
     assert!(lines.iter().any(|l| l.contains("boom")), "{lines:?}");
-    for (name, dir) in [("run", &o.run), ("sweep", &o.sweep), ("sweep1", &o.sweep1)] {
+    for (name, dir) in [
+        ("run", &o.run),
+        ("sweep", &o.sweep),
+        ("sweep1", &o.sweep1),
+        ("recommend", &o.rec),
+    ] {
         let shot = tmp.path().join(format!("{name}.png"));
         let console = load(browser, &dir.join("report.html"), &shot);
         assert!(console.is_empty(), "{name}: {console:?}");

@@ -14,7 +14,12 @@ use std::process::ExitCode;
 
 /// The files of one recommendation, replaced together: a run writes those it produces and
 /// removes the others, so nothing of an earlier recommendation is left beside it.
-pub const OUTPUTS: [&str; 3] = ["values.yaml", "deployment-patch.yaml", "recommendation.md"];
+pub const OUTPUTS: [&str; 4] = [
+    "values.yaml",
+    "deployment-patch.yaml",
+    "recommendation.md",
+    "recommendation.json",
+];
 
 #[derive(clap::Args, Debug)]
 pub struct RecommendArgs {
@@ -27,8 +32,9 @@ pub struct RecommendArgs {
     pub from: Option<PathBuf>,
     #[command(flatten)]
     pub sweep: SweepSpecArgs,
-    /// Where values.yaml, deployment-patch.yaml (when needed), recommendation.md and the
-    /// sweep (OUT/sweep, when recommend runs it) go. The three files are replaced as a
+    /// Where values.yaml, deployment-patch.yaml (when needed), recommendation.md,
+    /// recommendation.json (what `enisim report` draws) and the
+    /// sweep (OUT/sweep, when recommend runs it) go. The four files are replaced as a
     /// set. One sweep per directory: another definition needs --overwrite or another --out.
     #[arg(
         long,
@@ -48,6 +54,10 @@ pub struct RecommendArgs {
     /// Headroom over the predicted CPU and memory for resources (0.3 = 30 %).
     #[arg(long, default_value_t = 0.3)]
     pub headroom: f64,
+    /// Also render --out to report.html with its figures (`enisim report`): the chosen
+    /// point on the verdict map and each threshold's margin.
+    #[arg(long)]
+    pub report: bool,
 }
 
 /// The controller and scenario of settings, for comparing two of them.
@@ -378,6 +388,9 @@ pub fn run(a: RecommendArgs) -> anyhow::Result<ExitCode> {
         files.push(("deployment-patch.yaml", p));
     }
     files.push(("recommendation.md", report.clone()));
+    // What `enisim report` draws: every point's verdict, the chosen point, its margins.
+    let doc = crate::report::figures::recommend::RecommendationDoc::new(&rec, &results.summaries());
+    files.push(("recommendation.json", doc.to_json()));
     let removed = write_set(&a.out, &files)?;
     print!("{report}");
     let written: Vec<&str> = files.iter().map(|(n, _)| *n).collect();
@@ -387,6 +400,9 @@ pub fn run(a: RecommendArgs) -> anyhow::Result<ExitCode> {
             "removed {} of an earlier recommendation there (this one does not produce them)",
             removed.join(", ")
         );
+    }
+    if a.report {
+        super::report::render(&a.out)?;
     }
     Ok(if rec.chosen.is_some() {
         ExitCode::SUCCESS

@@ -74,7 +74,7 @@ pub trait OutputKind: Sync {
 }
 
 /// Every kind `report` knows, most specific first.
-pub static KINDS: &[&dyn OutputKind] = &[&RunKind, &SweepKind];
+pub static KINDS: &[&dyn OutputKind] = &[&RunKind, &RecommendKind, &SweepKind];
 
 /// The kind of output `dir` holds.
 pub fn kind_of(dir: &Path) -> Result<&'static dyn OutputKind, ReportError> {
@@ -165,6 +165,23 @@ impl OutputKind for SweepKind {
     }
     fn build(&self, dir: &Path) -> Result<Report, ReportError> {
         figures::sweep::report(dir)
+    }
+}
+
+struct RecommendKind;
+
+impl OutputKind for RecommendKind {
+    fn name(&self) -> &'static str {
+        "recommend"
+    }
+    fn files(&self) -> &'static str {
+        "recommendation.json"
+    }
+    fn detect(&self, dir: &Path) -> bool {
+        dir.join(figures::recommend::RECOMMENDATION_JSON).is_file()
+    }
+    fn build(&self, dir: &Path) -> Result<Report, ReportError> {
+        figures::recommend::report(dir)
     }
 }
 

@@ -38,8 +38,10 @@ pub struct Heatmap {
     pub y_values: Vec<String>,
     pub cells: Vec<Cell>,
     pub threshold: Option<Threshold>,
-    /// Axes beyond the second, held at their first value.
+    /// Axes beyond the second, held at one value each.
     pub fixed: Vec<String>,
+    /// A grid point to mark (the recommended one).
+    pub marked: Option<usize>,
 }
 
 /// A metric along one axis: mean and 95 % band per value.
@@ -120,6 +122,7 @@ pub fn heatmaps(r: &SweepResults, summaries: &[PointSummary]) -> Vec<Heatmap> {
             cells: cells_for(metric),
             threshold,
             fixed: fixed.clone(),
+            marked: None,
         };
     let mut out: Vec<Heatmap> = judged(r)
         .into_iter()
@@ -323,6 +326,26 @@ impl Plot for Heatmap {
                 verdict_color(v).stroke_width(3),
             )
         }))?;
+        if let Some(c) = self
+            .marked
+            .and_then(|p| self.cells.iter().find(|c| c.point == p))
+        {
+            chart
+                .draw_series(std::iter::once(Circle::new(
+                    (SegmentValue::CenterOf(c.x), SegmentValue::CenterOf(c.y)),
+                    9,
+                    BLACK.stroke_width(3),
+                )))?
+                .label("recommended")
+                .legend(|(x, y)| Circle::new((x + 7, y), 5, BLACK.stroke_width(2)));
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK.mix(0.4))
+                .label_font((FONT, 13))
+                .draw()?;
+        }
         // Key: the colour ramp (or the verdicts) and the contour colours.
         let style = (FONT, 12).into_font();
         let mut y = 40;
