@@ -286,10 +286,11 @@ impl Plot for Heatmap {
             .margin(10)
             .x_label_area_size(44)
             .y_label_area_size(60)
-            // A segmented 0..n has n + 1 segments: one per value is 0..n − 1.
+            // A segmented 0..n has n + 1 segments: one per value is 0..n − 1 (a one-value
+            // axis keeps an empty second segment, as 0..0 would have no width).
             .build_cartesian_2d(
-                (0..nx.saturating_sub(1)).into_segmented(),
-                (0..ny.saturating_sub(1)).into_segmented(),
+                (0..nx.saturating_sub(1).max(1)).into_segmented(),
+                (0..ny.saturating_sub(1).max(1)).into_segmented(),
             )?;
         chart
             .configure_mesh()
