@@ -35,7 +35,7 @@ impl Default for Options {
 }
 
 /// A threshold at a point: the upper 95 % bound against the acceptable limit.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Margin {
     pub metric: String,
     pub label: String,

@@ -16,35 +16,6 @@ use std::path::Path;
 pub const RECOMMENDATION_JSON: &str = "recommendation.json";
 pub const FORMAT: &str = "enisim-recommendation/1";
 
-/// A threshold at the marked point.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MarginDoc {
-    pub metric: String,
-    pub label: String,
-    pub unit: String,
-    pub mean: f64,
-    /// The upper 95 % bound, judged against `limit`.
-    pub high: f64,
-    pub limit: f64,
-    pub verdict: Verdict,
-    pub censored: bool,
-}
-
-impl From<&Margin> for MarginDoc {
-    fn from(m: &Margin) -> Self {
-        MarginDoc {
-            metric: m.metric.clone(),
-            label: m.label.clone(),
-            unit: m.unit.clone(),
-            mean: m.mean,
-            high: m.high,
-            limit: m.limit,
-            verdict: m.verdict,
-            censored: m.censored,
-        }
-    }
-}
-
 /// recommendation.json.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -62,7 +33,7 @@ pub struct RecommendationDoc {
     pub marked: Option<usize>,
     /// `key=value …` of the marked point.
     pub marked_values: String,
-    pub margins: Vec<MarginDoc>,
+    pub margins: Vec<Margin>,
 }
 
 impl RecommendationDoc {
@@ -70,11 +41,11 @@ impl RecommendationDoc {
         let chosen = rec.chosen.as_ref().map(|c| c.point);
         let marked = chosen.or(rec.diagnosis.as_ref().map(|d| d.nearest));
         let margins = match (&rec.chosen, marked) {
-            (Some(c), _) => c.margins.iter().map(MarginDoc::from).collect(),
+            (Some(c), _) => c.margins.clone(),
             (None, Some(p)) => summaries
                 .iter()
                 .find(|s| s.point == p)
-                .map(|s| margins(&rec.def, s).iter().map(MarginDoc::from).collect())
+                .map(|s| margins(&rec.def, s))
                 .unwrap_or_default(),
             (None, None) => Vec::new(),
         };
@@ -179,13 +150,13 @@ impl RecommendationDoc {
 /// Each threshold's margin at the marked point, as a share of its limit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Margins {
-    pub margins: Vec<MarginDoc>,
+    pub margins: Vec<Margin>,
     pub at: String,
 }
 
 impl Margins {
     /// (limit − upper bound) / limit, in %: positive when met.
-    pub fn percent(m: &MarginDoc) -> f64 {
+    pub fn percent(m: &Margin) -> f64 {
         if m.limit.abs() < 1e-12 {
             -100.0 * (m.high - m.limit)
         } else {

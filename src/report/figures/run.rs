@@ -32,6 +32,29 @@ fn end_of(t: &RunTables) -> f64 {
     t.end_s.get(SHOWN as usize).copied().unwrap_or(1.0).max(1.0)
 }
 
+/// A chart over the run's time (0 to `end_s` seconds) with counts or levels up to `y_top`.
+fn time_chart<'a, DB: DrawingBackend + 'a>(
+    area: &'a DrawingArea<DB, Shift>,
+    title: &str,
+    end_s: f64,
+    y_top: f64,
+    y_desc: &str,
+) -> Result<Chart2d<'a, DB>, DrawingAreaErrorKind<DB::ErrorType>> {
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, (FONT, 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0f64..end_s, 0f64..y_top)?;
+    chart
+        .configure_mesh()
+        .x_desc("time since the run started (s)")
+        .y_desc(y_desc)
+        .label_style((FONT, 12))
+        .draw()?;
+    Ok(chart)
+}
+
 // ---- ENI timelines ---------------------------------------------------------------------
 
 /// One ENI: requested → created → attached.
@@ -306,18 +329,13 @@ impl Plot for WorkersQueue {
             .chain(&self.queue)
             .map(|p| p.1)
             .fold(self.workers as f64, f64::max);
-        let mut chart = ChartBuilder::on(root)
-            .caption("Workers busy and queue depth (replication 0)", (FONT, 20))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0f64..self.end_s, 0f64..max * 1.15 + 0.5)?;
-        chart
-            .configure_mesh()
-            .x_desc("time since the run started (s)")
-            .y_desc("count")
-            .label_style((FONT, 12))
-            .draw()?;
+        let mut chart = time_chart(
+            root,
+            "Workers busy and queue depth (replication 0)",
+            self.end_s,
+            max * 1.15 + 0.5,
+            "count",
+        )?;
         chart
             .draw_series(LineSeries::new(
                 step_points(&self.busy, self.end_s),
@@ -404,18 +422,13 @@ impl Plot for Ec2Calls {
             .max()
             .unwrap_or(1)
             .max(1) as f64;
-        let mut chart = ChartBuilder::on(root)
-            .caption("EC2 attempts per second (replication 0)", (FONT, 20))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0f64..self.end_s, 0f64..max * 1.1)?;
-        chart
-            .configure_mesh()
-            .x_desc("time since the run started (s)")
-            .y_desc("attempts per second")
-            .label_style((FONT, 12))
-            .draw()?;
+        let mut chart = time_chart(
+            root,
+            "EC2 attempts per second (replication 0)",
+            self.end_s,
+            max * 1.1,
+            "attempts per second",
+        )?;
         for (i, (action, counts)) in self.per_second.iter().enumerate() {
             let color = palette(i);
             chart
@@ -513,18 +526,13 @@ impl Plot for BucketTokens {
             .flatten()
             .map(|p| p.1)
             .fold(1.0, f64::max);
-        let mut chart = ChartBuilder::on(root)
-            .caption("EC2 bucket tokens (replication 0)", (FONT, 20))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0f64..self.end_s, 0f64..max * 1.1)?;
-        chart
-            .configure_mesh()
-            .x_desc("time since the run started (s)")
-            .y_desc("tokens")
-            .label_style((FONT, 12))
-            .draw()?;
+        let mut chart = time_chart(
+            root,
+            "EC2 bucket tokens (replication 0)",
+            self.end_s,
+            max * 1.1,
+            "tokens",
+        )?;
         for (i, (bucket, levels)) in self.drawn.iter().enumerate() {
             let color = palette(i);
             chart
