@@ -36,7 +36,11 @@ fn the_table_and_report_do_not_depend_on_the_thread_count() {
         ..SynthOptions::default()
     };
     let rep = synth(&example_workload(30_000, 3), &opts, &trail).expect("synth");
-    assert!(rep.files.len() >= 8, "{} files: too few to spread", rep.files.len());
+    assert!(
+        rep.files.len() >= 8,
+        "{} files: too few to spread",
+        rep.files.len()
+    );
     // A copy of one delivery file (every record a duplicate), the fixtures' other shapes and
     // their bad records and broken files.
     std::fs::copy(&rep.files[1], trail.join("copy-of-second.json.gz")).expect("copy");
@@ -47,8 +51,14 @@ fn the_table_and_report_do_not_depend_on_the_thread_count() {
     };
 
     let one = ingest_on(1, &paths, &opts);
-    assert!(one.report.duplicates > 0, "the copied file's records are duplicates");
-    assert!(one.report.issues_total() > 3, "bad input beyond the listed issues");
+    assert!(
+        one.report.duplicates > 0,
+        "the copied file's records are duplicates"
+    );
+    assert!(
+        one.report.issues_total() > 3,
+        "bad input beyond the listed issues"
+    );
     let reference = parquet_bytes(&one, dir.path(), "1.parquet");
     let report = format!("{:?}", one.report);
     for threads in [2, 3, 7] {

@@ -112,7 +112,9 @@ fn bench_ingest(records: usize, keep: Option<&std::path::Path>) -> anyhow::Resul
     let mut tables = Vec::new();
     let all = rayon::current_num_threads();
     for threads in [1, all] {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()?;
         let mut last = None;
         let secs = best_of(3, || {
             last = Some(pool.install(|| ingest(&paths, &ingest_opts)));
@@ -131,6 +133,9 @@ fn bench_ingest(records: usize, keep: Option<&std::path::Path>) -> anyhow::Resul
         );
     }
     let same = tables.windows(2).all(|w| w[0].equals_missing(&w[1]));
-    anyhow::ensure!(same, "ingest on several threads made another table than on one");
+    anyhow::ensure!(
+        same,
+        "ingest on several threads made another table than on one"
+    );
     Ok(())
 }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use polars::prelude::DataFrame;
@@ -387,7 +387,7 @@ struct FilePart {
 /// Reads one file as [`ingest`] does: bad records and (unless `strict`) an unreadable file
 /// are noted in the part's report; `Err` is what stops the whole ingest.
 fn read_part(
-    path: &PathBuf,
+    path: &Path,
     file_idx: u32,
     opts: &IngestOptions,
     scratch: &mut Scratch,
@@ -421,7 +421,7 @@ fn read_part(
             Err(error) => {
                 report.bad_records += 1;
                 let at = Location {
-                    path: path.clone(),
+                    path: path.to_path_buf(),
                     record: Some(idx),
                     line,
                 };
@@ -460,7 +460,7 @@ fn read_part(
             note(
                 &mut report,
                 IngestIssue {
-                    path: path.clone(),
+                    path: path.to_path_buf(),
                     record,
                     line,
                     message: e.detail(),
