@@ -17,6 +17,7 @@ pub mod plausible;
 pub mod recommend;
 pub mod report;
 pub mod scenario;
+pub mod sensitivity;
 pub mod sweep;
 pub mod textbook;
 pub mod trace;
