@@ -49,7 +49,10 @@ fn a_parameter_made_dominant_ranks_first_and_one_the_burst_never_calls_moves_not
     .expect("analyse");
     assert_eq!(s.factors[0].name, "ec2.latency.DescribeSubnets.median_ms");
     assert_eq!(s.factors[0].top_metric, "eni_creation_p95_s");
-    assert!(s.factors[0].flips_verdict, "20 s describes breach the creation threshold");
+    assert!(
+        s.factors[0].flips_verdict,
+        "20 s describes breach the creation threshold"
+    );
     assert_eq!(
         s.by_metric["eni_creation_p95_s"][0],
         "ec2.latency.DescribeSubnets.median_ms"
@@ -128,7 +131,12 @@ fn the_switches_are_ranked_with_the_ranges_and_say_whether_they_flip() {
     }
     for f in &s.factors {
         assert_eq!(f.kind, "switch");
-        assert_eq!(f.points.len(), 1, "{}: one alternative besides the base", f.name);
+        assert_eq!(
+            f.points.len(),
+            1,
+            "{}: one alternative besides the base",
+            f.name
+        );
     }
     // The self-trigger loop is what keeps workers busy in v1.3.8 (reference §11.1): turning
     // it off moves full reconciliation or creation.
@@ -174,7 +182,10 @@ fn the_json_is_the_same_on_one_thread_and_on_three() {
 #[test]
 fn bad_input_exits_2_and_says_why() {
     let cases: [(&[&str], &str); 3] = [
-        (&["--only", "ec2.nothing"], "no registered parameter starts with ec2.nothing"),
+        (
+            &["--only", "ec2.nothing"],
+            "no registered parameter starts with ec2.nothing",
+        ),
         (&["--replications", "1"], "at least 2 replications"),
         (&["no-such-scenario"], "no-such-scenario"),
     ];
@@ -195,7 +206,13 @@ fn out_writes_the_table_and_the_json() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("sens");
     let o = enisim()
-        .args(["sensitivity", "--replications", "2", "--only", "controller.costs.memory_base"])
+        .args([
+            "sensitivity",
+            "--replications",
+            "2",
+            "--only",
+            "controller.costs.memory_base",
+        ])
         .arg("--out")
         .arg(&out)
         .output()

@@ -198,7 +198,10 @@ pub fn analyse(
     let registry = Registry::of(model, settings);
     let chosen = selected(&registry, opts)?;
     let workers = settings.controller.env.max_concurrent_reconciles;
-    let total = 1 + chosen.iter().map(|p| points_of(p).len() as u64).sum::<u64>();
+    let total = 1 + chosen
+        .iter()
+        .map(|p| points_of(p).len() as u64)
+        .sum::<u64>();
     let mut done = 0u64;
     let mut simulate = |s: &Settings, m: &Model| -> Result<Summary, SensitivityError> {
         let runs = replicate(s, m, opts.seed, opts.replications, &|| {})?;
@@ -271,10 +274,15 @@ fn factor(p: &ParamSpec, base: &Point, points: Vec<Point>, metrics: &[MetricInfo
     let mut flips = points.iter().any(|q| q.worst != base.worst);
     for m in metrics {
         let all = std::iter::once(base).chain(&points);
-        let values: Vec<f64> = all.clone().filter_map(|q| q.means.get(&m.name).copied()).collect();
+        let values: Vec<f64> = all
+            .clone()
+            .filter_map(|q| q.means.get(&m.name).copied())
+            .collect();
         let (min, max) = values
             .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
+                (lo.min(x), hi.max(x))
+            });
         if !min.is_finite() || !max.is_finite() {
             continue;
         }
@@ -283,7 +291,9 @@ fn factor(p: &ParamSpec, base: &Point, points: Vec<Point>, metrics: &[MetricInfo
         } else {
             0.0
         };
-        let mut verdicts: Vec<Verdict> = all.filter_map(|q| q.verdicts.get(&m.name).copied()).collect();
+        let mut verdicts: Vec<Verdict> = all
+            .filter_map(|q| q.verdicts.get(&m.name).copied())
+            .collect();
         verdicts.sort();
         verdicts.dedup();
         if verdicts.len() > 1 {

@@ -93,9 +93,8 @@ pub fn to_text(s: &Sensitivity) -> String {
     let ranges = s.factors.iter().filter(|f| f.kind == "range").count();
     let switches = s.factors.len() - ranges;
     let mut out = format!(
-        "sensitivity of {}: {} assumption{} ({ranges} range{}, {switches} switch{}), one at a time; \
-         each end of a range and each alternative of a switch runs the base's {} replications \
-         (seed {}, common random numbers): {} runs\n",
+        "sensitivity of {}: {} assumption{} ({ranges} range{}, {switches} switch{}), one at a time\n\
+         {} replications per point (seed {}, the base's seeds at every point): {} runs\n",
         s.scenario,
         s.factors.len(),
         if s.factors.len() == 1 { "" } else { "s" },
@@ -139,7 +138,7 @@ pub fn to_text(s: &Sensitivity) -> String {
         "rank".to_string(),
         "parameter".into(),
         "plausible (base)".into(),
-        "moves most (swing over the range, share of the acceptable threshold)".into(),
+        "moves most (swing over the range, share of threshold)".into(),
         "verdicts it flips".into(),
     ];
     let mut width = [0usize; 5];
@@ -177,6 +176,8 @@ pub fn to_text(s: &Sensitivity) -> String {
             .filter_map(|n| {
                 let f = s.factors.iter().find(|f| &f.name == n)?;
                 let w = f.swings.get(&m.name)?;
+                // Under half a per cent of the threshold prints as 0 %: not worth a name.
+                (w.share_of_threshold >= 0.005).then_some(())?;
                 Some(format!("{n} ({:.0} %)", 100.0 * w.share_of_threshold))
             })
             .collect();
