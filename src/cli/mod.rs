@@ -10,6 +10,7 @@ mod progress;
 mod recommend;
 mod run;
 mod scenarios;
+mod sensitivity;
 mod sweep;
 mod trace;
 
@@ -52,6 +53,10 @@ pub enum Command {
     /// Compare two `run --out` (or two sweep) directories metric by metric: B − A with its
     /// 95 % Welch interval, and whether it is a regression beyond --tolerance.
     Compare(compare::CompareArgs),
+    /// Move every assumption of the model over its plausible range (models/), one at a
+    /// time with common random numbers, and rank them by their effect on each metric and
+    /// verdict: what a small real run must measure first.
+    Sensitivity(Box<sensitivity::SensitivityArgs>),
 }
 
 /// An error that is the user's input, not the tool: exit status 2.
@@ -81,6 +86,7 @@ pub fn main() -> ExitCode {
         Command::Sweep(args) => sweep::run(*args),
         Command::Recommend(args) => recommend::run(*args),
         Command::Compare(args) => compare::run(args),
+        Command::Sensitivity(args) => sensitivity::run(*args),
     };
     match result {
         Ok(code) => code,
