@@ -342,7 +342,7 @@ mod tests {
     }
 
     #[test]
-    fn plausible_entries_are_checked_by_name_and_range() {
+    fn plausible_entries_are_checked_by_name_and_shape() {
         let p = Ec2Profile::embedded();
         assert!(p
             .plausible
@@ -356,8 +356,8 @@ mod tests {
         );
         assert_eq!(e.line, Some(text.lines().count()), "{e}");
         let text =
-            format!("{EMBEDDED}  ec2.latency.CreateTags.median_ms: {{ range: [1, 2], why: x }}\n");
-        assert!(err(&text).message.contains("outside"), "{}", err(&text));
+            format!("{EMBEDDED}  ec2.latency.CreateTags.median_ms: {{ range: [2, 1], why: x }}\n");
+        assert!(err(&text).message.contains("low ≤ high"), "{}", err(&text));
     }
 
     #[test]
