@@ -6,15 +6,18 @@
 
 pub mod atomic;
 pub mod aws;
+pub mod calibrate;
 pub mod cli;
 pub mod controller;
 pub mod engine;
 pub mod input;
 pub mod kube;
 pub mod metrics;
+pub mod plausible;
 pub mod recommend;
 pub mod report;
 pub mod scenario;
+pub mod sensitivity;
 pub mod sweep;
 pub mod textbook;
 pub mod trace;

@@ -7,6 +7,7 @@ pub mod bucket;
 pub mod error;
 pub mod ids;
 pub mod instance_types;
+pub mod named;
 pub mod profile;
 pub mod sdk;
 pub mod server;

@@ -5,6 +5,7 @@ use super::action::{Action, Category};
 use super::bucket::RefillMode;
 use crate::engine::Distribution;
 use crate::input::{parse_yaml, read_text, InputError};
+use crate::plausible::{validate_section, PlausibleSection};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -127,6 +128,11 @@ pub struct Ec2Profile {
     pub faults: Faults,
     #[serde(default)]
     pub background: Vec<Tenant>,
+    /// How far each assumed value could plausibly be from the truth, and why, keyed by
+    /// the names of `aws::named` (`ec2.latency.<Action>.median_ms`, …): calibration's
+    /// bounds and priors, sensitivity's ranges.
+    #[serde(default, skip_serializing_if = "PlausibleSection::is_empty")]
+    pub plausible: PlausibleSection,
 }
 
 impl Faults {
@@ -184,6 +190,7 @@ impl Ec2Profile {
         let p: Ec2Profile = parse_yaml(file, text)?;
         p.validate()
             .map_err(|(key, msg)| InputError::for_yaml_key(file, text, &key, msg))?;
+        validate_section(file, text, &p.plausible, |n| p.named(n))?;
         Ok(p)
     }
 
@@ -332,6 +339,25 @@ mod tests {
             Some("throttling.actions.AttachNetworkInterface.refill_per_s")
         );
         assert!(e.line.is_some());
+    }
+
+    #[test]
+    fn plausible_entries_are_checked_by_name_and_shape() {
+        let p = Ec2Profile::embedded();
+        assert!(p
+            .plausible
+            .contains_key("ec2.latency.CreateNetworkInterface.median_ms"));
+        let text =
+            format!("{EMBEDDED}  ec2.latency.Bogus.median_ms: {{ range: [1, 2], why: x }}\n");
+        let e = err(&text);
+        assert_eq!(
+            e.key.as_deref(),
+            Some("plausible.ec2.latency.Bogus.median_ms")
+        );
+        assert_eq!(e.line, Some(text.lines().count()), "{e}");
+        let text =
+            format!("{EMBEDDED}  ec2.latency.CreateTags.median_ms: {{ range: [2, 1], why: x }}\n");
+        assert!(err(&text).message.contains("low ≤ high"), "{}", err(&text));
     }
 
     #[test]

@@ -14,6 +14,13 @@ pub struct BenchArgs {
     /// Burst replications to time.
     #[arg(long, default_value_t = 200)]
     pub runs: u64,
+    /// Records of the synthetic CloudTrail trail whose ingest is timed (0: skip).
+    #[arg(long, default_value_t = 200_000)]
+    pub ingest_records: usize,
+    /// Write that trail here and keep it (for `/usr/bin/time trace ingest DIR`); by default
+    /// it lives in a temporary directory.
+    #[arg(long, value_name = "DIR")]
+    pub keep_trail: Option<std::path::PathBuf>,
 }
 
 fn best_of<T>(n: usize, mut f: impl FnMut() -> T) -> f64 {
@@ -75,5 +82,60 @@ pub fn run(args: BenchArgs) -> anyhow::Result<std::process::ExitCode> {
             runs as f64 / secs
         );
     }
+    if args.ingest_records > 0 {
+        progress.message(format!("synthetic trail, {} records", args.ingest_records));
+        bench_ingest(args.ingest_records, args.keep_trail.as_deref())?;
+    }
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// `trace ingest` of a synthetic trail (the example workload as S3 delivery files), on one
+/// thread and on all of them, best of 3; the two tables must be equal.
+fn bench_ingest(records: usize, keep: Option<&std::path::Path>) -> anyhow::Result<()> {
+    use crate::trace::{example_workload, ingest, synth, IngestOptions, SynthOptions};
+    let temp;
+    let dir = match keep {
+        Some(d) => d.to_path_buf(),
+        None => {
+            temp = tempfile::tempdir()?;
+            temp.path().join("trail")
+        }
+    };
+    let opts = SynthOptions {
+        seed: 1,
+        ..SynthOptions::default()
+    };
+    let rep = synth(&example_workload(records, 1), &opts, &dir)
+        .map_err(|e| anyhow::anyhow!("writing the synthetic trail to {}: {e}", dir.display()))?;
+    let paths = [dir.clone()];
+    let ingest_opts = IngestOptions::default();
+    let mut tables = Vec::new();
+    let all = rayon::current_num_threads();
+    for threads in [1, all] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()?;
+        let mut last = None;
+        let secs = best_of(3, || {
+            last = Some(pool.install(|| ingest(&paths, &ingest_opts)));
+        });
+        let table = last
+            .expect("best_of runs at least once")
+            .map_err(|e| anyhow::anyhow!("ingesting {}: {e}", dir.display()))?
+            .df;
+        let height = table.height();
+        tables.push(table);
+        println!(
+            "trace ingest, {records} records in {} files, {threads} thread{}: {:>7.0} k records/s",
+            rep.files.len(),
+            if threads == 1 { "" } else { "s" },
+            height as f64 / secs / 1e3
+        );
+    }
+    let same = tables.windows(2).all(|w| w[0].equals_missing(&w[1]));
+    anyhow::ensure!(
+        same,
+        "ingest on several threads made another table than on one"
+    );
+    Ok(())
 }

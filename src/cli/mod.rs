@@ -11,6 +11,7 @@ mod recommend;
 mod report;
 mod run;
 mod scenarios;
+mod sensitivity;
 mod sweep;
 mod trace;
 
@@ -53,9 +54,13 @@ pub enum Command {
     /// Compare two `run --out` (or two sweep) directories metric by metric: B − A with its
     /// 95 % Welch interval, and whether it is a regression beyond --tolerance.
     Compare(compare::CompareArgs),
-    /// Render an output directory (`run --out`, `sweep`) to DIR/report.html — one
+    /// Render an output directory (`run --out`, `sweep`, `recommend`) to DIR/report.html — one
     /// self-contained file — with every figure as SVG and PNG under DIR/figures.
     Report(report::ReportArgs),
+    /// Move every assumption of the model over its plausible range (models/), one at a
+    /// time with common random numbers, and rank them by their effect on each metric and
+    /// verdict: what a small real run must measure first.
+    Sensitivity(Box<sensitivity::SensitivityArgs>),
 }
 
 /// An error that is the user's input, not the tool: exit status 2.
@@ -85,7 +90,11 @@ pub fn main() -> ExitCode {
         Command::Sweep(args) => sweep::run(*args),
         Command::Recommend(args) => recommend::run(*args),
         Command::Compare(args) => compare::run(args),
+<<<<<<< HEAD
         Command::Report(args) => report::run(args),
+=======
+        Command::Sensitivity(args) => sensitivity::run(*args),
+>>>>>>> main
     };
     match result {
         Ok(code) => code,

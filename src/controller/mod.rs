@@ -6,6 +6,7 @@ pub mod circuit_breaker;
 pub mod cleanup;
 pub mod cluster;
 pub mod ec2;
+pub mod named;
 pub mod profile;
 pub mod reconcile;
 pub mod recorder;

@@ -7,6 +7,7 @@ use crate::aws::{RetryMode, SdkJitter};
 use crate::engine::time::{format_go_duration, parse_go_duration};
 use crate::engine::{Distribution, Nanos};
 use crate::input::{parse_yaml, read_text, InputError};
+use crate::plausible::{validate_section, PlausibleSection};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::path::Path;
 
@@ -152,6 +153,9 @@ pub struct ControllerProfile {
     /// Per-operation costs for CPU and memory (see `resources`).
     pub costs: Costs,
     pub eni_manager: EniManagerCosts,
+    /// Plausible ranges of the assumed values, keyed by `controller::named` names.
+    #[serde(default, skip_serializing_if = "PlausibleSection::is_empty")]
+    pub plausible: PlausibleSection,
 }
 
 /// What the controller process spends per operation (all assumptions, each with the
@@ -238,6 +242,7 @@ impl ControllerProfile {
         let p: ControllerProfile = parse_yaml(file, text)?;
         p.validate()
             .map_err(|(k, m)| InputError::for_yaml_key(file, text, &k, m))?;
+        validate_section(file, text, &p.plausible, |n| p.named(n))?;
         Ok(p)
     }
 

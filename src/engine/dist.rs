@@ -258,6 +258,106 @@ impl Distribution {
     }
 }
 
+/// Scaling and the median, for calibration and sensitivity: a parameter named
+/// `….median_ms` moves a distribution by scaling it, which keeps its shape (a lognormal's
+/// p99/median ratio, a mixture's weights and the ratios between its parts).
+impl Distribution {
+    /// The distribution of `factor · X`.
+    pub fn scaled(&self, factor: f64) -> Distribution {
+        match self {
+            Distribution::Fixed { ms } => Distribution::Fixed { ms: ms * factor },
+            Distribution::Exponential { mean_ms } => Distribution::Exponential {
+                mean_ms: mean_ms * factor,
+            },
+            Distribution::Uniform { min_ms, max_ms } => Distribution::Uniform {
+                min_ms: min_ms * factor,
+                max_ms: max_ms * factor,
+            },
+            Distribution::Lognormal { median_ms, p99_ms } => Distribution::Lognormal {
+                median_ms: median_ms * factor,
+                p99_ms: p99_ms * factor,
+            },
+            Distribution::Mixture(parts) => Distribution::Mixture(
+                parts
+                    .iter()
+                    .map(|p| MixtureComponent {
+                        weight: p.weight,
+                        dist: p.dist.scaled(factor),
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    /// P(X ≤ x), x in milliseconds.
+    pub fn cdf_ms(&self, x: f64) -> f64 {
+        match self {
+            Distribution::Fixed { ms } => f64::from(u8::from(x >= *ms)),
+            Distribution::Exponential { mean_ms } => {
+                if x <= 0.0 {
+                    0.0
+                } else {
+                    1.0 - (-x / mean_ms).exp()
+                }
+            }
+            Distribution::Uniform { min_ms, max_ms } => {
+                if max_ms <= min_ms {
+                    f64::from(u8::from(x >= *min_ms))
+                } else {
+                    ((x - min_ms) / (max_ms - min_ms)).clamp(0.0, 1.0)
+                }
+            }
+            Distribution::Lognormal { median_ms, p99_ms } => {
+                if x <= 0.0 {
+                    return 0.0;
+                }
+                let sigma = (p99_ms / median_ms).ln() / Z99;
+                if sigma <= 0.0 {
+                    return f64::from(u8::from(x >= *median_ms));
+                }
+                let z = (x / median_ms).ln() / sigma;
+                0.5 * statrs::function::erf::erfc(-z / std::f64::consts::SQRT_2)
+            }
+            Distribution::Mixture(parts) => {
+                let total: f64 = parts.iter().map(|p| p.weight).sum();
+                parts
+                    .iter()
+                    .map(|p| p.weight / total * p.dist.cdf_ms(x))
+                    .sum()
+            }
+        }
+    }
+
+    /// The median in milliseconds (closed form, or by bisection for a mixture).
+    pub fn median_ms(&self) -> f64 {
+        match self {
+            Distribution::Fixed { ms } => *ms,
+            Distribution::Exponential { mean_ms } => mean_ms * std::f64::consts::LN_2,
+            Distribution::Uniform { min_ms, max_ms } => (min_ms + max_ms) / 2.0,
+            Distribution::Lognormal { median_ms, .. } => *median_ms,
+            Distribution::Mixture(parts) => {
+                let mut hi = parts
+                    .iter()
+                    .map(|p| p.dist.mean_ms().max(p.dist.median_ms()))
+                    .fold(1.0, f64::max);
+                while self.cdf_ms(hi) < 0.5 {
+                    hi *= 2.0;
+                }
+                let mut lo = 0.0;
+                for _ in 0..200 {
+                    let mid = 0.5 * (lo + hi);
+                    if self.cdf_ms(mid) < 0.5 {
+                        lo = mid;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                hi
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,6 +411,46 @@ mod tests {
         let p99 = xs[99_000] as f64 / 1e6;
         assert!((median - 150.0).abs() / 150.0 < 0.03, "median {median}");
         assert!((p99 - 2000.0).abs() / 2000.0 < 0.06, "p99 {p99}");
+    }
+
+    #[test]
+    fn scaling_moves_the_median_and_keeps_the_shape() {
+        let mix = Distribution::Mixture(vec![
+            MixtureComponent {
+                weight: 0.97,
+                dist: Distribution::Lognormal {
+                    median_ms: 3000.0,
+                    p99_ms: 8000.0,
+                },
+            },
+            MixtureComponent {
+                weight: 0.03,
+                dist: Distribution::Uniform {
+                    min_ms: 20000.0,
+                    max_ms: 120000.0,
+                },
+            },
+        ]);
+        let m = mix.median_ms();
+        // The 3 % tail lies above every point of interest: the median solves
+        // 0.97·Φ(ln(m/3000)/σ) = 0.5.
+        assert!(m > 3000.0 && m < 3200.0, "{m}");
+        assert!((mix.cdf_ms(m) - 0.5).abs() < 1e-9);
+        let s = mix.scaled(2.0);
+        assert!((s.median_ms() / m - 2.0).abs() < 1e-9);
+        assert!((s.mean_ms() / mix.mean_ms() - 2.0).abs() < 1e-9);
+        let ln = Distribution::Lognormal {
+            median_ms: 150.0,
+            p99_ms: 2000.0,
+        };
+        assert!((ln.cdf_ms(2000.0) - 0.99).abs() < 1e-9);
+        assert_eq!(
+            ln.scaled(3.0),
+            Distribution::Lognormal {
+                median_ms: 450.0,
+                p99_ms: 6000.0
+            }
+        );
     }
 
     #[test]

@@ -2,9 +2,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use polars::prelude::DataFrame;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use super::caller::CallerRules;
@@ -307,95 +309,49 @@ pub fn ingest_with_progress(
         ..IngestProgress::default()
     };
     progress(&prog);
+    // Files are parsed on all of rayon's threads, a batch at a time, each into a store of its
+    // own; the stores are appended in file order, so the table is the one a single thread
+    // makes (the same codes, rows and report), whatever the thread count. A batch bounds the
+    // memory held by parsed-but-unappended files.
     let mut store = Store::default();
-    let mut scratch = Scratch::default();
-    for (fi, path) in files.iter().enumerate() {
-        let file_idx = u32::try_from(fi).map_err(|_| TraceError::BadOption {
-            name: "paths",
-            detail: "more than 2^32 files".into(),
-        })?;
-        let note = |report: &mut IngestReport, issue: IngestIssue| {
-            *report.issue_counts.entry(issue.reason.clone()).or_default() += 1;
-            if report.issues.len() < opts.max_issues {
-                report.issues.push(issue);
-            }
-        };
-        let mut sink = |idx: u64,
-                        line: Option<u64>,
-                        r: Result<TraceRecord, RecordError>|
-         -> Result<(), TraceError> {
-            report.records_read += 1;
-            match r {
-                Ok(rec) if rec.insight => {
-                    report.insight_skipped += 1;
-                    Ok(())
-                }
-                Ok(rec) => {
-                    if rec.is_ec2() {
-                        store.push(file_idx, idx, &rec);
-                    } else {
-                        report.non_ec2_skipped += 1;
-                    }
-                    Ok(())
-                }
-                Err(error) => {
-                    report.bad_records += 1;
-                    let at = Location {
-                        path: path.clone(),
-                        record: Some(idx),
-                        line,
-                    };
-                    if opts.strict {
-                        return Err(TraceError::BadRecord { at, error });
-                    }
-                    note(
-                        &mut report,
-                        IngestIssue {
-                            path: at.path,
-                            record: at.record,
-                            line: at.line,
-                            message: format!("bad record skipped: {error}"),
-                            reason: error.reason(),
-                        },
-                    );
-                    Ok(())
-                }
-            }
-        };
-        match read_file(path, opts.format, &mut sink, &mut scratch) {
-            Ok(out) => {
-                report.files_read += 1;
-                if let Some(f) = out.format {
-                    *report.files_by_format.entry(f.to_string()).or_default() += 1;
-                }
-                report.warnings.extend(out.warnings);
-            }
-            Err(e) => {
-                if opts.strict || matches!(e, TraceError::BadRecord { .. }) {
-                    return Err(e);
-                }
-                report.files_read += 1;
-                report.files_failed += 1;
-                let (record, line) = e.location().map_or((None, None), |l| (l.record, l.line));
-                note(
-                    &mut report,
-                    IngestIssue {
-                        path: path.clone(),
-                        record,
-                        line,
-                        message: e.detail(),
-                        reason: e.reason(),
-                    },
-                );
-            }
+    let batch = 4 * rayon::current_num_threads().max(1);
+    let indexed: Vec<(u32, &PathBuf)> = files
+        .iter()
+        .enumerate()
+        .map(|(fi, p)| {
+            u32::try_from(fi)
+                .map(|i| (i, p))
+                .map_err(|_| TraceError::BadOption {
+                    name: "paths",
+                    detail: "more than 2^32 files".into(),
+                })
+        })
+        .collect::<Result<_, _>>()?;
+    // One read buffer per thread, reused from file to file (growing a fresh one costs).
+    let scratches: Vec<Mutex<Scratch>> = (0..rayon::current_num_threads().max(1))
+        .map(|_| Mutex::new(Scratch::default()))
+        .collect();
+    for chunk in indexed.chunks(batch) {
+        let parts: Vec<Result<FilePart, TraceError>> = chunk
+            .par_iter()
+            .map(|&(fi, path)| {
+                let slot = rayon::current_thread_index().unwrap_or(0) % scratches.len();
+                let mut scratch = scratches[slot].lock().unwrap_or_else(|e| e.into_inner());
+                read_part(path, fi, opts, &mut scratch)
+            })
+            .collect();
+        for part in parts {
+            let part = part?;
+            store.append(part.store);
+            report.absorb(part.report, opts.max_issues);
+            prog.files_done += 1;
+            prog.bytes_done += sizes[part.file as usize];
+            prog.records = report.records_read;
+            progress(&prog);
         }
-        prog.files_done += 1;
-        prog.bytes_done += sizes[fi];
-        prog.records = report.records_read;
-        progress(&prog);
     }
-    // The read buffer (up to one file's content) is not needed to build the table.
-    drop(scratch);
+    // The read buffers (up to one file's content each) are not needed to build the table.
+    drop(scratches);
     report.files = files;
     let out = store.finish(&FinishOptions {
         rules: &opts.caller_rules,
@@ -419,4 +375,124 @@ pub fn ingest_with_progress(
         })
         .collect();
     Ok(Ingested { df: out.df, report })
+}
+
+/// One file read into a store of its own, with the part of the report it makes.
+struct FilePart {
+    file: u32,
+    store: Store,
+    report: IngestReport,
+}
+
+/// Reads one file as [`ingest`] does: bad records and (unless `strict`) an unreadable file
+/// are noted in the part's report; `Err` is what stops the whole ingest.
+fn read_part(
+    path: &Path,
+    file_idx: u32,
+    opts: &IngestOptions,
+    scratch: &mut Scratch,
+) -> Result<FilePart, TraceError> {
+    let mut store = Store::default();
+    let mut report = IngestReport::default();
+    let note = |report: &mut IngestReport, issue: IngestIssue| {
+        *report.issue_counts.entry(issue.reason.clone()).or_default() += 1;
+        if report.issues.len() < opts.max_issues {
+            report.issues.push(issue);
+        }
+    };
+    let mut sink = |idx: u64,
+                    line: Option<u64>,
+                    r: Result<TraceRecord, RecordError>|
+     -> Result<(), TraceError> {
+        report.records_read += 1;
+        match r {
+            Ok(rec) if rec.insight => {
+                report.insight_skipped += 1;
+                Ok(())
+            }
+            Ok(rec) => {
+                if rec.is_ec2() {
+                    store.push(file_idx, idx, &rec);
+                } else {
+                    report.non_ec2_skipped += 1;
+                }
+                Ok(())
+            }
+            Err(error) => {
+                report.bad_records += 1;
+                let at = Location {
+                    path: path.to_path_buf(),
+                    record: Some(idx),
+                    line,
+                };
+                if opts.strict {
+                    return Err(TraceError::BadRecord { at, error });
+                }
+                note(
+                    &mut report,
+                    IngestIssue {
+                        path: at.path,
+                        record: at.record,
+                        line: at.line,
+                        message: format!("bad record skipped: {error}"),
+                        reason: error.reason(),
+                    },
+                );
+                Ok(())
+            }
+        }
+    };
+    match read_file(path, opts.format, &mut sink, scratch) {
+        Ok(out) => {
+            report.files_read += 1;
+            if let Some(f) = out.format {
+                *report.files_by_format.entry(f.to_string()).or_default() += 1;
+            }
+            report.warnings.extend(out.warnings);
+        }
+        Err(e) => {
+            if opts.strict || matches!(e, TraceError::BadRecord { .. }) {
+                return Err(e);
+            }
+            report.files_read += 1;
+            report.files_failed += 1;
+            let (record, line) = e.location().map_or((None, None), |l| (l.record, l.line));
+            note(
+                &mut report,
+                IngestIssue {
+                    path: path.to_path_buf(),
+                    record,
+                    line,
+                    message: e.detail(),
+                    reason: e.reason(),
+                },
+            );
+        }
+    }
+    Ok(FilePart {
+        file: file_idx,
+        store,
+        report,
+    })
+}
+
+impl IngestReport {
+    /// Adds one file's part of the report (read after every file before it).
+    fn absorb(&mut self, part: IngestReport, max_issues: usize) {
+        self.files_read += part.files_read;
+        self.files_failed += part.files_failed;
+        for (f, n) in part.files_by_format {
+            *self.files_by_format.entry(f).or_default() += n;
+        }
+        self.records_read += part.records_read;
+        self.non_ec2_skipped += part.non_ec2_skipped;
+        self.insight_skipped += part.insight_skipped;
+        self.bad_records += part.bad_records;
+        let room = max_issues.saturating_sub(self.issues.len());
+        self.issues.extend(part.issues.into_iter().take(room));
+        for (reason, n) in part.issue_counts {
+            *self.issue_counts.entry(reason).or_default() += n;
+        }
+        self.warnings.extend(part.warnings);
+    }
 }

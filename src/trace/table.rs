@@ -48,6 +48,15 @@ pub const COLUMNS: [&str; 24] = [
 
 pub(crate) const NONE: u32 = u32::MAX;
 
+/// `code` through `map` (`NONE` stays `NONE`).
+fn remapped(map: &[u32], code: u32) -> u32 {
+    if code == NONE {
+        NONE
+    } else {
+        map.get(code as usize).copied().unwrap_or(NONE)
+    }
+}
+
 /// Interned strings; code = position. The strings live in one arena (a few large
 /// allocations instead of one per string, so memory is returned when the table is built).
 #[derive(Default)]
@@ -102,6 +111,13 @@ impl Interner {
         self.spans.len()
     }
 
+    /// Interns every string of `self`, in code order, into `to`: the code in `to` of each
+    /// code of `self`. Strings new to `to` get codes in the order `self` first saw them,
+    /// which is the order row-by-row pushing would have given them.
+    fn remap_into(&self, to: &mut Interner) -> Vec<u32> {
+        self.iter().map(|s| to.intern(s)).collect()
+    }
+
     fn iter(&self) -> impl Iterator<Item = &str> + '_ {
         (0..self.spans.len()).map(|c| self.get(c as u32).unwrap_or(""))
     }
@@ -115,6 +131,15 @@ pub(crate) struct CatCol {
 }
 
 impl CatCol {
+    /// Appends `other`'s codes, re-interned into this column's dictionary; returns the
+    /// remap (other's code → this column's code).
+    fn append(&mut self, other: CatCol) -> Vec<u32> {
+        let map = other.dict.remap_into(&mut self.dict);
+        self.codes
+            .extend(other.codes.into_iter().map(|c| remapped(&map, c)));
+        map
+    }
+
     fn push(&mut self, s: Option<&str>) {
         // Consecutive records often repeat a value (region, account, caller): skip the hash.
         let c = match (s, self.codes.last()) {
@@ -153,6 +178,18 @@ fn hash128(s: &str) -> u128 {
 }
 
 impl IdCol {
+    /// Appends `other`'s rows, which start at row `base` here.
+    fn append(&mut self, base: u32, other: IdCol) {
+        let map = other.odd_strs.remap_into(&mut self.odd_strs);
+        self.keys.extend(other.keys);
+        self.odd.extend(
+            other
+                .odd
+                .into_iter()
+                .map(|(r, c)| (base + r, remapped(&map, c))),
+        );
+    }
+
     fn push(&mut self, row: u32, s: Option<&str>) {
         match s {
             Some(s) => match canonical_uuid(s) {
@@ -220,6 +257,75 @@ pub(crate) struct Store {
 impl Store {
     pub(crate) fn len(&self) -> usize {
         self.time.len()
+    }
+
+    /// Appends `other`'s rows after this store's, as if they had been pushed here one by one
+    /// (the same interned codes, in the same order): files parsed on several threads into
+    /// stores of their own, appended in file order, give the table a single thread gives.
+    pub(crate) fn append(&mut self, other: Store) {
+        let base = u32::try_from(self.len()).unwrap_or(NONE - 1);
+        let Store {
+            time,
+            file,
+            record,
+            event,
+            request,
+            action,
+            region,
+            account,
+            principal,
+            user_agent,
+            error_code,
+            eni,
+            eni_set,
+            instance,
+            subnet,
+            attachment,
+            device,
+            retry_key,
+            links,
+            marked,
+            tags,
+            tag_dicts,
+        } = other;
+        self.time.extend(time);
+        self.file.extend(file);
+        self.record.extend(record);
+        self.event.append(base, event);
+        self.request.append(base, request);
+        self.action.append(action);
+        self.region.append(region);
+        self.account.append(account);
+        self.principal.append(principal);
+        self.user_agent.append(user_agent);
+        self.error_code.append(error_code);
+        // Links intern into the attachment and ENI dictionaries too (after the row's own
+        // values, as `push` does), so the remaps come from the appended dictionaries.
+        let eni_map = self.eni.append(eni);
+        self.eni_set.append(eni_set);
+        self.instance.append(instance);
+        self.subnet.append(subnet);
+        let att_map = self.attachment.append(attachment);
+        self.device.extend(device);
+        self.retry_key.extend(retry_key);
+        self.links.extend(
+            links
+                .into_iter()
+                .map(|(r, a, e)| (base + r, att_map[a as usize], eni_map[e as usize])),
+        );
+        self.marked.extend(marked.into_iter().map(|r| base + r));
+        let maps: Vec<Vec<u32>> = tag_dicts
+            .iter()
+            .zip(&mut self.tag_dicts)
+            .map(|(from, to)| from.remap_into(to))
+            .collect();
+        self.tags.extend(tags.into_iter().map(|(r, codes)| {
+            let mut out = [NONE; 3];
+            for ((o, c), m) in out.iter_mut().zip(codes).zip(&maps) {
+                *o = remapped(m, c);
+            }
+            (base + r, out)
+        }));
     }
 
     pub(crate) fn push(&mut self, file: u32, record: u64, r: &TraceRecord) {
