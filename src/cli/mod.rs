@@ -90,11 +90,8 @@ pub fn main() -> ExitCode {
         Command::Sweep(args) => sweep::run(*args),
         Command::Recommend(args) => recommend::run(*args),
         Command::Compare(args) => compare::run(args),
-<<<<<<< HEAD
         Command::Report(args) => report::run(args),
-=======
         Command::Sensitivity(args) => sensitivity::run(*args),
->>>>>>> main
     };
     match result {
         Ok(code) => code,
