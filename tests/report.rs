@@ -22,6 +22,7 @@ struct Outputs {
     sweep: PathBuf,
     sweep1: PathBuf,
     rec: PathBuf,
+    sens: PathBuf,
 }
 
 /// One run, one two-axis sweep and one one-axis sweep, each with --report (small, fixed seeds).
@@ -85,8 +86,28 @@ fn outputs() -> &'static Outputs {
             "{}",
             String::from_utf8_lossy(&o.stderr)
         );
+        let sens = tmp.path().join("sens");
+        let o = enisim()
+            .args([
+                "sensitivity",
+                "--replications",
+                "2",
+                "--only",
+                "ec2.latency.AttachNetworkInterface",
+                "--only",
+                "ec2.bucket.AttachNetworkInterface",
+                "--only",
+                "controller.costs.memory_base_mib",
+                "--report",
+                "--out",
+            ])
+            .arg(&sens)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         Outputs {
             rec,
+            sens,
             run_stdout: String::from_utf8(out.stdout).unwrap(),
             run,
             sweep,
@@ -318,6 +339,64 @@ fn recommend_figures_mark_the_chosen_point_and_every_margin() {
 
 // ---- bad input -------------------------------------------------------------------------
 
+#[test]
+fn sensitivity_figures_hold_the_ranking_and_one_tornado_per_moved_metric() {
+    let o = outputs();
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(o.sens.join("sensitivity.json")).unwrap())
+            .unwrap();
+    let factors = doc["factors"].as_array().unwrap();
+    assert_eq!(
+        factors.len(),
+        5,
+        "2 Attach latencies, 2 Attach bucket values, 1 memory cost"
+    );
+    let moved: Vec<String> = doc["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap().to_string())
+        .filter(|m| {
+            factors
+                .iter()
+                .any(|f| f["swings"][m]["share_of_threshold"].as_f64().unwrap_or(0.0) > 0.0)
+        })
+        .collect();
+    assert!(!moved.is_empty());
+    check_figures(&o.sens, 1 + moved.len());
+    let bars = |name: &str| {
+        let svg =
+            std::fs::read_to_string(o.sens.join("figures").join(format!("{name}.svg"))).unwrap();
+        count_fill(&svg, enisim::report::figures::CRITICAL)
+            + count_fill(&svg, enisim::report::figures::PALETTE[0])
+    };
+    // One bar per assumption in the ranking, red exactly where it flips a verdict.
+    assert_eq!(bars("sensitivity_ranking"), factors.len());
+    let svg = std::fs::read_to_string(o.sens.join("figures/sensitivity_ranking.svg")).unwrap();
+    let flips = factors
+        .iter()
+        .filter(|f| f["flips_verdict"] == true)
+        .count();
+    assert_eq!(count_fill(&svg, enisim::report::figures::CRITICAL), flips);
+    // Each tornado: one bar per assumption that moves the metric.
+    for m in &moved {
+        let n = factors
+            .iter()
+            .filter(|f| f["swings"][m]["share_of_threshold"].as_f64().unwrap_or(0.0) > 0.0)
+            .count();
+        assert_eq!(bars(&format!("tornado_{m}")), n, "{m}");
+    }
+    let html = std::fs::read_to_string(o.sens.join("report.html")).unwrap();
+    assert_eq!(html.matches("<svg").count(), 1 + moved.len());
+    // A foreign sensitivity.json is refused with its path, nothing written.
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("sensitivity.json"), "{\"factors\": 3}").unwrap();
+    refused(
+        tmp.path(),
+        &["sensitivity.json", "not the sensitivity.json"],
+    );
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
@@ -491,6 +570,7 @@ fn every_report_loads_in_chromium_without_a_console_error() {
         ("sweep", &o.sweep),
         ("sweep1", &o.sweep1),
         ("recommend", &o.rec),
+        ("sensitivity", &o.sens),
     ] {
         let shot = tmp.path().join(format!("{name}.png"));
         let console = load(browser, &dir.join("report.html"), &shot);

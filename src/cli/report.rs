@@ -1,4 +1,4 @@
-//! `enisim report DIR`, and `--report` of run and sweep: the output directory rendered to
+//! `enisim report DIR`, and `--report` of run, sweep, recommend and sensitivity: the output directory rendered to
 //! DIR/report.html with its figures under DIR/figures (`report::render`).
 
 use super::BadInput;
@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
 pub struct ReportArgs {
-    /// An output directory of `enisim run --out` or `enisim sweep`.
+    /// An output directory of `enisim run --out`, `sweep`, `recommend` or `sensitivity --out`.
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
 }

@@ -33,6 +33,9 @@ pub struct SensitivityArgs {
     /// Write sensitivity.json and sensitivity.txt here.
     #[arg(short = 'o', long, value_name = "DIR", alias = "output")]
     pub out: Option<PathBuf>,
+    /// Also render --out to report.html: the ranking and a tornado per metric (`enisim report`).
+    #[arg(long, requires = "out")]
+    pub report: bool,
 }
 
 pub fn run(args: SensitivityArgs) -> anyhow::Result<ExitCode> {
@@ -71,6 +74,9 @@ pub fn run(args: SensitivityArgs) -> anyhow::Result<ExitCode> {
     match args.format {
         Format::Table => print!("{text}"),
         Format::Json => println!("{json}"),
+    }
+    if let (true, Some(dir)) = (args.report, &args.out) {
+        super::report::render(dir)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -74,7 +74,7 @@ pub trait OutputKind: Sync {
 }
 
 /// Every kind `report` knows, most specific first.
-pub static KINDS: &[&dyn OutputKind] = &[&RunKind, &RecommendKind, &SweepKind];
+pub static KINDS: &[&dyn OutputKind] = &[&RunKind, &RecommendKind, &SweepKind, &SensitivityKind];
 
 /// The kind of output `dir` holds.
 pub fn kind_of(dir: &Path) -> Result<&'static dyn OutputKind, ReportError> {
@@ -182,6 +182,23 @@ impl OutputKind for RecommendKind {
     }
     fn build(&self, dir: &Path) -> Result<Report, ReportError> {
         figures::recommend::report(dir)
+    }
+}
+
+struct SensitivityKind;
+
+impl OutputKind for SensitivityKind {
+    fn name(&self) -> &'static str {
+        "sensitivity"
+    }
+    fn files(&self) -> &'static str {
+        "sensitivity.json"
+    }
+    fn detect(&self, dir: &Path) -> bool {
+        dir.join(figures::sensitivity::SENSITIVITY_JSON).is_file()
+    }
+    fn build(&self, dir: &Path) -> Result<Report, ReportError> {
+        figures::sensitivity::report(dir)
     }
 }
 

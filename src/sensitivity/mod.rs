@@ -130,6 +130,8 @@ pub struct Sensitivity {
     /// Per metric, the parameter names by their swing on it, largest first (those that
     /// move it at all).
     pub by_metric: BTreeMap<String, Vec<String>>,
+    /// The thresholds the verdicts were judged against.
+    pub thresholds: Thresholds,
 }
 
 /// A value as the report prints it: numbers to 4 significant digits (a scaled mixture's
@@ -265,6 +267,7 @@ pub fn analyse(
         base,
         factors,
         by_metric,
+        thresholds: thresholds.clone(),
     })
 }
 

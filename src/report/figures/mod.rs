@@ -6,6 +6,7 @@
 
 pub mod recommend;
 pub mod run;
+pub mod sensitivity;
 pub mod sweep;
 
 use plotters::coord::Shift;
