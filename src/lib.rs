@@ -18,3 +18,4 @@ pub mod scenario;
 pub mod sweep;
 pub mod textbook;
 pub mod trace;
+pub mod workload;

@@ -34,6 +34,7 @@ pub use source::{
     parse_document, parse_document_with_limit, DocumentOutcome, TraceFormat, SLURP_LIMIT,
 };
 pub use stats::{stats, ActionStats, GapKind, GapStats, StatsTable};
+pub(crate) use stats::{str_col, StrCol, NULL as NULL_CODE};
 pub use synth::{
     example_workload, synth, SynthCall, SynthOptions, SynthReport, DEFAULT_USER_AGENT,
     LEGACY_USER_AGENT,
