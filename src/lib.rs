@@ -13,6 +13,7 @@ pub mod input;
 pub mod kube;
 pub mod metrics;
 pub mod recommend;
+pub mod replay;
 pub mod report;
 pub mod scenario;
 pub mod sweep;

@@ -10,6 +10,7 @@ pub mod instance_types;
 pub mod profile;
 pub mod sdk;
 pub mod server;
+pub mod tenants;
 
 pub use action::Action;
 pub use error::{ApiError, ErrorCode};

@@ -127,6 +127,10 @@ pub struct Ec2Profile {
     pub faults: Faults,
     #[serde(default)]
     pub background: Vec<Tenant>,
+    /// Other tenants' calls as a recording showed them (set by `enisim replay`, never read
+    /// from a file): each at its time, on its action's bucket.
+    #[serde(skip)]
+    pub recorded_tenants: Option<std::sync::Arc<super::tenants::RecordedTenants>>,
 }
 
 impl Faults {

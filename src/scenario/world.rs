@@ -738,8 +738,12 @@ impl World {
                 )
             })
             .collect();
+        let tenant_calls = srv.tenant_calls();
+        let tenant_names = srv.tenant_names().to_vec();
         drop(srv);
         RunRecord {
+            tenant_calls,
+            tenant_names,
             seed,
             metrics,
             actions,

@@ -19,7 +19,9 @@ mod table;
 mod time;
 
 pub mod from_run;
-pub use from_run::{synth_calls, synth_calls_with_enis};
+pub use from_run::{
+    synth_calls, synth_calls_with_enis, synth_run, synth_tenant_calls, VPC_CNI_USER_AGENT,
+};
 
 pub use caller::{
     CallerField, CallerRule, CallerRules, Pattern, CLASS_CONTROLLER, CLASS_OTHER, CLASS_VPC_CNI,
