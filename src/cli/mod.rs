@@ -8,6 +8,7 @@ mod model_args;
 mod output;
 mod progress;
 mod recommend;
+mod replay;
 mod run;
 mod scenarios;
 mod sweep;
@@ -52,6 +53,10 @@ pub enum Command {
     /// Compare two `run --out` (or two sweep) directories metric by metric: B − A with its
     /// 95 % Welch interval, and whether it is a regression beyond --tolerance.
     Compare(compare::CompareArgs),
+    /// Replay a recorded trail: its NodeENI workload and other tenants' calls as recorded,
+    /// the controller simulated anew; validated against the recording at its settings, a
+    /// counterfactual with --set/--values/--tenants-scale.
+    Replay(Box<replay::ReplayArgs>),
 }
 
 /// An error that is the user's input, not the tool: exit status 2.
@@ -81,6 +86,7 @@ pub fn main() -> ExitCode {
         Command::Sweep(args) => sweep::run(*args),
         Command::Recommend(args) => recommend::run(*args),
         Command::Compare(args) => compare::run(args),
+        Command::Replay(args) => replay::run(*args),
     };
     match result {
         Ok(code) => code,

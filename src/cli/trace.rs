@@ -101,7 +101,7 @@ fn classify(e: TraceError) -> anyhow::Error {
     }
 }
 
-fn caller_rules(specs: &[String]) -> anyhow::Result<CallerRules> {
+pub(super) fn caller_rules(specs: &[String]) -> anyhow::Result<CallerRules> {
     let mut rules = CallerRules::default();
     // Later rules on the command line are added first, so the first given wins.
     for spec in specs.iter().rev() {

@@ -4,6 +4,7 @@
 //! the recording and on every replication by the same `trace::stats` and the same workload
 //! reconstruction, with the difference and one summary line.
 
+use crate::metrics::stats::t_quantile;
 use crate::trace::{GapKind, StatsTable, CLASS_CONTROLLER};
 use crate::workload::RecordedWorkload;
 use serde::Serialize;
@@ -120,8 +121,13 @@ pub struct ValidationRow {
     pub difference: Option<f64>,
     /// The difference relative to the recorded value (percent; of 1 when it is 0).
     pub relative_percent: Option<f64>,
-    /// The recorded value lies inside the replications' range, widened by the trail's
-    /// resolution (one call, one second).
+    /// Where a replication is expected to fall: the 99 % prediction interval of one more
+    /// replication (mean ± t·s·√(1 + 1/R)), joined with the replications' range and
+    /// widened by the trail's resolution (one call, one second).
+    pub band_low: Option<f64>,
+    pub band_high: Option<f64>,
+    /// The recorded value lies inside the band: the recording looks like one more
+    /// replication of the replay.
     pub inside: bool,
 }
 
@@ -175,8 +181,22 @@ impl Validation {
                     .zip(difference)
                     .map(|(r, d)| 100.0 * d / r.abs().max(1.0));
                 let tol = unit.tolerance();
-                let inside = match (rec, low, high) {
-                    (Some(r), Some(l), Some(h)) => r >= l - tol && r <= h + tol,
+                let (band_low, band_high) = match (mean, low, high) {
+                    (Some(m), Some(l), Some(h)) => {
+                        let n = reps.len();
+                        let half = if n >= 2 {
+                            let var = reps.iter().map(|x| (x - m) * (x - m)).sum::<f64>()
+                                / (n - 1) as f64;
+                            t_quantile(n, 0.99) * (var * (1.0 + 1.0 / n as f64)).sqrt()
+                        } else {
+                            0.0
+                        };
+                        (Some(l.min(m - half) - tol), Some(h.max(m + half) + tol))
+                    }
+                    _ => (None, None),
+                };
+                let inside = match (rec, band_low, band_high) {
+                    (Some(r), Some(l), Some(h)) => r >= l && r <= h,
                     (None, None, None) => true,
                     _ => false,
                 };
@@ -187,6 +207,8 @@ impl Validation {
                     replayed: mean,
                     low,
                     high,
+                    band_low,
+                    band_high,
                     difference,
                     relative_percent,
                     inside,
@@ -225,6 +247,10 @@ impl Validation {
                     _ => fmt(r.unit, r.replayed),
                 };
                 let diff = match (r.difference, r.relative_percent) {
+                    // No "-0.0": what rounds to zero is zero.
+                    (Some(d), Some(p)) if d.abs() < 0.05 => {
+                        format!("+{} ({:+.1} %)", fmt(r.unit, Some(0.0)), p)
+                    }
                     (Some(d), Some(p)) => format!(
                         "{}{} ({:+.1} %)",
                         if d >= 0.0 { "+" } else { "" },
@@ -317,13 +343,21 @@ fn summary_line(rows: &[ValidationRow]) -> String {
         .map(|r| r.metric.as_str())
         .collect();
     if rows.iter().all(|r| r.inside) {
-        match largest(&|_| true) {
-            Some(r) => format!(
-                "replay reproduces the trail within {:.1} %: every recorded value lies inside the replications' range (± one call or one second); the largest difference is {}",
-                r.relative_percent.unwrap_or(0.0).abs(),
-                describe(r)
+        // Counts relative, times in seconds (a relative difference of a near-zero gap says
+        // little).
+        let calls = largest(&|r| r.unit == Unit::Calls);
+        let secs = rows
+            .iter()
+            .filter(|r| r.unit == Unit::Seconds)
+            .filter_map(|r| r.difference.map(f64::abs))
+            .reduce(f64::max);
+        match (calls, secs) {
+            (None, None) => "replay reproduces the trail: nothing to compare".into(),
+            (c, t) => format!(
+                "replay reproduces the trail within {:.1} % of the calls and {:.1} s of the times: every recorded value lies where one more replication would (99 % prediction band, ± one call or one second)",
+                c.and_then(|r| r.relative_percent).unwrap_or(0.0).abs(),
+                t.unwrap_or(0.0)
             ),
-            None => "replay reproduces the trail: nothing to compare".into(),
         }
     } else {
         let mut line = match largest(&|r| !r.inside) {

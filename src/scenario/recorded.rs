@@ -253,9 +253,17 @@ pub fn simulate(settings: &Settings, model: &Model, seed: u64) -> Result<RunReco
         }
         world.refresh_demand();
     }
-    let not_before = last.max(at(spec.span_s)).min(horizon);
-    let converged = world.run_until_converged(not_before, horizon);
-    let end = world.observe_after(converged.is_some(), horizon);
+    // Converged after the last event, then observed as long as other runs are — and at
+    // least to the end of the recording's last second, so that every recorded tenant call is replayed and a
+    // replay at the recorded settings covers the recorded window.
+    let converged = world.run_until_converged(last, horizon);
+    let end = match converged {
+        Some(_) => (world.sim.now() + settings.scenario.run.observe_after_converged.0)
+            .max(at(spec.span_s) + crate::engine::SECOND)
+            .min(horizon),
+        None => horizon,
+    };
+    world.sim.run_until(end);
     Ok(world.record(converged, None, end))
 }
 
