@@ -300,3 +300,70 @@ fn a_trail_without_the_controller_replays_its_tenants_and_says_so() {
         .stdout(predicate::str::contains("other tenants (other): recorded 183 calls, 0 throttled; replayed 182 calls"))
         .stdout(predicate::str::contains("left out: other tenants' calls of actions the model has no bucket for (GetCallerIdentity 1)"));
 }
+
+#[test]
+fn sweep_and_recommend_over_a_recorded_trail() {
+    let dir = tempfile::tempdir().unwrap();
+    let trail = synth_trail(dir.path());
+    let out = dir.path().join("sweep");
+    enisim()
+        .args(["sweep", "--replay"])
+        .arg(&trail)
+        .args([
+            "--grid",
+            "controller.maxConcurrentReconciles=1,2",
+            "--replications",
+            "2",
+            "-q",
+            "--out",
+        ])
+        .arg(&out)
+        .assert()
+        .success();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(out.join("sweep.json")).unwrap()).unwrap();
+    let d = &manifest["definition"];
+    assert_eq!(d["scenario"]["kind"], "recorded");
+    assert_eq!(
+        d["scenario"]["recorded"]["nodeenis"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert!(d["replay"]["tenant_calls"].as_u64().unwrap() > 20);
+    let summary = fs::read_to_string(out.join("summary.csv")).unwrap();
+    assert_eq!(summary.lines().count(), 1 + 2);
+    // recommend --from reads the trail again for its check runs; --replay runs its own.
+    enisim()
+        .args(["recommend", "--from"])
+        .arg(&out)
+        .arg("--out")
+        .arg(dir.path().join("rec-from"))
+        .assert()
+        .success();
+    let rec = dir.path().join("rec");
+    enisim()
+        .args(["recommend", "--replay"])
+        .arg(&trail)
+        .args([
+            "--grid",
+            "controller.maxConcurrentReconciles=1,2",
+            "--replications",
+            "2",
+            "--out",
+        ])
+        .arg(&rec)
+        .assert()
+        .success();
+    assert!(rec.join("recommendation.md").exists());
+    // A sweep over a trail that has since changed is refused when read again.
+    fs::remove_dir_all(&trail).unwrap();
+    enisim()
+        .args(["recommend", "--from"])
+        .arg(&out)
+        .arg("--out")
+        .arg(dir.path().join("rec-gone"))
+        .assert()
+        .code(2);
+}

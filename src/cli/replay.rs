@@ -68,6 +68,26 @@ impl TrailArgs {
     }
 }
 
+impl TrailArgs {
+    /// As [`TrailArgs::prepare`], with the source a sweep definition keeps.
+    pub fn prepare_source(
+        &self,
+        trail: &[PathBuf],
+    ) -> anyhow::Result<(crate::replay::ReplaySource, Prepared)> {
+        let (_, prepared) = self.prepare(trail)?;
+        let opts = ReplayOptions {
+            scope: Scope {
+                account: self.account.clone(),
+                region: self.region.clone(),
+            },
+            audit_log: self.audit_log.clone(),
+            tenants_scale: self.tenants_scale,
+        };
+        let source = crate::replay::ReplaySource::of(&prepared, trail, &opts, &self.base);
+        Ok((source, prepared))
+    }
+}
+
 /// Workload errors are the input's, but for a table the tool failed to build.
 fn bad(e: WorkloadError) -> anyhow::Error {
     match e {

@@ -240,3 +240,91 @@ pub fn tenant_lines(rows: &[TenantRow], scale: f64) -> String {
     }
     out
 }
+
+/// Where a replay's recording came from, as a sweep definition keeps it (sweep.json): the
+/// trail is read again when the sweep is resumed, merged or recommended from, and must
+/// still hold the same tenant calls (`digest`).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplaySource {
+    pub trail: Vec<PathBuf>,
+    #[serde(default)]
+    pub audit_log: Option<PathBuf>,
+    #[serde(default)]
+    pub account: Option<String>,
+    #[serde(default)]
+    pub region: Option<String>,
+    pub tenants_scale: f64,
+    /// The base scenario (name or file).
+    pub base: String,
+    /// Other tenants' calls replayed, and a digest of them (FNV-1a over time, action,
+    /// tenant and the tenants' names).
+    pub tenant_calls: usize,
+    pub digest: String,
+}
+
+/// A digest of recorded tenant calls (what a sweep's fingerprint and a re-read check).
+pub fn tenants_digest(t: &RecordedTenants) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for n in &t.names {
+        eat(n.as_bytes());
+        eat(&[0]);
+    }
+    for c in &t.calls {
+        eat(&c.at.to_le_bytes());
+        eat(&[c.action.index() as u8, u8::from(c.filtered)]);
+        eat(&c.tenant.to_le_bytes());
+    }
+    format!("{h:016x}")
+}
+
+impl ReplaySource {
+    /// The source of `p`, prepared from these paths and options.
+    pub fn of(p: &Prepared, trail: &[PathBuf], opts: &ReplayOptions, base: &str) -> ReplaySource {
+        ReplaySource {
+            trail: trail.to_vec(),
+            audit_log: opts.audit_log.clone(),
+            account: opts.scope.account.clone(),
+            region: opts.scope.region.clone(),
+            tenants_scale: opts.tenants_scale,
+            base: base.to_string(),
+            tenant_calls: p.tenants.calls.len(),
+            digest: tenants_digest(&p.tenants),
+        }
+    }
+
+    /// Reads the trail again; an error when it no longer holds the same tenant calls.
+    pub fn reload(&self) -> Result<Arc<RecordedTenants>, String> {
+        let trail = Trail::load(&self.trail).map_err(|e| e.to_string())?;
+        let base = ScenarioSpec::resolve(&self.base).map_err(|e| e.to_string())?;
+        let opts = ReplayOptions {
+            scope: Scope {
+                account: self.account.clone(),
+                region: self.region.clone(),
+            },
+            audit_log: self.audit_log.clone(),
+            tenants_scale: self.tenants_scale,
+        };
+        let p = prepare(&trail, &opts, &base).map_err(|e| e.to_string())?;
+        let digest = tenants_digest(&p.tenants);
+        if digest != self.digest {
+            return Err(format!(
+                "the replayed trail {} changed since the sweep ran ({} tenant calls then, {} now)",
+                self.trail
+                    .iter()
+                    .map(|t| t.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                self.tenant_calls,
+                p.tenants.calls.len()
+            ));
+        }
+        Ok(p.tenants)
+    }
+}
