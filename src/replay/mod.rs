@@ -20,6 +20,7 @@
 //! println!("{}", p.validate(&runs).unwrap().to_text());
 //! ```
 
+pub mod bench;
 mod table;
 mod tenants;
 mod validation;

@@ -122,8 +122,9 @@ pub struct ValidationRow {
     /// The difference relative to the recorded value (percent; of 1 when it is 0).
     pub relative_percent: Option<f64>,
     /// Where a replication is expected to fall: the 99 % prediction interval of one more
-    /// replication (mean ± t·s·√(1 + 1/R)), joined with the replications' range and
-    /// widened by the trail's resolution (one call, one second).
+    /// replication (mean ± t·s·√(1 + 1/R); with one replication, ± 2√n for a count),
+    /// joined with the replications' range and widened by the trail's resolution (one
+    /// call, one second).
     pub band_low: Option<f64>,
     pub band_high: Option<f64>,
     /// The recorded value lies inside the band: the recording looks like one more
@@ -188,6 +189,10 @@ impl Validation {
                             let var = reps.iter().map(|x| (x - m) * (x - m)).sum::<f64>()
                                 / (n - 1) as f64;
                             t_quantile(n, 0.99) * (var * (1.0 + 1.0 / n as f64)).sqrt()
+                        } else if unit == Unit::Calls {
+                            // One replication shows no spread: a count's own noise, about
+                            // √n (Poisson, two standard deviations; assumption).
+                            2.0 * m.abs().sqrt()
                         } else {
                             0.0
                         };
