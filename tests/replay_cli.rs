@@ -173,7 +173,7 @@ fn a_counterfactual_prints_the_verdict_table_and_the_tenants() {
         .assert()
         .success()
         .stdout(predicate::str::contains(
-            "counterfactual (controller.maxConcurrentReconciles, other tenants ×2)",
+            "counterfactual (controller.maxConcurrentReconciles=4, other tenants ×2)",
         ))
         .stdout(predicate::str::contains("ENI creation p95"))
         .stdout(predicate::str::contains("replayed at 2×"));

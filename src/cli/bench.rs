@@ -32,7 +32,10 @@ fn replay_bench(tenant_calls: u64) -> anyhow::Result<std::process::ExitCode> {
     let t = Instant::now();
     let p = prepare(&trail, &ReplayOptions::default(), &base)?;
     let prepared = t.elapsed().as_secs_f64();
-    let settings = Settings::new(crate::controller::ControllerProfile::embedded(), p.scenario.clone());
+    let settings = Settings::new(
+        crate::controller::ControllerProfile::embedded(),
+        p.scenario.clone(),
+    );
     let model = p.model(&Model::embedded());
     let t = Instant::now();
     let run = crate::scenario::simulate_replication(&settings, &model, 1, 0)?;
@@ -44,7 +47,7 @@ fn replay_bench(tenant_calls: u64) -> anyhow::Result<std::process::ExitCode> {
     println!(
         "replay bench: {} rows ({} tenant calls over {} h, {} attachments), one thread",
         trail.df.height(),
-        tenant_calls,
+        p.tenants.calls.len(),
         span_s / 3600,
         p.workload.desired_attachments()
     );

@@ -201,7 +201,13 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let validation = prepared.validate(&runs)?;
     println!();
     if counterfactual {
-        let mut changes = settings.given.clone();
+        let mut changes: Vec<String> = args
+            .model
+            .values
+            .iter()
+            .map(|f| format!("--values {}", f.display()))
+            .chain(args.model.set.iter().cloned())
+            .collect();
         if args.replay.tenants_scale != 1.0 {
             changes.push(format!("other tenants ×{}", args.replay.tenants_scale));
         }
@@ -214,6 +220,27 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         );
         println!();
         print!("{}", verdict_table(&summary));
+        let rec = |name: &str| {
+            prepared
+                .recorded
+                .values
+                .iter()
+                .find(|v| v.0 == name)
+                .and_then(|v| v.2)
+        };
+        let (calls, throttled): (u64, u64) = prepared
+            .recorded_stats
+            .actions
+            .iter()
+            .filter(|a| a.caller_class == crate::trace::CLASS_CONTROLLER)
+            .fold((0, 0), |(c, t), a| (c + a.calls, t + a.throttles));
+        println!(
+            "recorded: {}; the controller made {calls} calls ({throttled} throttled)",
+            match rec("every recorded attachment exists") {
+                Some(t) => format!("every attachment attached after {t:.0} s"),
+                None => "not every attachment was attached".into(),
+            }
+        );
         println!();
     } else {
         println!(
