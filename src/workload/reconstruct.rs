@@ -171,10 +171,13 @@ pub fn from_trail(trail: &Trail, scope: &Scope) -> Result<RecordedWorkload, Work
                     p.detached = Some(c.time[i]);
                 }
             }
-            "DeleteNetworkInterface" if ok && p.attached.is_some() && p.deleted.is_none() => {
-                if p.eni.as_deref() == Some(eni) {
-                    p.deleted = Some(c.time[i]);
-                }
+            "DeleteNetworkInterface"
+                if ok
+                    && p.attached.is_some()
+                    && p.deleted.is_none()
+                    && p.eni.as_deref() == Some(eni) =>
+            {
+                p.deleted = Some(c.time[i]);
             }
             _ => {}
         }

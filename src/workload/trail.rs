@@ -179,7 +179,7 @@ impl Columns {
         })
     }
 
-    pub fn str<'a>(col: &'a StrCol, i: usize) -> Option<&'a str> {
+    pub fn str(col: &StrCol, i: usize) -> Option<&str> {
         col.get(i)
     }
 
@@ -193,6 +193,9 @@ impl Columns {
     }
 }
 
+/// The chosen rows, account and region.
+type Selected = (Vec<usize>, Option<String>, Option<String>);
+
 /// The rows of the chosen account and region; an error when several are there and none
 /// was chosen, or the chosen one is not there.
 fn select(
@@ -202,7 +205,7 @@ fn select(
     file: &[u32],
     record: &[u32],
     scope: &Scope,
-) -> Result<(Vec<usize>, Option<String>, Option<String>), WorkloadError> {
+) -> Result<Selected, WorkloadError> {
     let n = account.codes.len();
     let pick = |col: &StrCol,
                 wanted: &Option<String>,
