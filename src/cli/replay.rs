@@ -10,7 +10,7 @@ use crate::metrics::summary::summarise;
 use crate::replay::{prepare, tenant_lines, Prepared, ReplayError, ReplayOptions};
 use crate::scenario::{replicate, ScenarioSpec, Settings};
 use crate::trace::IngestOptions;
-use crate::workload::{Scope, Trail, WorkloadError};
+use crate::workload::{Trail, WorkloadError};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -41,6 +41,15 @@ pub struct TrailArgs {
 }
 
 impl TrailArgs {
+    pub fn options(&self) -> ReplayOptions {
+        ReplayOptions::new(
+            self.account.clone(),
+            self.region.clone(),
+            self.audit_log.clone(),
+            self.tenants_scale,
+        )
+    }
+
     /// Loads the trail (a table or CloudTrail files) and prepares its replay; every
     /// problem with the input is exit status 2.
     pub fn prepare(&self, trail: &[PathBuf]) -> anyhow::Result<(Trail, Prepared)> {
@@ -51,15 +60,7 @@ impl TrailArgs {
         };
         let trail = Trail::load_with(trail, &opts).map_err(bad)?;
         let base = ScenarioSpec::resolve(&self.base)?;
-        let opts = ReplayOptions {
-            scope: Scope {
-                account: self.account.clone(),
-                region: self.region.clone(),
-            },
-            audit_log: self.audit_log.clone(),
-            tenants_scale: self.tenants_scale,
-        };
-        let prepared = prepare(&trail, &opts, &base).map_err(|e| match e {
+        let prepared = prepare(&trail, &self.options(), &base).map_err(|e| match e {
             ReplayError::Workload(w) => bad(w),
             ReplayError::BadScale(_) => BadInput(e.to_string()).into(),
             other => anyhow::Error::new(other),
@@ -75,15 +76,7 @@ impl TrailArgs {
         trail: &[PathBuf],
     ) -> anyhow::Result<(crate::replay::ReplaySource, Prepared)> {
         let (_, prepared) = self.prepare(trail)?;
-        let opts = ReplayOptions {
-            scope: Scope {
-                account: self.account.clone(),
-                region: self.region.clone(),
-            },
-            audit_log: self.audit_log.clone(),
-            tenants_scale: self.tenants_scale,
-        };
-        let source = crate::replay::ReplaySource::of(&prepared, trail, &opts, &self.base);
+        let source = crate::replay::ReplaySource::of(&prepared, trail, &self.options(), &self.base);
         Ok((source, prepared))
     }
 }

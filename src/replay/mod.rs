@@ -64,6 +64,21 @@ pub struct ReplayOptions {
     pub tenants_scale: f64,
 }
 
+impl ReplayOptions {
+    pub fn new(
+        account: Option<String>,
+        region: Option<String>,
+        audit_log: Option<PathBuf>,
+        tenants_scale: f64,
+    ) -> ReplayOptions {
+        ReplayOptions {
+            scope: Scope { account, region },
+            audit_log,
+            tenants_scale,
+        }
+    }
+}
+
 impl Default for ReplayOptions {
     fn default() -> Self {
         ReplayOptions {
@@ -300,19 +315,21 @@ impl ReplaySource {
         }
     }
 
+    /// The options the trail was prepared with.
+    pub fn options(&self) -> ReplayOptions {
+        ReplayOptions::new(
+            self.account.clone(),
+            self.region.clone(),
+            self.audit_log.clone(),
+            self.tenants_scale,
+        )
+    }
+
     /// Reads the trail again; an error when it no longer holds the same tenant calls.
     pub fn reload(&self) -> Result<Arc<RecordedTenants>, String> {
         let trail = Trail::load(&self.trail).map_err(|e| e.to_string())?;
         let base = ScenarioSpec::resolve(&self.base).map_err(|e| e.to_string())?;
-        let opts = ReplayOptions {
-            scope: Scope {
-                account: self.account.clone(),
-                region: self.region.clone(),
-            },
-            audit_log: self.audit_log.clone(),
-            tenants_scale: self.tenants_scale,
-        };
-        let p = prepare(&trail, &opts, &base).map_err(|e| e.to_string())?;
+        let p = prepare(&trail, &self.options(), &base).map_err(|e| e.to_string())?;
         let digest = tenants_digest(&p.tenants);
         if digest != self.digest {
             return Err(format!(
