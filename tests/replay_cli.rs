@@ -367,3 +367,69 @@ fn sweep_and_recommend_over_a_recorded_trail() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn replay_is_the_same_whatever_the_thread_count_and_reads_an_audit_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let trail = synth_trail(dir.path());
+    let out = |threads: &str| {
+        let o = dir.path().join(format!("t{threads}"));
+        enisim()
+            .arg("replay")
+            .arg(&trail)
+            .args(["--replications", "3", "--threads", threads, "--out"])
+            .arg(&o)
+            .assert()
+            .success();
+        o
+    };
+    let (one, two) = (out("1"), out("2"));
+    for f in [
+        "validation.json",
+        "validation.csv",
+        "calls.csv",
+        "enis.csv",
+        "scenario.yaml",
+    ] {
+        assert_eq!(
+            fs::read(one.join(f)).unwrap(),
+            fs::read(two.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    // The same run's audit log (what `trace synth` wrote: seed 1, replication 0) as the
+    // workload: the same NodeENIs.
+    let mut s = enisim::scenario::Settings::new(
+        enisim::controller::ControllerProfile::embedded(),
+        enisim::scenario::ScenarioSpec::embedded("burst").unwrap(),
+    );
+    s.apply_set("enisim.scenario.nodes=3").unwrap();
+    s.apply_set("enisim.scenario.enisPerNode=2").unwrap();
+    let model = enisim::scenario::Model {
+        ec2: enisim::aws::Ec2Profile::load(&profile_with_tenant(dir.path())).unwrap(),
+        instance_types: enisim::aws::InstanceTypes::embedded(),
+    };
+    let run = enisim::scenario::simulate_replication(&s, &model, 1, 0).unwrap();
+    let log = dir.path().join("audit.jsonl");
+    fs::write(
+        &log,
+        enisim::workload::audit_log_of_run(&run, 1_735_689_600_000_000_000),
+    )
+    .unwrap();
+    let o = dir.path().join("audit-out");
+    enisim()
+        .arg("replay")
+        .arg(&trail)
+        .arg("--audit-log")
+        .arg(&log)
+        .args(["--replications", "2", "--out"])
+        .arg(&o)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "workload: 2 NodeENIs (0 deleted), 3 nodes",
+        ));
+    assert!(fs::read_to_string(o.join("scenario.yaml"))
+        .unwrap()
+        .contains("recorded workload from the audit log"));
+}
