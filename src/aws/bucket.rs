@@ -9,7 +9,9 @@
 //! Other tenants of the account (the VPC CNI, other controllers) draw from the same
 //! buckets as Poisson streams. Their arrivals are generated lazily from their own random
 //! stream whenever the bucket is looked at, so they cost nothing between looks and they
-//! are identical whatever the controller does (common random numbers).
+//! are identical whatever the controller does (common random numbers). Recorded tenant
+//! calls (`enisim replay`) arrive at their recorded times instead. Every tenant arrival is
+//! logged with what the bucket did with it.
 
 use crate::engine::{Nanos, SimRng, SECOND};
 use rand::RngExt;
@@ -33,6 +35,8 @@ pub struct BackgroundSource {
     pub rate_per_s: f64,
     pub start: Nanos,
     pub end: Nanos,
+    /// Logged with each arrival (the server's tenant index).
+    pub tag: u32,
     next: Nanos,
     rng: SimRng,
 }
@@ -48,9 +52,15 @@ impl BackgroundSource {
             rate_per_s,
             start,
             end,
+            tag: 0,
             next,
             rng,
         }
+    }
+
+    pub fn with_tag(mut self, tag: u32) -> Self {
+        self.tag = tag;
+        self
     }
 
     fn advance(&mut self) {
@@ -90,6 +100,11 @@ pub struct TokenBucket {
     tokens: u128,
     last: Nanos,
     background: Vec<BackgroundSource>,
+    /// Recorded tenant arrivals (time, tag), in time order, and the next one's index.
+    recorded: Vec<(Nanos, u32)>,
+    recorded_next: usize,
+    /// Every tenant arrival so far: (time, tag, admitted).
+    log: Vec<(Nanos, u32, bool)>,
     pub stats: BucketStats,
     /// Tokens at each whole second k·1 s the bucket has been brought past (before any
     /// request at that instant): the bucket's level over time, for the report's figure.
@@ -108,6 +123,9 @@ impl TokenBucket {
             tokens: capacity,
             last: 0,
             background: Vec::new(),
+            recorded: Vec::new(),
+            recorded_next: 0,
+            log: Vec::new(),
             stats: BucketStats::default(),
             levels: vec![capacity as f64 / PICO as f64],
         }
@@ -121,6 +139,19 @@ impl TokenBucket {
 
     pub fn add_background(&mut self, source: BackgroundSource) {
         self.background.push(source);
+    }
+
+    /// Recorded tenant arrivals `(time, tag)`; merged with any added before, in time order.
+    pub fn add_recorded(&mut self, arrivals: impl IntoIterator<Item = (Nanos, u32)>) {
+        self.recorded.extend(arrivals);
+        // Stable: equal times keep the order given.
+        self.recorded.sort_by_key(|a| a.0);
+    }
+
+    /// Every tenant arrival up to the last time the bucket was brought forward:
+    /// (time, tag, admitted), in time order.
+    pub fn tenant_log(&self) -> &[(Nanos, u32, bool)] {
+        &self.log
     }
 
     pub fn max(&self) -> f64 {
@@ -192,22 +223,44 @@ impl TokenBucket {
     /// Brings the bucket to time `now`: background arrivals in time order, then refill.
     fn advance(&mut self, now: Nanos) {
         loop {
-            let next = self
+            let poisson = self
                 .background
                 .iter()
                 .enumerate()
                 .filter(|(_, s)| s.next <= now)
                 .min_by_key(|(_, s)| s.next)
                 .map(|(i, s)| (i, s.next));
-            let Some((i, at)) = next else { break };
+            let recorded = self
+                .recorded
+                .get(self.recorded_next)
+                .filter(|a| a.0 <= now)
+                .copied();
+            // The earlier arrival first; at equal times the recorded one.
+            let (at, tag) = match (poisson, recorded) {
+                (None, None) => break,
+                (Some((_, p)), Some(r)) if r.0 <= p => {
+                    self.recorded_next += 1;
+                    r
+                }
+                (None, Some(r)) => {
+                    self.recorded_next += 1;
+                    r
+                }
+                (Some((i, p)), _) => {
+                    let tag = self.background[i].tag;
+                    self.background[i].advance();
+                    (p, tag)
+                }
+            };
             self.refill_to(at);
-            if self.tokens >= PICO {
+            let admitted = self.tokens >= PICO;
+            if admitted {
                 self.tokens -= PICO;
                 self.stats.background_admitted += 1;
             } else {
                 self.stats.background_throttled += 1;
             }
-            self.background[i].advance();
+            self.log.push((at, tag, admitted));
         }
         self.refill_to(now);
     }
@@ -297,6 +350,20 @@ mod tests {
         assert!(b.try_take(0));
         b.tokens(3 * SECOND);
         assert_eq!(b.stats.empty_time, SECOND);
+    }
+
+    #[test]
+    fn recorded_arrivals_come_at_their_times_and_are_logged() {
+        // Bucket 2, refill 1/s: of three calls at t = 0 the third is throttled; one more at
+        // 1.5 s finds the token refilled since.
+        let mut b = TokenBucket::new("x", 2.0, 1.0, RefillMode::Continuous);
+        b.add_recorded([(0, 7), (0, 7), (0, 8), (1_500 * MILLI, 7)]);
+        assert_eq!(b.tokens(MILLI), 0.0 + 0.001);
+        assert_eq!(b.tenant_log(), &[(0, 7, true), (0, 7, true), (0, 8, false)]);
+        b.tokens(2 * SECOND);
+        assert_eq!(b.tenant_log()[3], (1_500 * MILLI, 7, true));
+        assert_eq!(b.stats.background_throttled, 1);
+        assert_eq!(b.stats.background_admitted, 3);
     }
 
     #[test]

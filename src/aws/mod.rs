@@ -11,6 +11,7 @@ pub mod named;
 pub mod profile;
 pub mod sdk;
 pub mod server;
+pub mod tenants;
 
 pub use action::Action;
 pub use error::{ApiError, ErrorCode};

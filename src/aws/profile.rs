@@ -133,6 +133,10 @@ pub struct Ec2Profile {
     /// bounds and priors, sensitivity's ranges.
     #[serde(default, skip_serializing_if = "PlausibleSection::is_empty")]
     pub plausible: PlausibleSection,
+    /// Other tenants' calls as a recording showed them (set by `enisim replay`, never read
+    /// from a file): each at its time, on its action's bucket.
+    #[serde(skip)]
+    pub recorded_tenants: Option<std::sync::Arc<super::tenants::RecordedTenants>>,
 }
 
 impl Faults {

@@ -13,6 +13,7 @@ use super::error::{ApiError, ErrorCode};
 use super::ids::{AttachmentId, EniId, InstanceId, SecurityGroupId, SubnetId};
 use super::instance_types::InstanceType;
 use super::profile::{BucketLayout, Ec2Profile};
+use super::tenants::TenantCall;
 use crate::engine::{rng, time, Distribution, Nanos, SimRng};
 use rand::RngExt;
 use std::collections::HashMap;
@@ -224,7 +225,14 @@ pub struct Ec2Server {
     instances: Vec<Instance>,
     subnets: Vec<String>,
     security_groups: Vec<String>,
+    /// Other tenants, by the tag their arrivals carry in the buckets' logs.
+    tenant_names: Vec<String>,
     pub stats: ServerStats,
+}
+
+/// A tenant arrival's tag: the tenant's index and the action.
+fn tag_of(tenant: u32, action: Action) -> u32 {
+    tenant << 8 | action.index() as u32
 }
 
 impl Ec2Server {
@@ -336,6 +344,7 @@ impl Ec2Server {
             instances: Vec::new(),
             subnets: Vec::new(),
             security_groups: Vec::new(),
+            tenant_names: Vec::new(),
             stats: ServerStats::default(),
             profile: profile.clone(),
         };
@@ -352,26 +361,86 @@ impl Ec2Server {
         for tenant in &profile.background {
             if let Some(a) = Action::from_name(&tenant.action) {
                 let idx = server.bucket_index(a, tenant.filtered);
-                server.buckets[idx].add_background(BackgroundSource::new(
-                    tenant.rate_per_s,
-                    0,
-                    Nanos::MAX,
-                    rng::stream(seed, &format!("tenant.{}.{}", tenant.name, a.name())),
-                ));
+                let tag = server.tenant_tag(&tenant.name, a);
+                server.buckets[idx].add_background(
+                    BackgroundSource::new(
+                        tenant.rate_per_s,
+                        0,
+                        Nanos::MAX,
+                        rng::stream(seed, &format!("tenant.{}.{}", tenant.name, a.name())),
+                    )
+                    .with_tag(tag),
+                );
             }
         }
         for (i, storm) in profile.faults.throttle_storms.iter().enumerate() {
             if let Some(a) = Action::from_name(&storm.action) {
                 let idx = server.bucket_index(a, true);
-                server.buckets[idx].add_background(BackgroundSource::new(
-                    storm.rate_per_s,
-                    time::from_secs(storm.start_s),
-                    time::from_secs(storm.end_s),
-                    rng::stream(seed, &format!("storm.{i}.{}", a.name())),
-                ));
+                let tag = server.tenant_tag(&format!("storm-{i}"), a);
+                server.buckets[idx].add_background(
+                    BackgroundSource::new(
+                        storm.rate_per_s,
+                        time::from_secs(storm.start_s),
+                        time::from_secs(storm.end_s),
+                        rng::stream(seed, &format!("storm.{i}.{}", a.name())),
+                    )
+                    .with_tag(tag),
+                );
+            }
+        }
+        if let Some(rec) = &profile.recorded_tenants {
+            let first = server.tenant_names.len() as u32;
+            for n in &rec.names {
+                server.tenant_names.push(n.clone());
+            }
+            let mut per_bucket: Vec<Vec<(Nanos, u32)>> = vec![Vec::new(); server.buckets.len()];
+            for c in &rec.calls {
+                let idx = server.bucket_index(c.action, c.filtered);
+                per_bucket[idx].push((c.at, tag_of(first + c.tenant, c.action)));
+            }
+            for (b, arrivals) in server.buckets.iter_mut().zip(per_bucket) {
+                if !arrivals.is_empty() {
+                    b.add_recorded(arrivals);
+                }
             }
         }
         server
+    }
+
+    /// The tag of a tenant's arrivals of `action` in the buckets' logs.
+    fn tenant_tag(&mut self, name: &str, action: Action) -> u32 {
+        let i = match self.tenant_names.iter().position(|n| n == name) {
+            Some(i) => i,
+            None => {
+                self.tenant_names.push(name.to_string());
+                self.tenant_names.len() - 1
+            }
+        };
+        tag_of(i as u32, action)
+    }
+
+    /// Other tenants' names, indexed by [`TenantCall::tenant`].
+    pub fn tenant_names(&self) -> &[String] {
+        &self.tenant_names
+    }
+
+    /// Every tenant call the buckets have seen (bring them forward first with
+    /// [`Ec2Server::settle_buckets`]), in time order: its action, tenant and whether it
+    /// was throttled.
+    pub fn tenant_calls(&self) -> Vec<TenantCall> {
+        let mut out: Vec<TenantCall> = Vec::new();
+        for bucket in &self.buckets {
+            for &(at, tag, admitted) in bucket.tenant_log() {
+                out.push(TenantCall {
+                    at,
+                    action: super::action::ALL_ACTIONS[(tag & 0xff) as usize % Action::COUNT],
+                    tenant: tag >> 8,
+                    throttled: !admitted,
+                });
+            }
+        }
+        out.sort_by_key(|c| (c.at, c.tenant, c.action.index()));
+        out
     }
 
     pub fn profile(&self) -> &Ec2Profile {

@@ -21,6 +21,58 @@ pub struct BenchArgs {
     /// it lives in a temporary directory.
     #[arg(long, value_name = "DIR")]
     pub keep_trail: Option<std::path::PathBuf>,
+    /// Only the replay benchmark: a 24 h trail of a 10 × 10 rollout with this many other
+    /// tenants' calls, replayed on one thread (the trail is built in memory, not ingested).
+    #[arg(long, value_name = "TENANT_CALLS", num_args = 0..=1, default_missing_value = "1000000")]
+    pub replay: Option<u64>,
+}
+
+/// `enisim bench --replay N`: prepare (workload and tenants from the table), one
+/// replication on one thread, and the validation of it, each timed.
+fn replay_bench(tenant_calls: u64) -> anyhow::Result<std::process::ExitCode> {
+    use crate::replay::{bench::burst_with_tenants, prepare, ReplayOptions};
+    let span_s = 24 * 3600;
+    let t = Instant::now();
+    let trail = burst_with_tenants(tenant_calls, span_s, 1);
+    let built = t.elapsed().as_secs_f64();
+    let base = ScenarioSpec::embedded("burst").expect("embedded burst");
+    let t = Instant::now();
+    let p = prepare(&trail, &ReplayOptions::default(), &base)?;
+    let prepared = t.elapsed().as_secs_f64();
+    let settings = Settings::new(
+        crate::controller::ControllerProfile::embedded(),
+        p.scenario.clone(),
+    );
+    let model = p.model(&Model::embedded());
+    let t = Instant::now();
+    let run = crate::scenario::simulate_replication(&settings, &model, 1, 0)?;
+    let simulated = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let v = p.validate(std::slice::from_ref(&run))?;
+    let validated = t.elapsed().as_secs_f64();
+    let total = prepared + simulated + validated;
+    println!(
+        "replay bench: {} rows ({} tenant calls over {} h, {} attachments), one thread",
+        trail.df.height(),
+        p.tenants.calls.len(),
+        span_s / 3600,
+        p.workload.desired_attachments()
+    );
+    println!("  trail built in memory (not timed): {built:.2} s");
+    println!("  prepare (workload, tenants, recorded stats): {prepared:.2} s");
+    println!(
+        "  one replication: {simulated:.2} s ({} tenant calls replayed, {} controller attempts, converged {})",
+        run.tenant_calls.len(),
+        run.calls.len(),
+        run.metrics.converged
+    );
+    println!("  validation (replayed table, stats, workload): {validated:.2} s");
+    println!(
+        "  total {total:.2} s: {:.0} × real time; {}",
+        span_s as f64 / total,
+        v.summary
+    );
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 fn best_of<T>(n: usize, mut f: impl FnMut() -> T) -> f64 {
@@ -36,6 +88,13 @@ fn best_of<T>(n: usize, mut f: impl FnMut() -> T) -> f64 {
 pub fn run(args: BenchArgs) -> anyhow::Result<std::process::ExitCode> {
     if args.events == 0 || args.runs == 0 {
         return Err(super::BadInput("--events and --runs must be ≥ 1".into()).into());
+    }
+    if let Some(n) = args.replay {
+        if n == 0 {
+            return Err(super::BadInput("--replay: at least one tenant call".into()).into());
+        }
+        // One core, as the target says.
+        return super::run::in_pool(Some(1), || replay_bench(n))?;
     }
     let progress = super::progress::Progress::spinner();
     println!("one thread, best of 3");

@@ -8,6 +8,7 @@ mod model_args;
 mod output;
 mod progress;
 mod recommend;
+mod replay;
 mod report;
 mod run;
 mod scenarios;
@@ -61,6 +62,10 @@ pub enum Command {
     /// time with common random numbers, and rank them by their effect on each metric and
     /// verdict: what a small real run must measure first.
     Sensitivity(Box<sensitivity::SensitivityArgs>),
+    /// Replay a recorded trail: its NodeENI workload and other tenants' calls as recorded,
+    /// the controller simulated anew; validated against the recording at its settings, a
+    /// counterfactual with --set/--values/--tenants-scale.
+    Replay(Box<replay::ReplayArgs>),
 }
 
 /// An error that is the user's input, not the tool: exit status 2.
@@ -92,6 +97,7 @@ pub fn main() -> ExitCode {
         Command::Compare(args) => compare::run(args),
         Command::Report(args) => report::run(args),
         Command::Sensitivity(args) => sensitivity::run(*args),
+        Command::Replay(args) => replay::run(*args),
     };
     match result {
         Ok(code) => code,

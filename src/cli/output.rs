@@ -21,7 +21,7 @@ fn csv_bytes<T: serde::Serialize>(rows: impl IntoIterator<Item = T>) -> anyhow::
 }
 
 #[derive(serde::Serialize)]
-struct CallCsv {
+struct CallCsv<'a> {
     replication: usize,
     start_s: f64,
     end_s: f64,
@@ -34,7 +34,7 @@ struct CallCsv {
     subnet: Option<String>,
     device_index: Option<u32>,
     dry_run: bool,
-    caller: &'static str,
+    caller: &'a str,
     worker: Option<u32>,
     call_id: u64,
 }
@@ -65,8 +65,9 @@ struct StatusWriteCsv<'a> {
 }
 
 /// summary.json, enis.csv, calls.csv (one row per EC2 attempt, with its caller, worker
-/// and SDK call id), reconciles.csv, status_writes.csv and series.csv (queue depth, CPU,
-/// memory and bucket tokens over time), every replication.
+/// and SDK call id; then the other tenants' calls, the tenant as caller, throttled ones
+/// with RequestLimitExceeded), reconciles.csv, status_writes.csv and series.csv (queue
+/// depth, CPU, memory and bucket tokens over time), every replication.
 pub fn write_run_outputs(
     dir: &Path,
     settings: &Settings,
@@ -85,23 +86,47 @@ pub fn write_run_outputs(
     });
     let enis = csv_bytes(runs.iter().flat_map(|r| r.enis.iter()))?;
     let calls = csv_bytes(runs.iter().enumerate().flat_map(|(i, r)| {
-        r.calls.iter().map(move |c| CallCsv {
-            replication: i,
-            start_s: crate::engine::time::to_secs(c.start),
-            end_s: crate::engine::time::to_secs(c.end),
-            action: c.action.name(),
-            attempt: c.attempt,
-            error: c.error.map(|e| e.as_str()),
-            eni: c.eni.map(|x| x.to_string()),
-            attachment: c.attachment.map(|x| x.to_string()),
-            instance: c.instance.map(|x| x.to_string()),
-            subnet: c.subnet.map(|x| x.to_string()),
-            device_index: c.device_index,
-            dry_run: c.dry_run,
-            caller: c.caller.as_str(),
-            worker: c.worker,
-            call_id: c.call_id,
-        })
+        r.calls
+            .iter()
+            .map(move |c| CallCsv {
+                replication: i,
+                start_s: crate::engine::time::to_secs(c.start),
+                end_s: crate::engine::time::to_secs(c.end),
+                action: c.action.name(),
+                attempt: c.attempt,
+                error: c.error.map(|e| e.as_str()),
+                eni: c.eni.map(|x| x.to_string()),
+                attachment: c.attachment.map(|x| x.to_string()),
+                instance: c.instance.map(|x| x.to_string()),
+                subnet: c.subnet.map(|x| x.to_string()),
+                device_index: c.device_index,
+                dry_run: c.dry_run,
+                caller: c.caller.as_str(),
+                worker: c.worker,
+                call_id: c.call_id,
+            })
+            .chain(r.tenant_calls.iter().map(move |c| {
+                CallCsv {
+                    replication: i,
+                    start_s: crate::engine::time::to_secs(c.at),
+                    end_s: crate::engine::time::to_secs(c.at),
+                    action: c.action.name(),
+                    attempt: 1,
+                    error: c.throttled.then_some("RequestLimitExceeded"),
+                    eni: None,
+                    attachment: None,
+                    instance: None,
+                    subnet: None,
+                    device_index: None,
+                    dry_run: false,
+                    caller: r
+                        .tenant_names
+                        .get(c.tenant as usize)
+                        .map_or("tenant", String::as_str),
+                    worker: None,
+                    call_id: 0,
+                }
+            }))
     }))?;
     let reconciles = csv_bytes(runs.iter().enumerate().flat_map(|(i, r)| {
         r.reconciles.iter().map(move |x| ReconcileCsv {

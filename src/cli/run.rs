@@ -455,7 +455,7 @@ fn print_kind_report(
             .unwrap_or_default()
     };
     match settings.scenario.kind {
-        Kind::Burst => {}
+        Kind::Burst | Kind::Recorded => {}
         Kind::Gradual => {
             println!();
             println!(

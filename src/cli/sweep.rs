@@ -69,6 +69,14 @@ pub struct SweepSpecArgs {
     /// No progress output.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Sweep over a recorded trail (a `trace ingest` table or CloudTrail files): its
+    /// NodeENI workload is the scenario, its other tenants replayed at every point (the
+    /// positional scenario, when given, is the base whose instance type and run settings
+    /// it runs with).
+    #[arg(long = "replay", value_name = "TRAIL", num_args = 1..)]
+    pub replay: Vec<PathBuf>,
+    #[command(flatten)]
+    pub replay_args: super::replay::TrailArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -130,7 +138,19 @@ impl SweepSpecArgs {
     /// The sweep's definition from the command line.
     pub fn definition(&self) -> anyhow::Result<SweepDef> {
         check_threads(self.threads)?;
-        let scenario = ScenarioSpec::resolve(self.scenario.as_deref().unwrap_or(DEFAULT_SCENARIO))?;
+        let mut replay = None;
+        let scenario = if self.replay.is_empty() {
+            ScenarioSpec::resolve(self.scenario.as_deref().unwrap_or(DEFAULT_SCENARIO))?
+        } else {
+            let mut args = self.replay_args.clone();
+            if let Some(base) = &self.scenario {
+                args.base = base.clone();
+            }
+            let (source, prepared) = args.prepare_source(&self.replay)?;
+            let s = prepared.scenario.clone();
+            replay = Some((source, prepared.tenants));
+            s
+        };
         let name = scenario.name.clone();
         let model = self.model.model()?;
         let thresholds = self.model.thresholds()?;
@@ -156,6 +176,10 @@ impl SweepSpecArgs {
             self.seed.unwrap_or(DEFAULT_SEED),
         )
         .map_err(cli_error)?;
+        let def = match replay {
+            Some((source, tenants)) => def.with_replay(source, tenants),
+            None => def,
+        };
         // The largest point, as many at once as there are threads, must fit in memory.
         let runs = def.points().saturating_mul(def.replications as usize);
         super::run::check_work(

@@ -5,9 +5,8 @@ use super::progress::Progress;
 use super::BadInput;
 use crate::scenario::{simulate_replication, ScenarioSpec};
 use crate::trace::{
-    ingest_with_progress, read_parquet, stats, synth, synth_calls_with_enis, write_parquet,
-    CallerField, CallerRules, IngestOptions, IngestProgress, Pattern, SynthOptions, TraceError,
-    TraceFormat,
+    ingest_with_progress, read_parquet, stats, synth, synth_run, write_parquet, CallerField,
+    CallerRules, IngestOptions, IngestProgress, Pattern, SynthOptions, TraceError, TraceFormat,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -102,7 +101,7 @@ fn classify(e: TraceError) -> anyhow::Error {
     }
 }
 
-fn caller_rules(specs: &[String]) -> anyhow::Result<CallerRules> {
+pub(super) fn caller_rules(specs: &[String]) -> anyhow::Result<CallerRules> {
     let mut rules = CallerRules::default();
     // Later rules on the command line are added first, so the first given wins.
     for spec in specs.iter().rev() {
@@ -189,7 +188,9 @@ pub fn run(cmd: TraceCommand) -> anyhow::Result<ExitCode> {
             let settings = a.model.settings(scenario)?;
             let run = simulate_replication(&settings, &model, a.seed, a.replication)
                 .map_err(|e| BadInput(e.to_string()))?;
-            let calls = synth_calls_with_enis(&run.calls, &run.enis);
+            // The controller's attempts and the other tenants' calls (an EC2 profile's
+            // background load), as one account's trail.
+            let calls = synth_run(&run);
             let opts = SynthOptions {
                 start_time: a.start_time.clone(),
                 account_id: a.account.clone(),

@@ -241,6 +241,10 @@ pub struct RunRecord {
     pub resources: crate::controller::resources::ResourceSeries,
     /// When each device-index conflict was seen (`coordination_conflicts_total`).
     pub index_conflicts_at: Vec<Nanos>,
+    /// Every call of the account's other tenants (background load, storms, recorded
+    /// tenants), with what the buckets did with it; tenants by index into `tenant_names`.
+    pub tenant_calls: Vec<crate::aws::tenants::TenantCall>,
+    pub tenant_names: Vec<String>,
 }
 
 /// Quantile summary of a set of durations in seconds: (p50, p95, p99, max).

@@ -21,6 +21,7 @@ pub fn simulate(settings: &Settings, model: &Model, seed: u64) -> Result<RunReco
         Kind::Mixed => mixed(settings, model, seed),
         Kind::Failure => failure(settings, model, seed),
         Kind::ScaleDown => scale_down(settings, model, seed),
+        Kind::Recorded => super::recorded::simulate(settings, model, seed),
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod kinds;
 pub mod limits;
+pub mod recorded;
 pub mod replications;
 pub mod spec;
 pub mod values;

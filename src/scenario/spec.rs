@@ -92,6 +92,8 @@ pub enum Kind {
     Failure,
     /// Every NodeENI deleted, or every node drained and terminated.
     ScaleDown,
+    /// A recorded workload, event by event (`enisim replay` writes these).
+    Recorded,
 }
 
 impl Kind {
@@ -102,6 +104,7 @@ impl Kind {
             Kind::Mixed => "mixed",
             Kind::Failure => "failure",
             Kind::ScaleDown => "scale-down",
+            Kind::Recorded => "recorded",
         }
     }
 }
@@ -197,6 +200,9 @@ pub struct ScenarioSpec {
     pub faults: Option<crate::aws::profile::Faults>,
     #[serde(default)]
     pub scale_down: Option<ScaleDownSpec>,
+    /// The workload of a recording (kind `recorded`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recorded: Option<super::recorded::RecordedSpec>,
 }
 
 const EMBEDDED: &[(&str, &str)] = &[
@@ -328,6 +334,10 @@ impl ScenarioSpec {
             Kind::Mixed => need("mixed", self.mixed.is_some())?,
             Kind::Failure => need("faults", self.faults.is_some())?,
             Kind::ScaleDown => need("scale_down", self.scale_down.is_some())?,
+            Kind::Recorded => need("recorded", self.recorded.is_some())?,
+        }
+        if let Some(r) = &self.recorded {
+            r.validate()?;
         }
         if let Some(g) = &self.gradual {
             if g.path.is_empty() {

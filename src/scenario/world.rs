@@ -154,31 +154,48 @@ impl World {
         let sim = Sim::new();
         let h = sim.handle();
         let mut server = Ec2Server::new(&ec2, seed);
-        let subnets: Vec<SubnetId> = (0..c.enis_per_node + spare_subnets)
-            .map(|i| server.add_subnet(&format!("multi-eni-{i}")))
-            .collect();
+        let recorded = settings.scenario.recorded.as_ref();
+        // A recorded workload names its subnets and nodes; the others are numbered.
+        let subnet_names: Vec<String> = match recorded {
+            Some(r) => r.subnets.clone(),
+            None => (0..c.enis_per_node + spare_subnets)
+                .map(|i| format!("multi-eni-{i}"))
+                .collect(),
+        };
+        let subnets: Vec<SubnetId> = subnet_names.iter().map(|n| server.add_subnet(n)).collect();
         let node_subnet = server.add_subnet("nodes");
         let group = server.add_security_group("multi-eni");
         for name in &c.security_group_names {
             server.add_security_group(name);
         }
-        let node_names: Vec<String> = (0..c.nodes + spare_nodes)
-            .map(|i| format!("node-{i:02}"))
-            .collect();
+        let node_names: Vec<String> = match recorded {
+            Some(r) => r.nodes.iter().map(|n| n.name.clone()).collect(),
+            None => (0..c.nodes + spare_nodes)
+                .map(|i| format!("node-{i:02}"))
+                .collect(),
+        };
         let mut nodes = Vec::new();
         for (i, name) in node_names.iter().enumerate() {
             let inst = server.add_instance(&itype, node_subnet, 0);
+            let (labels, deleted) = match recorded {
+                // A recorded node that joins later is not there yet.
+                Some(r) => (r.node_labels(name), r.nodes[i].joined_s > 0.0),
+                None => (
+                    [
+                        ("ng".to_string(), "multi-eni".to_string()),
+                        ("kubernetes.io/hostname".to_string(), name.clone()),
+                    ]
+                    .into_iter()
+                    .collect(),
+                    // Nodes past the active count join later (gradual steps, spare nodes).
+                    i as u32 >= active_nodes,
+                ),
+            };
             nodes.push(Node {
                 name: name.clone(),
                 instance: Some(inst),
-                labels: [
-                    ("ng".to_string(), "multi-eni".to_string()),
-                    ("kubernetes.io/hostname".to_string(), name.clone()),
-                ]
-                .into_iter()
-                .collect(),
-                // Nodes past the active count join later (gradual steps, spare nodes).
-                deleted: i as u32 >= active_nodes,
+                labels,
+                deleted,
             });
         }
         let server = Rc::new(RefCell::new(server));
@@ -726,8 +743,12 @@ impl World {
             .iter()
             .map(|b| (b.name.clone(), b.levels().to_vec()))
             .collect();
+        let tenant_calls = srv.tenant_calls();
+        let tenant_names = srv.tenant_names().to_vec();
         drop(srv);
         RunRecord {
+            tenant_calls,
+            tenant_names,
             seed,
             metrics,
             actions,

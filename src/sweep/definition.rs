@@ -105,6 +105,8 @@ pub struct SweepDef {
     pub replications: u32,
     pub seed: u64,
     pub metrics: Vec<String>,
+    /// A sweep over a recorded trail (`--replay`): where it came from.
+    pub replay: Option<crate::replay::ReplaySource>,
 }
 
 /// The serialisable form of a `SweepDef` (the `definition` of sweep.json).
@@ -123,6 +125,10 @@ pub struct DefinitionDoc {
     pub replications: u32,
     pub seed: u64,
     pub metrics: Vec<String>,
+    /// The recording a replay sweep reads its other tenants from (read again on resume,
+    /// merge and `recommend --from`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<crate::replay::ReplaySource>,
 }
 
 pub fn instance_types_csv(t: &InstanceTypes) -> String {
@@ -218,6 +224,7 @@ impl SweepDef {
             replications,
             seed,
             metrics: metric_names(),
+            replay: None,
         };
         // Instance types are checked here, not point by point at run time: a misspelt
         // type is bad input, not a failed point.
@@ -256,7 +263,20 @@ impl SweepDef {
             replications: self.replications,
             seed: self.seed,
             metrics: self.metrics.clone(),
+            replay: self.replay.clone(),
         }
+    }
+
+    /// Over a recorded trail: its workload is already the base scenario; its other
+    /// tenants are replayed on the model's buckets at every point.
+    pub fn with_replay(
+        mut self,
+        source: crate::replay::ReplaySource,
+        tenants: std::sync::Arc<crate::aws::tenants::RecordedTenants>,
+    ) -> SweepDef {
+        self.model.ec2.recorded_tenants = Some(tenants);
+        self.replay = Some(source);
+        self
     }
 
     /// Rebuilds a definition from sweep.json (for `recommend --from` and `merge`).
@@ -265,11 +285,15 @@ impl SweepDef {
         let instance_types =
             InstanceTypes::from_csv(Path::new("sweep.json#instance_types"), &doc.instance_types)
                 .map_err(|e| SweepError::Input(e.to_string()))?;
+        let mut ec2 = doc.ec2;
+        if let Some(r) = &doc.replay {
+            ec2.recorded_tenants = Some(r.reload().map_err(SweepError::Input)?);
+        }
         Ok(SweepDef {
             scenario: doc.scenario_name,
             base: Settings::new(doc.controller, doc.scenario),
             model: Model {
-                ec2: doc.ec2,
+                ec2,
                 instance_types,
             },
             thresholds: doc.thresholds,
@@ -277,6 +301,7 @@ impl SweepDef {
             replications: doc.replications,
             seed: doc.seed,
             metrics: doc.metrics,
+            replay: doc.replay,
         })
     }
 

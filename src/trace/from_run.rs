@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use super::synth::SynthCall;
+use crate::aws::tenants::TenantCall;
 use crate::aws::{Action, CallRecord};
 use crate::metrics::record::EniRow;
 
@@ -77,4 +78,49 @@ pub fn synth_calls_with_enis(calls: &[CallRecord], enis: &[EniRow]) -> Vec<Synth
             }
         })
         .collect()
+}
+
+/// The VPC CNI's user agent (as `amazon-vpc-cni-k8s` logs it), for tenants named after it.
+pub const VPC_CNI_USER_AGENT: &str =
+    "aws-sdk-go/1.55.5 (go1.22.5; linux; amd64) amazon-vpc-cni-k8s";
+
+/// The account's other tenants' calls in a run (background load, storms, recorded
+/// tenants), as CloudTrail calls: each tenant its own role (`tenant-<name>`), the VPC CNI's
+/// user agent for a tenant whose name says `vpc-cni` (so ingest classes it `vpc-cni`),
+/// else `enisim-tenant/<name>`; a throttled call `RequestLimitExceeded`. Time order.
+pub fn synth_tenant_calls(calls: &[TenantCall], names: &[String]) -> Vec<SynthCall> {
+    calls
+        .iter()
+        .map(|c| {
+            let name = names
+                .get(c.tenant as usize)
+                .map_or("tenant", String::as_str);
+            let caller = if name.contains("vpc-cni") {
+                VPC_CNI_USER_AGENT.to_string()
+            } else {
+                format!("enisim-tenant/{name}")
+            };
+            SynthCall {
+                start_ns: c.at,
+                end_ns: c.at,
+                action: c.action.name().to_string(),
+                error_code: c.throttled.then(|| "RequestLimitExceeded".to_string()),
+                caller,
+                principal: format!("tenant-{name}"),
+                ..SynthCall::default()
+            }
+        })
+        .collect()
+}
+
+/// A run's whole trail: the controller's attempts (with their NodeENIs and nodes) and the
+/// other tenants' calls, merged in completion order.
+pub fn synth_run(run: &crate::metrics::RunRecord) -> Vec<SynthCall> {
+    let mut all = synth_calls_with_enis(&run.calls, &run.enis);
+    if !run.tenant_calls.is_empty() {
+        all.extend(synth_tenant_calls(&run.tenant_calls, &run.tenant_names));
+        // Stable: the controller's calls first among equal times.
+        all.sort_by_key(|c| c.end_ns);
+    }
+    all
 }

@@ -19,7 +19,9 @@ mod table;
 mod time;
 
 pub mod from_run;
-pub use from_run::{synth_calls, synth_calls_with_enis};
+pub use from_run::{
+    synth_calls, synth_calls_with_enis, synth_run, synth_tenant_calls, VPC_CNI_USER_AGENT,
+};
 
 pub use caller::{
     CallerField, CallerRule, CallerRules, Pattern, CLASS_CONTROLLER, CLASS_OTHER, CLASS_VPC_CNI,
@@ -34,6 +36,7 @@ pub use source::{
     parse_document, parse_document_with_limit, DocumentOutcome, TraceFormat, SLURP_LIMIT,
 };
 pub use stats::{stats, ActionStats, GapKind, GapStats, StatsTable};
+pub(crate) use stats::{str_col, StrCol, NULL as NULL_CODE};
 pub use synth::{
     example_workload, synth, SynthCall, SynthOptions, SynthReport, DEFAULT_USER_AGENT,
     LEGACY_USER_AGENT,

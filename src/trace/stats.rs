@@ -78,15 +78,16 @@ pub struct StatsTable {
     pub gaps: Vec<GapStats>,
 }
 
-struct StrCol {
-    codes: Vec<u32>,
-    dict: Vec<String>,
+/// A string column as dictionary codes (`NULL`: null), read without materialising strings.
+pub(crate) struct StrCol {
+    pub(crate) codes: Vec<u32>,
+    pub(crate) dict: Vec<String>,
 }
 
-const NULL: u32 = u32::MAX;
+pub(crate) const NULL: u32 = u32::MAX;
 
 impl StrCol {
-    fn get(&self, i: usize) -> Option<&str> {
+    pub(crate) fn get(&self, i: usize) -> Option<&str> {
         let c = self.codes[i];
         if c == NULL {
             None
@@ -96,7 +97,7 @@ impl StrCol {
     }
 }
 
-fn str_col(df: &DataFrame, name: &str) -> Result<StrCol, TraceError> {
+pub(crate) fn str_col(df: &DataFrame, name: &str) -> Result<StrCol, TraceError> {
     let col = df
         .column(name)
         .map_err(|_| TraceError::Table(format!("no column {name:?}")))?;
