@@ -53,6 +53,18 @@ impl BackgroundSource {
         }
     }
 
+    /// The arrival times this source makes before `until` (the same draws the bucket
+    /// consumes: a trail of a run can show the tenant's calls).
+    pub fn arrivals_before(&self, until: Nanos) -> Vec<Nanos> {
+        let mut s = self.clone();
+        let mut out = Vec::new();
+        while s.next < until.min(s.end) {
+            out.push(s.next);
+            s.advance();
+        }
+        out
+    }
+
     fn advance(&mut self) {
         self.next = self
             .next

@@ -352,12 +352,7 @@ impl Ec2Server {
         for tenant in &profile.background {
             if let Some(a) = Action::from_name(&tenant.action) {
                 let idx = server.bucket_index(a, tenant.filtered);
-                server.buckets[idx].add_background(BackgroundSource::new(
-                    tenant.rate_per_s,
-                    0,
-                    Nanos::MAX,
-                    rng::stream(seed, &format!("tenant.{}.{}", tenant.name, a.name())),
-                ));
+                server.buckets[idx].add_background(tenant_source(tenant, seed));
             }
         }
         for (i, storm) in profile.faults.throttle_storms.iter().enumerate() {
@@ -916,6 +911,17 @@ impl Ec2Server {
     pub fn instance_type(&self, instance: InstanceId) -> Option<&InstanceType> {
         self.instances.get(instance.0 as usize).map(|i| &i.kind)
     }
+}
+
+/// The Poisson call stream of one other tenant in a run with `seed` (stream
+/// `tenant.<name>.<Action>`), as the server's bucket draws it.
+pub fn tenant_source(tenant: &super::profile::Tenant, seed: u64) -> BackgroundSource {
+    BackgroundSource::new(
+        tenant.rate_per_s,
+        0,
+        Nanos::MAX,
+        rng::stream(seed, &format!("tenant.{}.{}", tenant.name, tenant.action)),
+    )
 }
 
 #[cfg(test)]

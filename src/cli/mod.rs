@@ -2,6 +2,7 @@
 //! breaches `--fail-on`, 2 for bad input (design.md, "Errors").
 
 mod bench;
+mod calibrate;
 mod check;
 mod compare;
 mod model_args;
@@ -52,6 +53,10 @@ pub enum Command {
     /// Compare two `run --out` (or two sweep) directories metric by metric: B − A with its
     /// 95 % Welch interval, and whether it is a regression beyond --tolerance.
     Compare(compare::CompareArgs),
+    /// Fit the model to a recorded trail: direct estimates (tenant rates, server errors,
+    /// bucket sets) and simulated moments (service times, detach delay), with intervals,
+    /// identifiability and a goodness-of-fit test; writes a calibrated EC2 profile.
+    Calibrate(Box<calibrate::CalibrateArgs>),
 }
 
 /// An error that is the user's input, not the tool: exit status 2.
@@ -81,6 +86,7 @@ pub fn main() -> ExitCode {
         Command::Sweep(args) => sweep::run(*args),
         Command::Recommend(args) => recommend::run(*args),
         Command::Compare(args) => compare::run(args),
+        Command::Calibrate(args) => calibrate::run(*args),
     };
     match result {
         Ok(code) => code,

@@ -102,7 +102,7 @@ fn classify(e: TraceError) -> anyhow::Error {
     }
 }
 
-fn caller_rules(specs: &[String]) -> anyhow::Result<CallerRules> {
+pub(super) fn caller_rules(specs: &[String]) -> anyhow::Result<CallerRules> {
     let mut rules = CallerRules::default();
     // Later rules on the command line are added first, so the first given wins.
     for spec in specs.iter().rev() {
@@ -189,7 +189,11 @@ pub fn run(cmd: TraceCommand) -> anyhow::Result<ExitCode> {
             let settings = a.model.settings(scenario)?;
             let run = simulate_replication(&settings, &model, a.seed, a.replication)
                 .map_err(|e| BadInput(e.to_string()))?;
-            let calls = synth_calls_with_enis(&run.calls, &run.enis);
+            let mut calls = synth_calls_with_enis(&run.calls, &run.enis);
+            // The other tenants of the EC2 profile, as the buckets saw them.
+            let until = calls.iter().map(|c| c.end_ns).max().unwrap_or(0) + 1_000_000_000;
+            let seed = crate::scenario::replication_seed(a.seed, a.replication);
+            calls.extend(crate::trace::tenant_calls(&model.ec2, seed, until));
             let opts = SynthOptions {
                 start_time: a.start_time.clone(),
                 account_id: a.account.clone(),

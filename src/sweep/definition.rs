@@ -6,6 +6,7 @@
 use super::grid::Grid;
 use super::SweepError;
 use crate::aws::{Ec2Profile, InstanceTypes};
+use crate::calibrate::FittedDistribution;
 use crate::controller::ControllerProfile;
 use crate::metrics::summary::metric_values;
 use crate::metrics::thresholds::Thresholds;
@@ -105,6 +106,9 @@ pub struct SweepDef {
     pub replications: u32,
     pub seed: u64,
     pub metrics: Vec<String>,
+    /// `--calibration`: θ drawn per replication from a calibration's fitted distribution
+    /// (the same draw for replication r at every point: common random numbers).
+    pub theta: Option<FittedDistribution>,
 }
 
 /// The serialisable form of a `SweepDef` (the `definition` of sweep.json).
@@ -123,6 +127,8 @@ pub struct DefinitionDoc {
     pub replications: u32,
     pub seed: u64,
     pub metrics: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub theta: Option<FittedDistribution>,
 }
 
 pub fn instance_types_csv(t: &InstanceTypes) -> String {
@@ -218,6 +224,7 @@ impl SweepDef {
             replications,
             seed,
             metrics: metric_names(),
+            theta: None,
         };
         // Instance types are checked here, not point by point at run time: a misspelt
         // type is bad input, not a failed point.
@@ -256,6 +263,7 @@ impl SweepDef {
             replications: self.replications,
             seed: self.seed,
             metrics: self.metrics.clone(),
+            theta: self.theta.clone(),
         }
     }
 
@@ -277,6 +285,7 @@ impl SweepDef {
             replications: doc.replications,
             seed: doc.seed,
             metrics: doc.metrics,
+            theta: doc.theta,
         })
     }
 

@@ -78,3 +78,53 @@ pub fn synth_calls_with_enis(calls: &[CallRecord], enis: &[EniRow]) -> Vec<Synth
         })
         .collect()
 }
+
+/// The user agent of other tenants' calls in a synthetic trail: the VPC CNI's, for a tenant
+/// whose name says `cni`; else a generic SDK agent.
+fn tenant_agent(name: &str) -> &'static str {
+    if name.to_ascii_lowercase().contains("cni") {
+        "aws-sdk-go/1.55.5 (go1.22.5; linux; amd64) amazon-vpc-cni-k8s"
+    } else {
+        "aws-sdk-go-v2/1.30.3 os/linux lang/go#1.22.5 api/ec2#1.173.0"
+    }
+}
+
+/// Other tenants' calls in replication seed `seed` before `until_ns`: the arrivals the
+/// buckets consumed (the same stream), each as one admitted call of its own principal (the
+/// tenant's name as a role) and user agent. The model does not time a tenant's calls, so
+/// each takes no time (`start_ns = end_ns`).
+pub fn tenant_calls(
+    profile: &crate::aws::Ec2Profile,
+    seed: u64,
+    until_ns: crate::engine::Nanos,
+) -> Vec<SynthCall> {
+    let mut out = Vec::new();
+    for t in &profile.background {
+        let filtered = t.filtered;
+        let arrivals = crate::aws::server::tenant_source(t, seed).arrivals_before(until_ns);
+        for at in arrivals {
+            // Ids of the tenant's own ENIs, so mutating calls have what EC2 would log.
+            let eni = format!("eni-0f{:015x}", out.len());
+            let names_eni =
+                t.action.contains("NetworkInterface") && t.action != "DescribeNetworkInterfaces";
+            out.push(SynthCall {
+                eni_id: names_eni.then(|| eni.clone()),
+                attachment_id: matches!(
+                    t.action.as_str(),
+                    "AttachNetworkInterface" | "DetachNetworkInterface"
+                )
+                .then(|| eni.replacen("eni-", "eni-attach-", 1)),
+                start_ns: at,
+                end_ns: at,
+                action: t.action.clone(),
+                filtered_by_instance: (t.action == "DescribeNetworkInterfaces" && filtered)
+                    .then(|| "i-0tenant".to_string()),
+                caller: tenant_agent(&t.name).to_string(),
+                principal: format!("tenant-{}", t.name),
+                ..SynthCall::default()
+            });
+        }
+    }
+    out.sort_by_key(|c| c.end_ns);
+    out
+}

@@ -15,11 +15,12 @@ mod record;
 mod source;
 mod stats;
 mod synth;
+mod synth_table;
 mod table;
 mod time;
 
 pub mod from_run;
-pub use from_run::{synth_calls, synth_calls_with_enis};
+pub use from_run::{synth_calls, synth_calls_with_enis, tenant_calls};
 
 pub use caller::{
     CallerField, CallerRule, CallerRules, Pattern, CLASS_CONTROLLER, CLASS_OTHER, CLASS_VPC_CNI,
@@ -38,6 +39,7 @@ pub use synth::{
     example_workload, synth, SynthCall, SynthOptions, SynthReport, DEFAULT_USER_AGENT,
     LEGACY_USER_AGENT,
 };
+pub use synth_table::synth_table;
 pub use table::{
     bare_code, is_throttle_code, read_parquet, write_parquet, COLUMNS, THROTTLE_CODES,
 };
