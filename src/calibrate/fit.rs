@@ -52,6 +52,8 @@ pub struct Options {
     pub min_gaps: u64,
     /// Log-space step of the finite differences.
     pub step: f64,
+    /// Levenberg–Marquardt iterations (each one Jacobian) before Nelder–Mead.
+    pub lm_iters: u32,
 }
 
 impl Default for Options {
@@ -60,9 +62,10 @@ impl Default for Options {
             seed: 1,
             replications: 10,
             weight_replications: 60,
-            max_iters: 120,
+            max_iters: 40,
             min_gaps: 3,
             step: 0.2,
+            lm_iters: 4,
         }
     }
 }
@@ -464,7 +467,12 @@ pub fn calibrate(
         weight: w0.clone(),
     };
 
-    let jacobian = |sim: &SimulatedMoments, x: &[f64]| -> Result<DMatrix<f64>, SimulateError> {
+    // ∂m̄/∂x by finite differences under common random numbers: central, or forward from a
+    // known mean `base` (half the simulations; what the Levenberg–Marquardt steps use).
+    let jacobian = |sim: &SimulatedMoments,
+                    x: &[f64],
+                    base: Option<&[f64]>|
+     -> Result<DMatrix<f64>, SimulateError> {
         let k = sim.moments.len();
         let p = x.len();
         let mut jac = DMatrix::zeros(k, p);
@@ -474,24 +482,32 @@ pub fn calibrate(
             // Stay inside the bounds: one-sided near them.
             let (lo, hi) = (sim.free[i].low.ln(), sim.free[i].high.ln());
             up[i] = (x[i] + opts.step).min(hi);
-            down[i] = (x[i] - opts.step).max(lo);
+            if up[i] <= x[i] && base.is_some() {
+                up[i] = (x[i] - opts.step).max(lo);
+            }
+            if base.is_none() {
+                down[i] = (x[i] - opts.step).max(lo);
+            }
             let h = up[i] - down[i];
-            if h <= 0.0 {
+            if h == 0.0 {
                 continue;
             }
             let mu = sim.mean(&up)?;
-            let md = sim.mean(&down)?;
+            let md = match base {
+                Some(b) => b.to_vec(),
+                None => sim.mean(&down)?,
+            };
             for j in 0..k {
                 let d = (mu[j] - md[j]) / h;
                 jac[(j, i)] = if d.is_finite() { d } else { 0.0 };
             }
-            progress("identification", i as u64 + 1, p as u64);
+            progress("jacobian", i as u64 + 1, p as u64);
         }
         Ok(jac)
     };
 
-    // Identification at the start: a parameter the moments do not move, or whose interval
-    // would be wider than half its plausible range, keeps its prior.
+    // Identification at the start: a parameter no moment moves keeps its prior; the others
+    // are all fitted together (one held at a wrong prior would bias the rest).
     let mut free = candidates.clone();
     let mut why_not: BTreeMap<String, String> = BTreeMap::new();
     {
@@ -503,7 +519,7 @@ pub fn calibrate(
             free: free.clone(),
             moments: moments.clone(),
         };
-        let jac0 = jacobian(&sim, &x_of(&model, &settings, &free))?;
+        let jac0 = jacobian(&sim, &x_of(&model, &settings, &free), None)?;
         let info = jac0.transpose() * &w0 * &jac0;
         let mut active: Vec<usize> = Vec::new();
         for (i, f) in free.iter().enumerate() {
@@ -520,41 +536,10 @@ pub fn calibrate(
                 active.push(i);
             }
         }
-        loop {
-            if active.is_empty() {
-                break;
-            }
-            let cols = DMatrix::from_fn(jac0.nrows(), active.len(), |a, b| jac0[(a, active[b])]);
-            let u = uncertainty(&cols, &w0, r);
-            let mut dropped = false;
-            let mut worst: Option<(usize, f64)> = None;
-            for (pos, &i) in active.iter().enumerate() {
-                let width = (free[i].high / free[i].low).ln();
-                let ratio = 2.0 * 1.96 * u.standard_errors[pos] / width;
-                if ratio > 0.5 && worst.is_none_or(|w| ratio > w.1) {
-                    worst = Some((pos, ratio));
-                }
-            }
-            if let Some((pos, ratio)) = worst {
-                let i = active.remove(pos);
-                why_not.insert(
-                    free[i].name.clone(),
-                    format!(
-                        "not identifiable from this trail: its 95 % interval would span {:.0} % of the plausible range ({} gaps); kept assumption",
-                        100.0 * ratio,
-                        n_for(&free[i].name)
-                    ),
-                );
-                dropped = true;
-            }
-            if !dropped {
-                break;
-            }
-        }
         free = active.iter().map(|&i| free[i].clone()).collect();
     }
 
-    // 3. Nelder–Mead over the identified parameters.
+    // 3. Levenberg–Marquardt from the priors (a few Jacobians), then Nelder–Mead.
     let sim = SimulatedMoments {
         settings: &settings,
         model: &model,
@@ -573,15 +558,29 @@ pub fn calibrate(
     let (x_hat, iterations) = if free.is_empty() {
         (x0.clone(), 0)
     } else {
+        let bounds: Vec<(f64, f64)> = free.iter().map(|f| (f.low.ln(), f.high.ln())).collect();
+        let lm = super::optimise::levenberg_marquardt(
+            &x0,
+            &bounds,
+            &distance0.target,
+            &distance0.weight,
+            &|x| {
+                on_eval(0.0);
+                sim.mean(x)
+            },
+            &|x, m| jacobian(&sim, x, Some(m)),
+            opts.lm_iters,
+        )?;
         let cost = MsmCost {
             sim: &sim,
             distance: &distance0,
             on_eval: &on_eval,
         };
         let max = opts.max_iters;
-        let m = minimise(cost, &x0, 0.3, max, 1e-3, &observer)
+        let m = minimise(cost, &lm.x, 0.1, max, 1e-3, &observer)
             .map_err(|e| CalibrateError::Optimise(e.to_string()))?;
-        (m.x, m.iterations)
+        let best = if m.cost <= lm.cost { m.x } else { lm.x };
+        (best, u64::from(lm.iterations) + m.iterations)
     };
     let x_hat: Vec<f64> = x_hat
         .iter()
@@ -613,7 +612,7 @@ pub fn calibrate(
     let (unc, jac1) = if free.is_empty() {
         (None, None)
     } else {
-        let jac1 = jacobian(&sim, &x_hat)?;
+        let jac1 = jacobian(&sim, &x_hat, None)?;
         (Some(uncertainty(&jac1, &w1, r)), Some(jac1))
     };
     let _ = jac1;
@@ -663,19 +662,24 @@ pub fn calibrate(
     for f in &candidates {
         let prior = num(&model, &settings, &f.name).unwrap_or(f.low);
         let pos = free.iter().position(|g| g.name == f.name);
-        let (value, low, high, identified, note) =
-            match (pos, &unc) {
-                (Some(i), Some(u)) => {
-                    let se = u.standard_errors[i];
-                    (
-                        x_hat[i].exp(),
-                        (x_hat[i] - 1.96 * se).exp(),
-                        (x_hat[i] + 1.96 * se).exp(),
-                        true,
-                        None,
-                    )
-                }
-                _ => (
+        let (value, low, high, identified, note) = match (pos, &unc) {
+            (Some(i), Some(u)) => {
+                let se = u.standard_errors[i];
+                // The interval is kept inside the plausible range (the prior's support).
+                let low = (x_hat[i] - 1.96 * se).exp().max(f.low);
+                let high = (x_hat[i] + 1.96 * se).exp().min(f.high);
+                let share = (high / low).ln() / (f.high / f.low).ln();
+                let note = (share > 0.5).then(|| {
+                        format!(
+                            "weakly identified: the 95 % interval spans {:.0} % of the plausible range ({} observations)",
+                            100.0 * share,
+                            n_for(&f.name)
+                        )
+                    });
+                (x_hat[i].exp(), low, high, true, note)
+            }
+            _ => {
+                (
                     prior,
                     f.low,
                     f.high,
@@ -683,8 +687,9 @@ pub fn calibrate(
                     Some(why_not.get(&f.name).cloned().unwrap_or_else(|| {
                         "not identifiable from this trail: kept assumption".into()
                     })),
-                ),
-            };
+                )
+            }
+        };
         results.push(ParamResult {
             name: f.name.clone(),
             prior,

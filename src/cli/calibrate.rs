@@ -30,8 +30,8 @@ pub struct CalibrateArgs {
     /// Replications per simulated point (common random numbers across points).
     #[arg(long, default_value_t = 10)]
     pub replications: u32,
-    /// Nelder–Mead iterations at most.
-    #[arg(long, default_value_t = 120)]
+    /// Nelder–Mead iterations at most (after the Levenberg–Marquardt steps).
+    #[arg(long, default_value_t = 40)]
     pub max_iters: u64,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,

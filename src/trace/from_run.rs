@@ -91,23 +91,38 @@ fn tenant_agent(name: &str) -> &'static str {
 
 /// Other tenants' calls in replication seed `seed` before `until_ns`: the arrivals the
 /// buckets consumed (the same stream), each as one admitted call of its own principal (the
-/// tenant's name as a role) and user agent. The model does not time a tenant's calls, so
-/// each takes no time (`start_ns = end_ns`).
+/// tenant's name as a role) and user agent, failing with `InternalError` at the profile's
+/// server-error probability for the action (stream `tenant-errors.<name>.<Action>`; the
+/// buckets do not fail a tenant's calls, a trail of EC2 would). The model does not time a
+/// tenant's calls, so each takes no time (`start_ns = end_ns`).
 pub fn tenant_calls(
     profile: &crate::aws::Ec2Profile,
     seed: u64,
     until_ns: crate::engine::Nanos,
 ) -> Vec<SynthCall> {
+    use rand::RngExt;
     let mut out = Vec::new();
     for t in &profile.background {
         let filtered = t.filtered;
+        let p = profile
+            .faults
+            .error_probability
+            .get(&t.action)
+            .or_else(|| profile.faults.error_probability.get("*"))
+            .copied()
+            .unwrap_or(0.0);
+        let mut errors =
+            crate::engine::rng::stream(seed, &format!("tenant-errors.{}.{}", t.name, t.action));
         let arrivals = crate::aws::server::tenant_source(t, seed).arrivals_before(until_ns);
         for at in arrivals {
             // Ids of the tenant's own ENIs, so mutating calls have what EC2 would log.
             let eni = format!("eni-0f{:015x}", out.len());
             let names_eni =
                 t.action.contains("NetworkInterface") && t.action != "DescribeNetworkInterfaces";
+            let failed = p > 0.0 && errors.random::<f64>() < p;
             out.push(SynthCall {
+                error_code: failed.then(|| "InternalError".to_string()),
+                server_error: failed,
                 eni_id: names_eni.then(|| eni.clone()),
                 attachment_id: matches!(
                     t.action.as_str(),
