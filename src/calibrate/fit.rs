@@ -16,7 +16,7 @@ use super::observed::Trail;
 use super::optimise::minimise;
 use super::params::{self, Registry};
 use super::simulate::SimulateError;
-use super::uncertainty::{j_test, sample_covariance, uncertainty, weight, JTest};
+use super::uncertainty::{j_test_simulated, sample_covariance, uncertainty, weight, JTest};
 use crate::aws::Action;
 use crate::plausible::NamedValue;
 use crate::scenario::{Model, Settings};
@@ -61,11 +61,11 @@ impl Default for Options {
         Options {
             seed: 1,
             replications: 10,
-            weight_replications: 60,
+            weight_replications: 100,
             max_iters: 40,
             min_gaps: 3,
-            step: 0.2,
-            lm_iters: 4,
+            step: 0.3,
+            lm_iters: 3,
         }
     }
 }
@@ -361,7 +361,8 @@ pub fn calibrate(
     });
     let _ = label;
     let mut candidates: Vec<Free> = Vec::new();
-    for action in ctl_counts.keys() {
+    // An action called fewer than five times leaves too little to fit its service time.
+    for action in ctl_counts.iter().filter(|(_, n)| **n >= 5).map(|(a, _)| a) {
         let name = format!("ec2.latency.{action}.median_ms");
         if let Some((lo, hi)) = range_of(&name) {
             candidates.push(Free {
@@ -523,11 +524,15 @@ pub fn calibrate(
         let info = jac0.transpose() * &w0 * &jac0;
         let mut active: Vec<usize> = Vec::new();
         for (i, f) in free.iter().enumerate() {
-            if info[(i, i)] < 1e-6 {
+            // CloudTrail holds nothing of attaching → attached (calibration.md §2): whatever
+            // the moments seem to say of it comes through side effects and noise; its
+            // information is reported, never fitted.
+            let attach = f.name.contains("attach_delay");
+            if info[(i, i)] < 1e-6 || attach {
                 why_not.insert(
                     f.name.clone(),
-                    if f.name.contains("attach_delay") {
-                        "not identifiable from CloudTrail alone: EC2's attaching → attached is not logged, and v1.3.8 never waits for it".into()
+                    if attach {
+                        format!("not identifiable from CloudTrail alone: EC2's attaching → attached is not logged, and v1.3.8 never waits for it (its diagonal of JᵀWJ here: {:.2e})", info[(i, i)])
                     } else {
                         "not identifiable from this trail: no moment moves with it".into()
                     },
@@ -619,7 +624,7 @@ pub fn calibrate(
     let d = DVector::from_column_slice(&observed) - DVector::from_column_slice(&mean_hat);
     let df = moments.len().saturating_sub(free.len()) as u32;
     let jt = if mean_hat.iter().all(|v| v.is_finite()) {
-        j_test(&d, &w1, r, df)
+        j_test_simulated(&d, &w1, r, df, &samples1)
     } else {
         None
     };
@@ -662,6 +667,7 @@ pub fn calibrate(
     for f in &candidates {
         let prior = num(&model, &settings, &f.name).unwrap_or(f.low);
         let pos = free.iter().position(|g| g.name == f.name);
+        let kept = |why: String| (prior, f.low, f.high, false, Some(why));
         let (value, low, high, identified, note) = match (pos, &unc) {
             (Some(i), Some(u)) => {
                 let se = u.standard_errors[i];
@@ -669,26 +675,34 @@ pub fn calibrate(
                 let low = (x_hat[i] - 1.96 * se).exp().max(f.low);
                 let high = (x_hat[i] + 1.96 * se).exp().min(f.high);
                 let share = (high / low).ln() / (f.high / f.low).ln();
-                let note = (share > 0.5).then(|| {
+                if share > 0.9 {
+                    // The trail leaves it where the prior had it: not identified.
+                    kept(if f.name.contains("attach_delay") {
+                        "not identifiable from CloudTrail alone: EC2's attaching → attached is not logged, and v1.3.8 never waits for it".into()
+                    } else {
+                        format!(
+                            "not identifiable from this trail: the 95 % interval spans {:.0} % of the plausible range ({} observations)",
+                            100.0 * share,
+                            n_for(&f.name)
+                        )
+                    })
+                } else {
+                    let note = (share > 0.5).then(|| {
                         format!(
                             "weakly identified: the 95 % interval spans {:.0} % of the plausible range ({} observations)",
                             100.0 * share,
                             n_for(&f.name)
                         )
                     });
-                (x_hat[i].exp(), low, high, true, note)
+                    (x_hat[i].exp(), low, high, true, note)
+                }
             }
-            _ => {
-                (
-                    prior,
-                    f.low,
-                    f.high,
-                    false,
-                    Some(why_not.get(&f.name).cloned().unwrap_or_else(|| {
-                        "not identifiable from this trail: kept assumption".into()
-                    })),
-                )
-            }
+            _ => kept(
+                why_not
+                    .get(&f.name)
+                    .cloned()
+                    .unwrap_or_else(|| "not identifiable from this trail: kept assumption".into()),
+            ),
         };
         results.push(ParamResult {
             name: f.name.clone(),
@@ -707,14 +721,36 @@ pub fn calibrate(
             note,
         });
     }
+    // Only what the trail identified is drawn by `--calibration`; the rest keeps its prior.
+    let identified: Vec<usize> = free
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| results.iter().any(|p| p.name == f.name && p.identified))
+        .map(|(i, _)| i)
+        .collect();
     if let Some(u) = &unc {
-        fitted.names = free.iter().map(|f| f.name.clone()).collect();
-        fitted.mean_log = x_hat.clone();
-        fitted.covariance_log = u.covariance.clone();
-        fitted.bounds = free.iter().map(|f| [f.low, f.high]).collect();
+        fitted.names = identified.iter().map(|&i| free[i].name.clone()).collect();
+        fitted.mean_log = identified.iter().map(|&i| x_hat[i]).collect();
+        fitted.covariance_log = identified
+            .iter()
+            .map(|&i| identified.iter().map(|&j| u.covariance[i][j]).collect())
+            .collect();
+        fitted.bounds = identified
+            .iter()
+            .map(|&i| [free[i].low, free[i].high])
+            .collect();
     }
+    let x_written: Vec<f64> = (0..free.len())
+        .map(|i| {
+            if identified.contains(&i) {
+                x_hat[i]
+            } else {
+                x0[i]
+            }
+        })
+        .collect();
     let (m_hat, s_hat) = sim
-        .configure(&x_hat)
+        .configure(&x_written)
         .map_err(|e| CalibrateError::Simulate(SimulateError::Param(e.to_string())))?;
     drop(s_hat);
     let moments_out = moments

@@ -12,7 +12,7 @@ use super::observed::{Call, Trail};
 
 /// Gaps longer than this are cut to it: a chain that waited out a requeue should not
 /// dominate a mean of service times (the same cut applies to both sides).
-pub const GAP_CAP_S: f64 = 30.0;
+pub const GAP_CAP_S: f64 = 10.0;
 
 /// What a moment measures.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]

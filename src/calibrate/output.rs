@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 
 use super::fit::{Calibration, ParamResult};
 use crate::aws::Ec2Profile;
-use crate::controller::ControllerProfile;
 use crate::input::locate_yaml_key;
 use crate::plausible::Plausible;
 
@@ -135,6 +134,23 @@ pub fn ec2_yaml(cal: &Calibration) -> Result<String, String> {
             if let Some([lo, hi]) = &mut e.range {
                 *lo = lo.min(p.value);
                 *hi = hi.max(p.value);
+            }
+        }
+    }
+    // A value that moved with a calibrated one (a p99 scaled with its median) must stay in
+    // its range for the file to load: widen the range, and say so.
+    let names: Vec<String> = profile.plausible.keys().cloned().collect();
+    for name in names {
+        if let Ok(crate::plausible::NamedValue::Number(v)) = profile.named(&name) {
+            if let Some(e) = profile.plausible.get_mut(&name) {
+                if let Some([lo, hi]) = &mut e.range {
+                    if v < *lo || v > *hi {
+                        *lo = lo.min(v);
+                        *hi = hi.max(v);
+                        e.why =
+                            format!("{} (widened to hold the calibrated profile's value)", e.why);
+                    }
+                }
             }
         }
     }
@@ -264,11 +280,10 @@ pub fn markdown(cal: &Calibration) -> String {
 /// The files of a calibration, rendered: (file name, bytes).
 pub fn render(
     cal: &Calibration,
-    controller: Option<&ControllerProfile>,
     controller_yaml: Option<String>,
 ) -> Result<Vec<(&'static str, Vec<u8>)>, String> {
     let mut files = vec![(EC2_FILE, ec2_yaml(cal)?.into_bytes())];
-    if let (Some(_), Some(text)) = (controller, controller_yaml) {
+    if let Some(text) = controller_yaml {
         files.push((CONTROLLER_FILE, text.into_bytes()));
     }
     let json = serde_json::to_string_pretty(cal).map_err(|e| e.to_string())?;

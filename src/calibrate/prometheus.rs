@@ -370,3 +370,63 @@ mod tests {
         assert!(x[1] == 0.0 && x[0] > 0.0, "{x}");
     }
 }
+
+/// [`fit`] with the EC2 attempts and the attachments held taken from a recorded trail (its
+/// controller calls, whose eventTimes share the metrics' wall clock).
+pub fn fit_with_trail(
+    series: &mut Series,
+    trail: &super::observed::Trail,
+    path: &Path,
+) -> Result<CostFit, PromError> {
+    let attempts: Vec<i64> = trail.controller().map(|c| c.t_s * 1000).collect();
+    let mut held = 0.0;
+    let mut attachments = Vec::new();
+    for c in trail.controller() {
+        let d = match c.action.as_str() {
+            "AttachNetworkInterface" if c.ok() => 1.0,
+            "DeleteNetworkInterface" if c.ok() => -1.0,
+            _ => continue,
+        };
+        held = f64::max(held + d, 0.0);
+        attachments.push((c.t_s * 1000, held));
+    }
+    fit(series, &attempts, &attachments, path)
+}
+
+/// The controller profile with the fitted costs set (and marked calibrated), as YAML with
+/// a comment per fitted cost.
+pub fn controller_yaml(
+    base: &crate::controller::ControllerProfile,
+    fit: &CostFit,
+    source: &str,
+) -> Result<String, String> {
+    let mut p = base.clone();
+    for c in &fit.costs {
+        p.set_named(
+            &c.name,
+            &crate::plausible::NamedValue::Number(c.value.max(0.0)),
+        )?;
+        if let Some(e) = p.plausible.get_mut(&c.name) {
+            if let Some([lo, hi]) = &mut e.range {
+                *lo = lo.min(c.value);
+                *hi = hi.max(c.value);
+            }
+        }
+    }
+    p.costs.calibrated = true;
+    let body = serde_yaml_ng::to_string(&p).map_err(|e| e.to_string())?;
+    let mut out = format!(
+        "# Controller profile with CPU and memory costs fitted by `enisim calibrate` from {source}\n# (non-negative least squares over {} windows):\n",
+        fit.windows
+    );
+    for c in &fit.costs {
+        out.push_str(&format!(
+            "#   {} = {:.4} ± {:.4} (standard error)\n",
+            c.name, c.value, c.standard_error
+        ));
+    }
+    out.push_str(&body);
+    crate::controller::ControllerProfile::from_str(Path::new("controller.yaml"), &out)
+        .map_err(|e| e.to_string())?;
+    Ok(out)
+}

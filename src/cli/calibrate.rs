@@ -3,7 +3,7 @@
 use super::model_args::ModelArgs;
 use super::progress::Progress;
 use super::BadInput;
-use crate::calibrate::{calibrate, output, CalibrateError, Options, Trail};
+use crate::calibrate::{calibrate, output, prometheus, CalibrateError, Options, Trail};
 use crate::scenario::ScenarioSpec;
 use crate::trace::{ingest, read_parquet, IngestOptions, TraceError};
 use std::path::{Path, PathBuf};
@@ -24,6 +24,10 @@ pub struct CalibrateArgs {
     /// Output directory (ec2.yaml, calibration.json, calibration.md).
     #[arg(short = 'o', long = "out", alias = "output", value_name = "DIR")]
     pub output: PathBuf,
+    /// The controller's Prometheus metrics over the same window: `query_range` JSON answers
+    /// or text scrapes with timestamps; fits its CPU and memory costs (controller.yaml).
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub prometheus: Vec<PathBuf>,
     /// Caller rule for ingesting CloudTrail files (as `trace ingest --caller-rule`).
     #[arg(long = "caller-rule", value_name = "RULE")]
     pub caller_rules: Vec<String>,
@@ -113,27 +117,54 @@ pub fn run(a: CalibrateArgs) -> anyhow::Result<ExitCode> {
     for w in &cal.warnings {
         eprintln!("warning: {w}");
     }
-    let files = output::render(&cal, None, None).map_err(anyhow::Error::msg)?;
+    let controller_yaml = if a.prometheus.is_empty() {
+        None
+    } else {
+        let mut series = prometheus::Series::new();
+        for f in &a.prometheus {
+            prometheus::read(f, &mut series).map_err(|e| BadInput(e.to_string()))?;
+        }
+        let fit = prometheus::fit_with_trail(&mut series, &trail, &a.prometheus[0])
+            .map_err(|e| BadInput(e.to_string()))?;
+        let names: Vec<String> = a
+            .prometheus
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        Some(
+            prometheus::controller_yaml(&settings.controller, &fit, &names.join(", "))
+                .map_err(anyhow::Error::msg)?,
+        )
+    };
+    let files = output::render(&cal, controller_yaml).map_err(anyhow::Error::msg)?;
     let written = output::write(&a.output, &files)?;
     println!("{}", cal.verdict);
     println!();
     println!(
-        "{:<52} {:>10} {:>10} {:>22}  identified",
-        "parameter", "prior", "fitted", "95 % interval"
+        "{:<52} {:>10} {:>10} {:>22}  n",
+        "fitted parameter", "prior", "fitted", "95 % interval"
     );
-    for p in &cal.parameters {
-        let fitted = if p.identified {
-            fmt(p.value)
-        } else {
-            "—".into()
-        };
+    for p in cal.parameters.iter().filter(|p| p.identified) {
         println!(
             "{:<52} {:>10} {:>10} {:>22}  {}",
             p.name,
             fmt(p.prior),
-            fitted,
+            fmt(p.value),
             format!("[{}, {}]", fmt(p.low), fmt(p.high)),
-            if p.identified { "yes" } else { "no" }
+            p.n
+        );
+    }
+    let kept: Vec<&str> = cal
+        .parameters
+        .iter()
+        .filter(|p| !p.identified)
+        .map(|p| p.name.as_str())
+        .collect();
+    if !kept.is_empty() {
+        println!(
+            "{} kept as assumptions (not identifiable from this trail; why: calibration.md), e.g. {}",
+            kept.len(),
+            kept.iter().rev().take(2).cloned().collect::<Vec<_>>().join(", ")
         );
     }
     println!();
