@@ -95,13 +95,13 @@ fn dist_field(d: &Distribution, f: &Field) -> Result<f64, String> {
 }
 
 fn set_dist_field(d: &mut Distribution, f: &Field, v: f64) -> Result<(), String> {
-    if !(v > 0.0) {
+    if v.is_nan() || v <= 0.0 {
         return Err(format!("must be > 0, got {v}"));
     }
     match (f, &mut *d) {
         (Field::Median, _) => {
             let m = d.median_ms();
-            if !(m > 0.0) {
+            if m.is_nan() || m <= 0.0 {
                 return Err("a distribution with median 0 cannot be scaled".into());
             }
             *d = d.scaled(v / m);

@@ -585,7 +585,7 @@ pub fn calibrate(
         let m = minimise(cost, &lm.x, 0.1, max, 1e-3, &observer)
             .map_err(|e| CalibrateError::Optimise(e.to_string()))?;
         let best = if m.cost <= lm.cost { m.x } else { lm.x };
-        (best, u64::from(lm.iterations) + m.iterations)
+        (best, lm.iterations + m.iterations)
     };
     let x_hat: Vec<f64> = x_hat
         .iter()

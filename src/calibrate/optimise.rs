@@ -109,6 +109,11 @@ mod tests {
     }
 }
 
+/// m(x) of a least-squares problem.
+pub type MeanFn<'a, E> = &'a dyn Fn(&[f64]) -> Result<Vec<f64>, E>;
+/// ∂m/∂x at (x, m(x)).
+pub type JacobianFn<'a, E> = &'a dyn Fn(&[f64], &[f64]) -> Result<nalgebra::DMatrix<f64>, E>;
+
 /// Levenberg–Marquardt on a weighted least-squares problem min (t − m(x))ᵀW(t − m(x)) with
 /// box bounds, from a Jacobian of the (simulated) mean: the step that brings a simulated-
 /// moments fit close to its optimum in a few Jacobians, before Nelder–Mead polishes it.
@@ -118,8 +123,8 @@ pub fn levenberg_marquardt<E>(
     bounds: &[(f64, f64)],
     target: &nalgebra::DVector<f64>,
     w: &nalgebra::DMatrix<f64>,
-    mean: &dyn Fn(&[f64]) -> Result<Vec<f64>, E>,
-    jacobian: &dyn Fn(&[f64], &[f64]) -> Result<nalgebra::DMatrix<f64>, E>,
+    mean: MeanFn<'_, E>,
+    jacobian: JacobianFn<'_, E>,
     max_iters: u32,
 ) -> Result<Minimum, E> {
     use nalgebra::{DMatrix, DVector};

@@ -354,23 +354,6 @@ pub fn fit(
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nnls_matches_least_squares_inside_and_clips_outside() {
-        let a = DMatrix::from_row_slice(4, 2, &[1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 2.0, 1.0]);
-        let truth = DVector::from_vec(vec![2.0, 3.0]);
-        let x = nnls(&a, &(&a * &truth));
-        assert!((x - truth).norm() < 1e-9);
-        // b wants a negative second coefficient: it is clipped to 0.
-        let b = DVector::from_vec(vec![1.0, -1.0, 0.0, 1.0]);
-        let x = nnls(&a, &b);
-        assert!(x[1] == 0.0 && x[0] > 0.0, "{x}");
-    }
-}
-
 /// [`fit`] with the EC2 attempts and the attachments held taken from a recorded trail (its
 /// controller calls, whose eventTimes share the metrics' wall clock).
 pub fn fit_with_trail(
@@ -429,4 +412,21 @@ pub fn controller_yaml(
     crate::controller::ControllerProfile::from_str(Path::new("controller.yaml"), &out)
         .map_err(|e| e.to_string())?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nnls_matches_least_squares_inside_and_clips_outside() {
+        let a = DMatrix::from_row_slice(4, 2, &[1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 2.0, 1.0]);
+        let truth = DVector::from_vec(vec![2.0, 3.0]);
+        let x = nnls(&a, &(&a * &truth));
+        assert!((x - truth).norm() < 1e-9);
+        // b wants a negative second coefficient: it is clipped to 0.
+        let b = DVector::from_vec(vec![1.0, -1.0, 0.0, 1.0]);
+        let x = nnls(&a, &b);
+        assert!(x[1] == 0.0 && x[0] > 0.0, "{x}");
+    }
 }

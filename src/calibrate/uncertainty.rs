@@ -184,14 +184,8 @@ mod tests {
         let u = uncertainty(&a, &w, u32::MAX);
         // AᵀWA = [[3, 1], [1, 1.5]]; inverse = [[1.5, -1], [-1, 3]] / 3.5.
         let want = [[1.5 / 3.5, -1.0 / 3.5], [-1.0 / 3.5, 3.0 / 3.5]];
-        for i in 0..2 {
-            for j in 0..2 {
-                assert!(
-                    (u.covariance[i][j] - want[i][j]).abs() < 1e-9,
-                    "{:?}",
-                    u.covariance
-                );
-            }
+        for (got, want) in u.covariance.iter().flatten().zip(want.iter().flatten()) {
+            assert!((got - want).abs() < 1e-9, "{:?}", u.covariance);
         }
         // With R = 4 the simulation adds a quarter.
         let u4 = uncertainty(&a, &w, 4);
