@@ -59,7 +59,7 @@ impl std::fmt::Display for NamedValue {
 }
 
 impl Plausible {
-    /// Checks the entry's own shape and that `current` (the profile's value) lies in it.
+    /// Checks the entry's shape and that it fits the kind of `current` (number or switch).
     pub fn validate(&self, current: &NamedValue) -> Result<(), String> {
         if self.why.trim().is_empty() {
             return Err("`why` must give the reason for the range".into());
@@ -69,11 +69,9 @@ impl Plausible {
                 if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
                     return Err(format!("range [{lo}, {hi}] must be finite with low ≤ high"));
                 }
-                if !(lo..=hi).contains(&v) {
-                    return Err(format!(
-                        "the profile's value {v} lies outside its plausible range [{lo}, {hi}]"
-                    ));
-                }
+                // A value outside its range is the user's to set (a profile edited for a
+                // what-if, a calibrated value): the range is widened to hold it where used.
+                let _ = v;
                 Ok(())
             }
             (None, Some(alts), NamedValue::Choice(c)) => {
@@ -154,12 +152,10 @@ mod tests {
     }
 
     #[test]
-    fn value_must_lie_in_its_range() {
+    fn entries_are_checked_for_shape_and_kind() {
         assert!(range(1.0, 3.0).validate(&NamedValue::Number(2.0)).is_ok());
-        let e = range(1.0, 3.0)
-            .validate(&NamedValue::Number(5.0))
-            .unwrap_err();
-        assert!(e.contains("outside"), "{e}");
+        // A value outside its range is allowed (an edited or calibrated profile).
+        assert!(range(1.0, 3.0).validate(&NamedValue::Number(5.0)).is_ok());
         assert!(range(3.0, 1.0).validate(&NamedValue::Number(2.0)).is_err());
         let alt = Plausible {
             range: None,

@@ -356,8 +356,8 @@ mod tests {
         );
         assert_eq!(e.line, Some(text.lines().count()), "{e}");
         let text =
-            format!("{EMBEDDED}  ec2.latency.CreateTags.median_ms: {{ range: [1, 2], why: x }}\n");
-        assert!(err(&text).message.contains("outside"), "{}", err(&text));
+            format!("{EMBEDDED}  ec2.latency.CreateTags.median_ms: {{ range: [2, 1], why: x }}\n");
+        assert!(err(&text).message.contains("low ≤ high"), "{}", err(&text));
     }
 
     #[test]

@@ -414,14 +414,16 @@ pub fn calibrate(
     };
 
     let r = opts.replications;
-    let sim_all = SimulatedMoments {
+    // The model under θ for these parameters and moments, with these many replications.
+    let sim_of = |free: &[Free], moments: &[Moment], replications: u32| SimulatedMoments {
         settings: &settings,
         model: &model,
         seed: opts.seed,
-        replications: opts.weight_replications.max(r),
-        free: candidates.clone(),
-        moments: moments.clone(),
+        replications,
+        free: free.to_vec(),
+        moments: moments.to_vec(),
     };
+    let sim_all = sim_of(&candidates, &moments, opts.weight_replications.max(r));
     let x0_all = x_of(&model, &settings, &candidates);
     progress("weight", 0, 1);
     let samples0 = sim_all.samples(&x0_all)?;
@@ -512,14 +514,7 @@ pub fn calibrate(
     let mut free = candidates.clone();
     let mut why_not: BTreeMap<String, String> = BTreeMap::new();
     {
-        let sim = SimulatedMoments {
-            settings: &settings,
-            model: &model,
-            seed: opts.seed,
-            replications: r,
-            free: free.clone(),
-            moments: moments.clone(),
-        };
+        let sim = sim_of(&free, &moments, r);
         let jac0 = jacobian(&sim, &x_of(&model, &settings, &free), None)?;
         let info = jac0.transpose() * &w0 * &jac0;
         let mut active: Vec<usize> = Vec::new();
@@ -545,14 +540,7 @@ pub fn calibrate(
     }
 
     // 3. Levenberg–Marquardt from the priors (a few Jacobians), then Nelder–Mead.
-    let sim = SimulatedMoments {
-        settings: &settings,
-        model: &model,
-        seed: opts.seed,
-        replications: r,
-        free: free.clone(),
-        moments: moments.clone(),
-    };
+    let sim = sim_of(&free, &moments, r);
     let x0 = x_of(&model, &settings, &free);
     let evals = std::sync::atomic::AtomicU64::new(0);
     let observer = super::optimise::Progress::default();
@@ -594,17 +582,7 @@ pub fn calibrate(
         .collect();
 
     // 4. At θ̂: the weight again (two-step), the Jacobian, the covariance, the J test.
-    let sim_w = SimulatedMoments {
-        replications: opts.weight_replications.max(r),
-        ..SimulatedMoments {
-            settings: &settings,
-            model: &model,
-            seed: opts.seed,
-            replications: r,
-            free: free.clone(),
-            moments: moments.clone(),
-        }
-    };
+    let sim_w = sim_of(&free, &moments, opts.weight_replications.max(r));
     let samples1 = sim_w.samples(&x_hat)?;
     let w1 = match sample_covariance(&samples1) {
         Some(c) => weight(&c, 0.1, &floors),

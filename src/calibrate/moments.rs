@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::observed::{Call, Trail};
+use crate::trace::lifecycle_rank as rank;
 
 /// Gaps longer than this are cut to it: a chain that waited out a requeue should not
 /// dominate a mean of service times (the same cut applies to both sides).
@@ -56,18 +57,6 @@ pub fn label(c: &Call) -> String {
         "DetachNetworkInterface(dry-run)".into()
     } else {
         c.action.clone()
-    }
-}
-
-/// Lifecycle rank within one second (as `trace::stats` orders same-second calls).
-fn rank(action: &str) -> u8 {
-    match action {
-        "CreateNetworkInterface" => 0,
-        "AttachNetworkInterface" => 1,
-        "ModifyNetworkInterfaceAttribute" => 2,
-        "DetachNetworkInterface" => 4,
-        "DeleteNetworkInterface" => 5,
-        _ => 3,
     }
 }
 

@@ -34,7 +34,7 @@ pub use record::{parse_record, TraceRecord, EC2_EVENT_SOURCE};
 pub use source::{
     parse_document, parse_document_with_limit, DocumentOutcome, TraceFormat, SLURP_LIMIT,
 };
-pub use stats::{stats, ActionStats, GapKind, GapStats, StatsTable};
+pub use stats::{lifecycle_rank, stats, ActionStats, GapKind, GapStats, StatsTable};
 pub use synth::{
     example_workload, synth, SynthCall, SynthOptions, SynthReport, DEFAULT_USER_AGENT,
     LEGACY_USER_AGENT,
