@@ -220,6 +220,25 @@ pub fn nnls(a: &DMatrix<f64>, b: &DVector<f64>) -> DVector<f64> {
     x
 }
 
+/// Non-negative least squares of `b` on the columns of `a`, each coefficient scaled into
+/// its cost's unit, with standard errors from the residual variance.
+fn costs_of(a: &DMatrix<f64>, b: &DVector<f64>, names: &[(&str, f64)]) -> Vec<Cost> {
+    let x = nnls(a, b);
+    let resid = b - a * &x;
+    let dof = (a.nrows() as f64 - a.ncols() as f64).max(1.0);
+    let s2 = resid.norm_squared() / dof;
+    let cov = (a.transpose() * a).try_inverse().map(|m| m * s2);
+    names
+        .iter()
+        .enumerate()
+        .map(|(j, (name, unit))| Cost {
+            name: format!("controller.costs.{name}"),
+            value: x[j] * unit,
+            standard_error: cov.as_ref().map_or(f64::NAN, |c| c[(j, j)].max(0.0).sqrt()) * unit,
+        })
+        .collect()
+}
+
 /// A fitted cost with its standard error (from the residual variance).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Cost {
@@ -296,35 +315,17 @@ pub fn fit(
         });
     }
     let a = DMatrix::from_fn(rows.len(), 4, |i, j| rows[i][j]);
-    let b = DVector::from_vec(y);
-    let x = nnls(&a, &b);
-    let resid = &b - &a * &x;
-    let dof = (rows.len() as f64 - 4.0).max(1.0);
-    let s2 = resid.norm_squared() / dof;
-    let cov = (a.transpose() * &a).try_inverse().map(|m| m * s2);
-    let se = |j: usize| cov.as_ref().map_or(f64::NAN, |c| c[(j, j)].max(0.0).sqrt());
-    let mut costs = vec![
-        Cost {
-            name: "controller.costs.cpu_base_millicores".into(),
-            value: x[0] * 1000.0,
-            standard_error: se(0) * 1000.0,
-        },
-        Cost {
-            name: "controller.costs.cpu_ms_per_reconcile".into(),
-            value: x[1] * 1000.0,
-            standard_error: se(1) * 1000.0,
-        },
-        Cost {
-            name: "controller.costs.cpu_ms_per_ec2_attempt".into(),
-            value: x[2] * 1000.0,
-            standard_error: se(2) * 1000.0,
-        },
-        Cost {
-            name: "controller.costs.cpu_ms_per_status_write".into(),
-            value: x[3] * 1000.0,
-            standard_error: se(3) * 1000.0,
-        },
-    ];
+    // CPU seconds → millicores and ms per operation.
+    let mut costs = costs_of(
+        &a,
+        &DVector::from_vec(y),
+        &[
+            ("cpu_base_millicores", 1000.0),
+            ("cpu_ms_per_reconcile", 1000.0),
+            ("cpu_ms_per_ec2_attempt", 1000.0),
+            ("cpu_ms_per_status_write", 1000.0),
+        ],
+    );
     if let Ok(rss) = need(RSS) {
         let pts: Vec<(f64, f64)> = rss
             .iter()
@@ -332,21 +333,15 @@ pub fn fit(
             .collect();
         let a = DMatrix::from_fn(pts.len(), 2, |i, j| if j == 0 { 1.0 } else { pts[i].0 });
         let b = DVector::from_iterator(pts.len(), pts.iter().map(|p| p.1));
-        let x = nnls(&a, &b);
-        let resid = &b - &a * &x;
-        let s2 = resid.norm_squared() / (pts.len() as f64 - 2.0).max(1.0);
-        let cov = (a.transpose() * &a).try_inverse().map(|m| m * s2);
-        let se = |j: usize| cov.as_ref().map_or(f64::NAN, |c| c[(j, j)].max(0.0).sqrt());
-        costs.push(Cost {
-            name: "controller.costs.memory_base_mib".into(),
-            value: x[0] / 1048576.0,
-            standard_error: se(0) / 1048576.0,
-        });
-        costs.push(Cost {
-            name: "controller.costs.memory_kib_per_attachment".into(),
-            value: x[1] / 1024.0,
-            standard_error: se(1) / 1024.0,
-        });
+        // Bytes → MiB and KiB per attachment.
+        costs.extend(costs_of(
+            &a,
+            &b,
+            &[
+                ("memory_base_mib", 1.0 / 1048576.0),
+                ("memory_kib_per_attachment", 1.0 / 1024.0),
+            ],
+        ));
     }
     Ok(CostFit {
         windows: rows.len(),
