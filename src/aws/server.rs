@@ -227,6 +227,8 @@ pub struct Ec2Server {
     security_groups: Vec<String>,
     /// Other tenants, by the tag their arrivals carry in the buckets' logs.
     tenant_names: Vec<String>,
+    /// The run's seed, for the streams drawn when the tenants' log is read.
+    seed: u64,
     pub stats: ServerStats,
 }
 
@@ -345,6 +347,7 @@ impl Ec2Server {
             subnets: Vec::new(),
             security_groups: Vec::new(),
             tenant_names: Vec::new(),
+            seed,
             stats: ServerStats::default(),
             profile: profile.clone(),
         };
@@ -428,18 +431,45 @@ impl Ec2Server {
     /// [`Ec2Server::settle_buckets`]), in time order: its action, tenant and whether it
     /// was throttled.
     pub fn tenant_calls(&self) -> Vec<TenantCall> {
+        use rand::RngExt;
         let mut out: Vec<TenantCall> = Vec::new();
-        for bucket in &self.buckets {
+        for (b, bucket) in self.buckets.iter().enumerate() {
+            let unfiltered = self.unfiltered_bucket_of.contains(&Some(b));
             for &(at, tag, admitted) in bucket.tenant_log() {
                 out.push(TenantCall {
                     at,
                     action: super::action::ALL_ACTIONS[(tag & 0xff) as usize % Action::COUNT],
                     tenant: tag >> 8,
                     throttled: !admitted,
+                    filtered: !unfiltered,
+                    failed: false,
                 });
             }
         }
         out.sort_by_key(|c| (c.at, c.tenant, c.action.index()));
+        // An admitted call fails with a server error at the profile's probability for its
+        // action, as the controller's own calls do (one stream per tenant and action, in
+        // time order). The buckets do not see it; a trail of the account does.
+        let mut streams: HashMap<(u32, usize), SimRng> = HashMap::new();
+        for c in out.iter_mut().filter(|c| !c.throttled) {
+            let p = self.fault_probability[c.action.index()];
+            if p <= 0.0 {
+                continue;
+            }
+            let name = self
+                .tenant_names
+                .get(c.tenant as usize)
+                .map_or("tenant", String::as_str);
+            let rng = streams
+                .entry((c.tenant, c.action.index()))
+                .or_insert_with(|| {
+                    rng::stream(
+                        self.seed,
+                        &format!("tenant-errors.{name}.{}", c.action.name()),
+                    )
+                });
+            c.failed = rng.random::<f64>() < p;
+        }
         out
     }
 

@@ -46,4 +46,8 @@ pub struct TenantCall {
     /// Index into the run's tenant names.
     pub tenant: u32,
     pub throttled: bool,
+    /// Drawn on a filtered bucket (a describe that names a filter), not the unfiltered one.
+    pub filtered: bool,
+    /// An admitted call that failed with a server error (the profile's error probability).
+    pub failed: bool,
 }

@@ -1,7 +1,29 @@
 //! Calibration: fitting the model's rates, delays and costs from a recorded trail
 //! (calibration.md): direct estimates where they are exact, simulated moments through the
 //! model itself for the rest, identifiability, goodness of fit and parameter uncertainty.
+//!
+//! The pieces, each tested alone: [`observed`] (a trail as rows), [`direct`] (exact
+//! estimates), [`moments`] (the statistics matched), [`simulate`] (a replication as a
+//! trail), [`distance`] (the cost function), [`optimise`] (Nelder–Mead), [`uncertainty`]
+//! (weight, covariance, J test), [`check`] (the user's settings against the trail), and
+//! [`fit`], which runs them in order.
 
+pub mod check;
+pub mod direct;
+pub mod distance;
+pub mod draw;
+pub mod fit;
+pub mod moments;
+pub mod observed;
+pub mod optimise;
+pub mod output;
 pub mod params;
+pub mod predict;
+pub mod prometheus;
+pub mod simulate;
+pub mod uncertainty;
 
+pub use draw::CalibratedModel;
+pub use fit::{calibrate, CalibrateError, Calibration, FittedDistribution, Options, ParamResult};
+pub use observed::Trail;
 pub use params::{Domain, ParamError, ParamSpec, Registry};

@@ -78,10 +78,14 @@ pub struct Registry {
 
 fn spec(name: &str, value: NamedValue, p: &Plausible) -> ParamSpec {
     let domain = match (&p.range, &p.alternatives) {
-        (Some([low, high]), _) => Domain::Range {
-            low: *low,
-            high: *high,
-        },
+        // Widened to hold the profile's own value (an edited or calibrated profile).
+        (Some([low, high]), _) => {
+            let v = value.as_f64().unwrap_or(*low);
+            Domain::Range {
+                low: low.min(v),
+                high: high.max(v),
+            }
+        }
         (None, Some(alts)) => Domain::Alternatives(alts.clone()),
         // Validated at load: exactly one of the two.
         (None, None) => Domain::Alternatives(vec![value.to_string()]),

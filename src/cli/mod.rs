@@ -2,6 +2,7 @@
 //! breaches `--fail-on`, 2 for bad input (design.md, "Errors").
 
 mod bench;
+mod calibrate;
 mod check;
 mod compare;
 mod model_args;
@@ -66,6 +67,10 @@ pub enum Command {
     /// the controller simulated anew; validated against the recording at its settings, a
     /// counterfactual with --set/--values/--tenants-scale.
     Replay(Box<replay::ReplayArgs>),
+    /// Fit the model to a recorded trail: direct estimates (tenant rates, server errors,
+    /// bucket sets) and simulated moments (service times, detach delay), with intervals,
+    /// identifiability and a goodness-of-fit test; writes a calibrated EC2 profile.
+    Calibrate(Box<calibrate::CalibrateArgs>),
 }
 
 /// An error that is the user's input, not the tool: exit status 2.
@@ -98,6 +103,7 @@ pub fn main() -> ExitCode {
         Command::Report(args) => report::run(args),
         Command::Sensitivity(args) => sensitivity::run(*args),
         Command::Replay(args) => replay::run(*args),
+        Command::Calibrate(args) => calibrate::run(*args),
     };
     match result {
         Ok(code) => code,

@@ -1,6 +1,7 @@
 //! The model inputs every simulating command takes: profiles, tables, Helm values.
 
 use crate::aws::{Ec2Profile, InstanceTypes};
+use crate::calibrate::CalibratedModel;
 use crate::controller::ControllerProfile;
 use crate::metrics::thresholds::Thresholds;
 use crate::scenario::{Model, ScenarioSpec, Settings};
@@ -27,13 +28,27 @@ pub struct ModelArgs {
     /// Thresholds (default: the embedded models/thresholds.yaml).
     #[arg(long, value_name = "FILE")]
     pub thresholds: Option<PathBuf>,
+    /// A directory written by `enisim calibrate`: its EC2 (and controller) profile, and
+    /// for every replication θ drawn from the fitted distribution, so intervals hold the
+    /// parameters' uncertainty too.
+    #[arg(long, value_name = "DIR", conflicts_with = "ec2_profile")]
+    pub calibration: Option<PathBuf>,
 }
 
 impl ModelArgs {
+    /// The calibration directory, loaded (`--calibration`).
+    pub fn calibration(&self) -> anyhow::Result<Option<CalibratedModel>> {
+        Ok(match &self.calibration {
+            Some(dir) => Some(CalibratedModel::load(dir)?),
+            None => None,
+        })
+    }
+
     pub fn model(&self) -> anyhow::Result<Model> {
-        let ec2 = match &self.ec2_profile {
-            Some(p) => Ec2Profile::load(p)?,
-            None => Ec2Profile::embedded(),
+        let ec2 = match (&self.ec2_profile, self.calibration()?) {
+            (Some(p), _) => Ec2Profile::load(p)?,
+            (None, Some(c)) => c.ec2,
+            (None, None) => Ec2Profile::embedded(),
         };
         let instance_types = match &self.instance_types {
             Some(p) => InstanceTypes::load(p)?,
@@ -53,9 +68,11 @@ impl ModelArgs {
     }
 
     pub fn settings(&self, scenario: ScenarioSpec) -> anyhow::Result<Settings> {
-        let controller = match &self.controller_profile {
-            Some(p) => ControllerProfile::load(p)?,
-            None => ControllerProfile::embedded(),
+        let calibrated = self.calibration()?.and_then(|c| c.controller);
+        let controller = match (&self.controller_profile, calibrated) {
+            (Some(p), _) => ControllerProfile::load(p)?,
+            (None, Some(c)) => c,
+            (None, None) => ControllerProfile::embedded(),
         };
         let mut s = Settings::new(controller, scenario);
         for f in &self.values {

@@ -11,7 +11,7 @@ use crate::metrics::RunRecord;
 use crate::metrics::StepMetrics;
 use crate::scenario::kinds::{degradation_points, step_value};
 use crate::scenario::limits;
-use crate::scenario::{replicate, Kind, Model, ScenarioSpec, Settings};
+use crate::scenario::{replicate, replicate_varied, Kind, Model, ScenarioSpec, Settings};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -247,13 +247,38 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let start = std::time::Instant::now();
     let progress = Progress::new(replications as u64, "replications");
-    let runs = in_pool(args.threads, || {
-        replicate(&settings, &model, args.seed, replications, &|| {
+    let calibration = args.model.calibration()?;
+    let runs = in_pool(args.threads, || match &calibration {
+        // θ drawn per replication from the fitted distribution, every stream unchanged.
+        Some(c) => replicate_varied(
+            &settings,
+            &model,
+            args.seed,
+            replications,
+            &|r, m, s| {
+                c.fitted
+                    .apply(m, s, args.seed, r)
+                    .map_err(|e| e.to_string())
+            },
+            &|| progress.inc(),
+        ),
+        None => replicate(&settings, &model, args.seed, replications, &|| {
             progress.inc()
-        })
+        }),
     })?
     .map_err(|e| BadInput(e.to_string()))?;
     progress.finish();
+    // The same replications at θ̂: what is Monte Carlo noise, what the parameters add.
+    let split = match &calibration {
+        Some(c) if !c.fitted.names.is_empty() => {
+            let fixed = in_pool(args.threads, || {
+                replicate(&settings, &model, args.seed, replications, &|| {})
+            })?
+            .map_err(|e| BadInput(e.to_string()))?;
+            crate::calibrate::predict::split(&runs, &fixed, PREDICTED)
+        }
+        _ => Vec::new(),
+    };
     let elapsed = start.elapsed();
     let summary = summarise(
         &runs,
@@ -284,12 +309,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 "summary": summary,
                 "steps": step_means(&runs),
                 "degradation": degradation_points(&runs, &thresholds),
+                "parameter_uncertainty": split,
             });
             println!("{}", serde_json::to_string_pretty(&doc)?);
         }
         Format::Table => {
             print_table(&settings, &model, args.seed, &summary, elapsed);
             print_kind_report(&settings, &summary, &runs, &thresholds);
+            print_split(&split, calibration.as_ref());
         }
     }
     if let (true, Some(dir)) = (args.report, &args.out) {
@@ -301,6 +328,45 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The metrics whose interval `run --calibration` splits into parameter uncertainty and
+/// Monte Carlo noise.
+const PREDICTED: &[&str] = &[
+    "eni_creation_p95_s",
+    "eni_attachment_p95_s",
+    "full_reconcile_s",
+    "error_rate_percent",
+];
+
+fn print_split(
+    split: &[crate::calibrate::predict::Split],
+    calibration: Option<&crate::calibrate::CalibratedModel>,
+) {
+    let Some(c) = calibration else { return };
+    if split.is_empty() {
+        println!(
+            "\ncalibrated profile: no fitted parameter to draw (every value was direct or kept)"
+        );
+        return;
+    }
+    println!(
+        "\nwith parameter uncertainty ({} fitted parameters drawn per replication):",
+        c.fitted.names.len()
+    );
+    println!(
+        "  {:<22} {:>10} {:>24} {:>16}",
+        "metric", "mean", "95 % interval", "from parameters"
+    );
+    for s in split {
+        println!(
+            "  {:<22} {:>10.3} {:>24} {:>15.0} %",
+            s.metric,
+            s.mean,
+            format!("[{:.3}, {:.3}]", s.low, s.high),
+            100.0 * s.parameter_share
+        );
+    }
 }
 
 fn print_table(

@@ -176,10 +176,11 @@ impl SweepSpecArgs {
             self.seed.unwrap_or(DEFAULT_SEED),
         )
         .map_err(cli_error)?;
-        let def = match replay {
+        let mut def = match replay {
             Some((source, tenants)) => def.with_replay(source, tenants),
             None => def,
         };
+        def.theta = self.model.calibration()?.map(|c| c.fitted);
         // The largest point, as many at once as there are threads, must fit in memory.
         let runs = def.points().saturating_mul(def.replications as usize);
         super::run::check_work(

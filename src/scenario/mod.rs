@@ -10,7 +10,7 @@ pub mod values;
 pub mod world;
 
 pub use kinds::simulate;
-pub use replications::{replicate, replication_seed, simulate_replication};
+pub use replications::{replicate, replicate_varied, replication_seed, simulate_replication, Vary};
 pub use spec::{Kind, Layout, ScenarioSpec};
 pub use values::Settings;
 pub use world::{BuildError, Model};

@@ -48,6 +48,33 @@ pub fn replicate(
         .collect()
 }
 
+/// How each replication's (model, settings) differ from the base: called with the
+/// replication index on copies of both (e.g. a calibrated θ drawn per replication).
+pub type Vary<'a> = &'a (dyn Fn(u32, &mut Model, &mut Settings) -> Result<(), String> + Sync);
+
+/// [`replicate`] with each replication's model and settings varied by `vary` (its seed and
+/// every stream unchanged: only what `vary` sets differs).
+pub fn replicate_varied(
+    settings: &Settings,
+    model: &Model,
+    seed: u64,
+    replications: u32,
+    vary: Vary<'_>,
+    done: &(dyn Fn() + Sync),
+) -> Result<Vec<RunRecord>, BuildError> {
+    (0..replications)
+        .into_par_iter()
+        .map(|r| {
+            let mut m = model.clone();
+            let mut s = settings.clone();
+            vary(r, &mut m, &mut s).map_err(BuildError::Varied)?;
+            let rec = simulate_replication(&s, &m, seed, r);
+            done();
+            rec
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,6 +23,9 @@ use std::rc::Rc;
 pub enum BuildError {
     #[error("unknown instance type {name:?}; {hint}")]
     UnknownInstanceType { name: String, hint: String },
+    /// A replication's varied parameters could not be set (see `replicate_varied`).
+    #[error("{0}")]
+    Varied(String),
 }
 
 /// The model inputs that are not Helm values.

@@ -6,6 +6,7 @@
 use super::grid::Grid;
 use super::SweepError;
 use crate::aws::{Ec2Profile, InstanceTypes};
+use crate::calibrate::FittedDistribution;
 use crate::controller::ControllerProfile;
 use crate::metrics::summary::metric_values;
 use crate::metrics::thresholds::Thresholds;
@@ -107,6 +108,9 @@ pub struct SweepDef {
     pub metrics: Vec<String>,
     /// A sweep over a recorded trail (`--replay`): where it came from.
     pub replay: Option<crate::replay::ReplaySource>,
+    /// `--calibration`: θ drawn per replication from a calibration's fitted distribution
+    /// (the same draw for replication r at every point: common random numbers).
+    pub theta: Option<FittedDistribution>,
 }
 
 /// The serialisable form of a `SweepDef` (the `definition` of sweep.json).
@@ -129,6 +133,8 @@ pub struct DefinitionDoc {
     /// merge and `recommend --from`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replay: Option<crate::replay::ReplaySource>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub theta: Option<FittedDistribution>,
 }
 
 pub fn instance_types_csv(t: &InstanceTypes) -> String {
@@ -225,6 +231,7 @@ impl SweepDef {
             seed,
             metrics: metric_names(),
             replay: None,
+            theta: None,
         };
         // Instance types are checked here, not point by point at run time: a misspelt
         // type is bad input, not a failed point.
@@ -264,6 +271,7 @@ impl SweepDef {
             seed: self.seed,
             metrics: self.metrics.clone(),
             replay: self.replay.clone(),
+            theta: self.theta.clone(),
         }
     }
 
@@ -302,6 +310,7 @@ impl SweepDef {
             seed: doc.seed,
             metrics: doc.metrics,
             replay: doc.replay,
+            theta: doc.theta,
         })
     }
 

@@ -225,9 +225,16 @@ pub fn execute(
             return;
         }
         let seed = replication_seed(def.seed, r);
-        let outcome = match &settings[&p] {
-            Ok(s) => run_one(s, &def.model, seed, &def.metrics),
-            Err(e) => Err(e.clone()),
+        let outcome = match (&settings[&p], &def.theta) {
+            (Ok(s), None) => run_one(s, &def.model, seed, &def.metrics),
+            (Ok(s), Some(theta)) => {
+                let (mut m, mut s) = (def.model.clone(), s.clone());
+                match theta.apply(&mut m, &mut s, def.seed, r) {
+                    Ok(()) => run_one(&s, &m, seed, &def.metrics),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+            (Err(e), _) => Err(e.clone()),
         };
         let row = RunRow {
             point: p,

@@ -86,25 +86,48 @@ pub const VPC_CNI_USER_AGENT: &str =
 
 /// The account's other tenants' calls in a run (background load, storms, recorded
 /// tenants), as CloudTrail calls: each tenant its own role (`tenant-<name>`), the VPC CNI's
-/// user agent for a tenant whose name says `vpc-cni` (so ingest classes it `vpc-cni`),
-/// else `enisim-tenant/<name>`; a throttled call `RequestLimitExceeded`. Time order.
+/// user agent for a tenant whose name says `cni` (so ingest classes it `vpc-cni`), else
+/// `enisim-tenant/<name>`; a throttled call `RequestLimitExceeded`, one that failed on the
+/// server `InternalError`; a mutating ENI call names an ENI of the tenant's own (and an
+/// attachment), a filtered describe an instance, as EC2 would log them. The model does not
+/// time a tenant's calls: each takes no time (`start_ns = end_ns`). Time order.
 pub fn synth_tenant_calls(calls: &[TenantCall], names: &[String]) -> Vec<SynthCall> {
     calls
         .iter()
-        .map(|c| {
+        .enumerate()
+        .map(|(i, c)| {
             let name = names
                 .get(c.tenant as usize)
                 .map_or("tenant", String::as_str);
-            let caller = if name.contains("vpc-cni") {
+            let caller = if name.to_ascii_lowercase().contains("cni") {
                 VPC_CNI_USER_AGENT.to_string()
             } else {
                 format!("enisim-tenant/{name}")
             };
+            let action = c.action.name();
+            let eni = format!("eni-0f{i:015x}");
+            let names_eni =
+                action.contains("NetworkInterface") && action != "DescribeNetworkInterfaces";
             SynthCall {
                 start_ns: c.at,
                 end_ns: c.at,
-                action: c.action.name().to_string(),
-                error_code: c.throttled.then(|| "RequestLimitExceeded".to_string()),
+                action: action.to_string(),
+                error_code: if c.throttled {
+                    Some("RequestLimitExceeded".to_string())
+                } else if c.failed {
+                    Some("InternalError".to_string())
+                } else {
+                    None
+                },
+                server_error: c.failed,
+                eni_id: names_eni.then(|| eni.clone()),
+                attachment_id: matches!(
+                    action,
+                    "AttachNetworkInterface" | "DetachNetworkInterface"
+                )
+                .then(|| eni.replacen("eni-", "eni-attach-", 1)),
+                filtered_by_instance: (action == "DescribeNetworkInterfaces" && c.filtered)
+                    .then(|| "i-0tenant".to_string()),
                 caller,
                 principal: format!("tenant-{name}"),
                 ..SynthCall::default()

@@ -15,6 +15,7 @@ mod record;
 mod source;
 mod stats;
 mod synth;
+mod synth_table;
 mod table;
 mod time;
 
@@ -35,12 +36,13 @@ pub use record::{parse_record, TraceRecord, EC2_EVENT_SOURCE};
 pub use source::{
     parse_document, parse_document_with_limit, DocumentOutcome, TraceFormat, SLURP_LIMIT,
 };
-pub use stats::{stats, ActionStats, GapKind, GapStats, StatsTable};
+pub use stats::{lifecycle_rank, stats, ActionStats, GapKind, GapStats, StatsTable};
 pub(crate) use stats::{str_col, StrCol, NULL as NULL_CODE};
 pub use synth::{
     example_workload, synth, SynthCall, SynthOptions, SynthReport, DEFAULT_USER_AGENT,
     LEGACY_USER_AGENT,
 };
+pub use synth_table::synth_table;
 pub use table::{
     bare_code, is_throttle_code, read_parquet, write_parquet, COLUMNS, THROTTLE_CODES,
 };

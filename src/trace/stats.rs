@@ -147,6 +147,19 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[lo] + (sorted[hi] - sorted[lo]) * frac
 }
 
+/// The order of an ENI's lifecycle calls within one second (eventTime's resolution):
+/// create, attach, modify, the rest, detach, delete.
+pub fn lifecycle_rank(action: &str) -> u8 {
+    match action {
+        "CreateNetworkInterface" => 0,
+        "AttachNetworkInterface" => 1,
+        "ModifyNetworkInterfaceAttribute" => 2,
+        "DetachNetworkInterface" => 4,
+        "DeleteNetworkInterface" => 5,
+        _ => 3,
+    }
+}
+
 /// Per action and caller class: calls, errors, throttles, peak calls per second, the
 /// busiest and the mean minute; and the gaps between paired calls on the same ENI
 /// (create → attach, attach → first describe naming the ENI, detach → delete).
@@ -199,18 +212,7 @@ pub fn stats(df: &DataFrame) -> Result<StatsTable, TraceError> {
 
     // Time order; within one timestamp (eventTime has one-second resolution), lifecycle
     // order, so that gaps do not depend on the order files listed same-second records.
-    let rank: Vec<u8> = action
-        .dict
-        .iter()
-        .map(|a| match a.as_str() {
-            "CreateNetworkInterface" => 0,
-            "AttachNetworkInterface" => 1,
-            "ModifyNetworkInterfaceAttribute" => 2,
-            "DetachNetworkInterface" => 4,
-            "DeleteNetworkInterface" => 5,
-            _ => 3,
-        })
-        .collect();
+    let rank: Vec<u8> = action.dict.iter().map(|a| lifecycle_rank(a)).collect();
     let rank_of = |i: usize| rank.get(action.codes[i] as usize).copied().unwrap_or(3);
     let mut order: Vec<u32> = (0..n as u32).collect();
     order.sort_by_key(|&i| (time[i as usize], rank_of(i as usize), i));

@@ -525,14 +525,14 @@ struct OutRecord<'a> {
     tls_details: &'a RawValue,
 }
 
-struct Shared {
+pub(super) struct Shared {
     /// The options' principal's `userIdentity`.
     identity: Box<RawValue>,
     /// Other principals' (`SynthCall::principal`), by the call's text.
     identities: std::collections::BTreeMap<String, Box<RawValue>>,
     tls: Box<RawValue>,
     source_ip: String,
-    start_ns: i64,
+    pub(super) start_ns: i64,
 }
 
 fn event_ns(sh: &Shared, c: &SynthCall, index: usize) -> Result<i64, TraceError> {
@@ -545,7 +545,7 @@ fn event_ns(sh: &Shared, c: &SynthCall, index: usize) -> Result<i64, TraceError>
         })
 }
 
-fn record_json(
+pub(super) fn record_json(
     c: &SynthCall,
     index: usize,
     o: &SynthOptions,
@@ -647,20 +647,11 @@ fn raw(v: &Value) -> Result<Box<RawValue>, TraceError> {
     })
 }
 
-/// Writes `calls` as CloudTrail S3 delivery files under `out_dir`.
-pub fn synth(
-    calls: &[SynthCall],
-    opts: &SynthOptions,
-    out_dir: &Path,
-) -> Result<SynthReport, TraceError> {
+/// What every record of one synthetic trail shares (identities, TLS details, source IP,
+/// the wall-clock start); checks the options.
+pub(super) fn shared(calls: &[SynthCall], opts: &SynthOptions) -> Result<Shared, TraceError> {
     check_option("account_id", &opts.account_id)?;
     check_option("region", &opts.region)?;
-    if opts.max_records_per_file == 0 {
-        return Err(TraceError::BadOption {
-            name: "max_records_per_file",
-            detail: "must be at least 1".into(),
-        });
-    }
     let start_ns = parse_time_ns(&opts.start_time).map_err(|e| TraceError::BadOption {
         name: "start_time",
         detail: format!("{:?}: {e}", opts.start_time),
@@ -694,6 +685,22 @@ pub fn synth(
         ),
         start_ns,
     };
+    Ok(sh)
+}
+
+/// Writes `calls` as CloudTrail S3 delivery files under `out_dir`.
+pub fn synth(
+    calls: &[SynthCall],
+    opts: &SynthOptions,
+    out_dir: &Path,
+) -> Result<SynthReport, TraceError> {
+    if opts.max_records_per_file == 0 {
+        return Err(TraceError::BadOption {
+            name: "max_records_per_file",
+            detail: "must be at least 1".into(),
+        });
+    }
+    let sh = shared(calls, opts)?;
 
     // Group by five-minute window of eventTime; within a window, by time then input order.
     let mut order: Vec<(i64, usize)> = Vec::with_capacity(calls.len());

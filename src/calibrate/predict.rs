@@ -1,0 +1,73 @@
+//! A prediction's interval with the parameters' uncertainty in it (calibration.md §4): the
+//! replications with θ drawn per replication beside the same replications (same seeds) at
+//! θ̂. Their difference in variance is the parameters' share; the interval of a metric's
+//! expected value is mean ± 1.96·√(V_θ + V_mc/R).
+
+use serde::Serialize;
+
+use crate::metrics::summary::metric_values;
+use crate::metrics::RunRecord;
+
+/// One metric's interval and what it is made of.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Split {
+    pub metric: String,
+    /// Mean over the replications with θ drawn.
+    pub mean: f64,
+    pub low: f64,
+    pub high: f64,
+    /// Variance between replications at θ̂ (Monte Carlo noise of one replication).
+    pub mc_variance: f64,
+    /// Variance the parameters add (drawn minus fixed, at least 0).
+    pub parameter_variance: f64,
+    /// Share of the interval's variance that is parameter uncertainty.
+    pub parameter_share: f64,
+}
+
+fn values(runs: &[RunRecord], metric: &str) -> Vec<f64> {
+    runs.iter()
+        .filter_map(|r| metric_values(&r.metrics).get(metric).copied())
+        .filter(|v| v.is_finite())
+        .collect()
+}
+
+fn mean_var(xs: &[f64]) -> (f64, f64) {
+    let n = xs.len() as f64;
+    if xs.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let m = xs.iter().sum::<f64>() / n;
+    let v = if xs.len() > 1 {
+        xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
+    (m, v)
+}
+
+/// The split for each of `metrics` (names as in `run --format json`'s metrics).
+pub fn split(drawn: &[RunRecord], fixed: &[RunRecord], metrics: &[&str]) -> Vec<Split> {
+    metrics
+        .iter()
+        .filter_map(|&metric| {
+            let (mean, v_total) = mean_var(&values(drawn, metric));
+            let (_, v_mc) = mean_var(&values(fixed, metric));
+            if !mean.is_finite() {
+                return None;
+            }
+            let r = drawn.len().max(1) as f64;
+            let v_par = (v_total - v_mc).max(0.0);
+            let v = v_par + v_mc / r;
+            let half = 1.96 * v.sqrt();
+            Some(Split {
+                metric: metric.to_string(),
+                mean,
+                low: mean - half,
+                high: mean + half,
+                mc_variance: v_mc,
+                parameter_variance: v_par,
+                parameter_share: if v > 0.0 { v_par / v } else { 0.0 },
+            })
+        })
+        .collect()
+}

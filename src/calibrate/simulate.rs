@@ -1,0 +1,36 @@
+//! One replication of the model as the trail CloudTrail would hold of it: the controller's
+//! attempts and the other tenants' calls as the buckets saw them (`trace::synth_run`, the
+//! one path `trace synth` and replay take too), written and read back by the trace code
+//! (`trace::synth_table`), rounded to eventTime's one second on the way.
+
+use super::observed::Trail;
+use crate::scenario::{simulate_replication, Model, Settings};
+use crate::trace::{synth_run, synth_table, CallerRules, SynthOptions};
+
+/// Why a simulated trail could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum SimulateError {
+    #[error("the scenario cannot be built: {0}")]
+    Build(#[from] crate::scenario::BuildError),
+    #[error("the simulated trail cannot be read: {0}")]
+    Trace(#[from] crate::trace::TraceError),
+    #[error("a parameter cannot be set: {0}")]
+    Param(String),
+}
+
+/// Replication `r` of (settings, model, seed) as a trail.
+pub fn simulated_trail(
+    settings: &Settings,
+    model: &Model,
+    seed: u64,
+    r: u32,
+) -> Result<Trail, SimulateError> {
+    let run = simulate_replication(settings, model, seed, r)?;
+    let calls = synth_run(&run);
+    let opts = SynthOptions {
+        seed,
+        ..SynthOptions::default()
+    };
+    let df = synth_table(&calls, &opts, &CallerRules::default())?;
+    Ok(Trail::from_frame(&df)?)
+}
