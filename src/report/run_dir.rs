@@ -208,6 +208,17 @@ pub fn read(path: &Path) -> Result<String, ReportError> {
     })
 }
 
+/// A JSON file of `what` (e.g. "the recommendation.json of `enisim recommend`"): a parse
+/// error names the file, line and column.
+pub fn read_json<T: DeserializeOwned>(path: &Path, what: &str) -> Result<T, ReportError> {
+    let text = read(path)?;
+    serde_json::from_str(&text).map_err(|e| ReportError::Malformed {
+        path: path.to_path_buf(),
+        place: format!("line {}, column {}", e.line(), e.column()),
+        message: format!("not {what}: {e}"),
+    })
+}
+
 /// Every row of a CSV file, by header names (extra columns are ignored, missing ones
 /// and unparsable cells are errors naming the line).
 pub fn read_csv<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>, ReportError> {

@@ -27,9 +27,16 @@ fn num(x: f64) -> String {
 }
 
 fn domain(f: &Factor) -> String {
-    match &f.domain {
+    let d = match &f.domain {
         Domain::Range { low, high } => format!("[{}, {}] ({})", num(*low), num(*high), f.base),
         Domain::Alternatives(alts) => format!("{} ({})", alts.join(" | "), f.base),
+    };
+    // A calibrated profile (`--calibration`) gives a fitted value its 95 % interval as the
+    // range: what is left to vary is the fit's uncertainty, not an assumption's.
+    if f.why.starts_with("calibrated") {
+        format!("{d}, calibrated")
+    } else {
+        d
     }
 }
 

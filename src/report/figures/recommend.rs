@@ -8,7 +8,7 @@ use super::*;
 use crate::metrics::thresholds::Verdict;
 use crate::recommend::{margins, Margin, Recommendation};
 use crate::report::render::{Report, ReportError, Table};
-use crate::report::run_dir::read;
+use crate::report::run_dir::read_json;
 use crate::sweep::{Grid, PointSummary};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -69,13 +69,8 @@ impl RecommendationDoc {
 
     pub fn load(dir: &Path) -> Result<RecommendationDoc, ReportError> {
         let path = dir.join(RECOMMENDATION_JSON);
-        let text = read(&path)?;
         let doc: RecommendationDoc =
-            serde_json::from_str(&text).map_err(|e| ReportError::Malformed {
-                path: path.clone(),
-                place: format!("line {}, column {}", e.line(), e.column()),
-                message: format!("not the recommendation.json of `enisim recommend`: {e}"),
-            })?;
+            read_json(&path, "the recommendation.json of `enisim recommend`")?;
         let points = doc.grid.points();
         if doc.format != FORMAT
             || doc.grid.axes.iter().any(|a| a.values.is_empty())

@@ -6,7 +6,7 @@
 
 use super::*;
 use crate::report::render::{Report, ReportError, Table};
-use crate::report::run_dir::read;
+use crate::report::run_dir::read_json;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -64,13 +64,7 @@ pub struct FactorDoc {
 impl SensitivityDoc {
     pub fn load(dir: &Path) -> Result<SensitivityDoc, ReportError> {
         let path = dir.join(SENSITIVITY_JSON);
-        let text = read(&path)?;
-        let doc: SensitivityDoc =
-            serde_json::from_str(&text).map_err(|e| ReportError::Malformed {
-                path: path.clone(),
-                place: format!("line {}, column {}", e.line(), e.column()),
-                message: format!("not the sensitivity.json of `enisim sensitivity`: {e}"),
-            })?;
+        let doc: SensitivityDoc = read_json(&path, "the sensitivity.json of `enisim sensitivity`")?;
         for f in &doc.factors {
             if let Some(m) = f
                 .swings
