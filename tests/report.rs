@@ -23,6 +23,8 @@ struct Outputs {
     sweep1: PathBuf,
     rec: PathBuf,
     sens: PathBuf,
+    replay: PathBuf,
+    calib: PathBuf,
 }
 
 /// One run, one two-axis sweep and one one-axis sweep, each with --report (small, fixed seeds).
@@ -105,9 +107,32 @@ fn outputs() -> &'static Outputs {
             .output()
             .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let trail = Path::new(env!("CARGO_MANIFEST_DIR")).join("traces/synthetic-burst");
+        let replay = tmp.path().join("replay");
+        let calib = tmp.path().join("calib");
+        for (args, out) in [
+            (vec!["replay", "--replications", "2", "--out"], &replay),
+            (
+                vec!["calibrate", "--replications", "2", "--max-iters", "1", "-o"],
+                &calib,
+            ),
+        ] {
+            let o = enisim()
+                .arg(args[0])
+                .arg(&trail)
+                .args(&args[1..])
+                .arg(out)
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            let o = enisim().arg("report").arg(out).output().unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        }
         Outputs {
             rec,
             sens,
+            replay,
+            calib,
             run_stdout: String::from_utf8(out.stdout).unwrap(),
             run,
             sweep,
@@ -397,6 +422,53 @@ fn sensitivity_figures_hold_the_ranking_and_one_tornado_per_moved_metric() {
     );
 }
 
+#[test]
+fn replay_and_calibrate_reports_show_the_recording_beside_the_model() {
+    let o = outputs();
+    let json = |p: PathBuf| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    };
+    let dots = |svg: &str| {
+        count_fill(svg, enisim::report::figures::ACCEPTABLE)
+            + count_fill(svg, enisim::report::figures::CRITICAL)
+    };
+    // Replay: the run's figures plus one dot per validated metric with a recorded value.
+    let v = json(o.replay.join("validation.json"));
+    let rows = v["rows"].as_array().unwrap();
+    let shown = rows
+        .iter()
+        .filter(|r| r["recorded"].as_f64().is_some_and(|x| x != 0.0) && r["replayed"].is_number())
+        .count();
+    assert!(shown > 5, "{shown}");
+    let svg = std::fs::read_to_string(o.replay.join("figures/replay_validation.svg")).unwrap();
+    assert_eq!(dots(&svg), shown);
+    let red = rows
+        .iter()
+        .filter(|r| r["recorded"].as_f64().is_some_and(|x| x != 0.0) && r["replayed"].is_number())
+        .filter(|r| r["inside"] == false)
+        .count();
+    assert_eq!(count_fill(&svg, enisim::report::figures::CRITICAL), red);
+    check_figures(&o.replay, 7);
+    let html = std::fs::read_to_string(o.replay.join("report.html")).unwrap();
+    assert!(
+        html.contains(v["summary"].as_str().unwrap()),
+        "the summary line is in the report"
+    );
+    // Calibrate: one dot per moment.
+    let c = json(o.calib.join("calibration.json"));
+    let moments = c["moments"].as_array().unwrap().len();
+    assert!(moments > 3);
+    check_figures(&o.calib, 1);
+    let svg = std::fs::read_to_string(o.calib.join("figures/calibration_moments.svg")).unwrap();
+    assert_eq!(dots(&svg), moments);
+    let html = std::fs::read_to_string(o.calib.join("report.html")).unwrap();
+    assert_eq!(
+        html.matches("<tr").count(),
+        1 + moments,
+        "a table row per moment"
+    );
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
@@ -571,6 +643,8 @@ fn every_report_loads_in_chromium_without_a_console_error() {
         ("sweep1", &o.sweep1),
         ("recommend", &o.rec),
         ("sensitivity", &o.sens),
+        ("replay", &o.replay),
+        ("calibrate", &o.calib),
     ] {
         let shot = tmp.path().join(format!("{name}.png"));
         let console = load(browser, &dir.join("report.html"), &shot);

@@ -8,7 +8,8 @@ use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
 pub struct ReportArgs {
-    /// An output directory of `enisim run --out`, `sweep`, `recommend` or `sensitivity --out`.
+    /// An output directory of `enisim run --out`, `sweep`, `recommend`, `sensitivity --out`,
+    /// `replay --out` or `calibrate`.
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
 }

@@ -74,7 +74,14 @@ pub trait OutputKind: Sync {
 }
 
 /// Every kind `report` knows, most specific first.
-pub static KINDS: &[&dyn OutputKind] = &[&RunKind, &RecommendKind, &SweepKind, &SensitivityKind];
+pub static KINDS: &[&dyn OutputKind] = &[
+    &ReplayKind,
+    &RunKind,
+    &RecommendKind,
+    &SweepKind,
+    &SensitivityKind,
+    &CalibrateKind,
+];
 
 /// The kind of output `dir` holds.
 pub fn kind_of(dir: &Path) -> Result<&'static dyn OutputKind, ReportError> {
@@ -182,6 +189,40 @@ impl OutputKind for RecommendKind {
     }
     fn build(&self, dir: &Path) -> Result<Report, ReportError> {
         figures::recommend::report(dir)
+    }
+}
+
+struct ReplayKind;
+
+impl OutputKind for ReplayKind {
+    fn name(&self) -> &'static str {
+        "replay"
+    }
+    fn files(&self) -> &'static str {
+        "validation.json beside a run's tables"
+    }
+    fn detect(&self, dir: &Path) -> bool {
+        RunTables::detect(dir) && dir.join(figures::fit::VALIDATION_JSON).is_file()
+    }
+    fn build(&self, dir: &Path) -> Result<Report, ReportError> {
+        figures::fit::replay_report(dir, RunKind.build(dir)?)
+    }
+}
+
+struct CalibrateKind;
+
+impl OutputKind for CalibrateKind {
+    fn name(&self) -> &'static str {
+        "calibrate"
+    }
+    fn files(&self) -> &'static str {
+        "calibration.json"
+    }
+    fn detect(&self, dir: &Path) -> bool {
+        dir.join(figures::fit::CALIBRATION_JSON).is_file()
+    }
+    fn build(&self, dir: &Path) -> Result<Report, ReportError> {
+        figures::fit::calibration_report(dir)
     }
 }
 

@@ -4,6 +4,7 @@
 //! a machine with no fonts installed draws the same picture). Rendering is pure: bytes
 //! out; [`crate::report::render::write_report`] is the one place that writes files.
 
+pub mod fit;
 pub mod recommend;
 pub mod run;
 pub mod sensitivity;
