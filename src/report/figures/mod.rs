@@ -190,6 +190,21 @@ pub fn axis_top(max: f64, levels: &[f64]) -> f64 {
     }
 }
 
+/// The y-axis label of a horizontal bar chart whose rows are drawn from the top, row `i`
+/// of `labels` spanning `[n − 1 − i, n − i]`: the row's label at its middle, nothing
+/// elsewhere.
+pub fn row_label(labels: &[String], y: f64) -> String {
+    let k = y - 0.5;
+    if (k - k.round()).abs() < 1e-6 && k >= 0.0 {
+        labels
+            .get(labels.len().saturating_sub(1 + k.round() as usize))
+            .cloned()
+            .unwrap_or_default()
+    } else {
+        String::new()
+    }
+}
+
 /// A legend entry's marker: a short line in `color`.
 pub fn legend_line(color: RGBColor) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
     move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))

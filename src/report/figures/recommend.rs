@@ -197,17 +197,7 @@ impl Plot for Margins {
             .disable_y_mesh()
             .x_desc("margin: (limit - upper 95 % bound) / limit (%)")
             .y_labels(self.margins.len() * 2 + 1)
-            .y_label_formatter(&move |y: &f64| {
-                let k = y - 0.5;
-                if (k - k.round()).abs() < 1e-6 && k >= 0.0 {
-                    labels
-                        .get(labels.len().saturating_sub(1 + k.round() as usize))
-                        .cloned()
-                        .unwrap_or_default()
-                } else {
-                    String::new()
-                }
-            })
+            .y_label_formatter(&move |y: &f64| row_label(&labels, *y))
             .label_style((FONT, 12))
             .draw()?;
         let top = self.margins.len();

@@ -127,17 +127,7 @@ fn bar_chart<DB: DrawingBackend>(
         .disable_y_mesh()
         .x_desc(plain(x_desc))
         .y_labels(count * 2 + 1)
-        .y_label_formatter(&move |y: &f64| {
-            let k = y - 0.5;
-            if (k - k.round()).abs() < 1e-6 && k >= 0.0 {
-                labels
-                    .get(count.saturating_sub(1 + k.round() as usize))
-                    .cloned()
-                    .unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
+        .y_label_formatter(&move |y: &f64| row_label(&labels, *y))
         .label_style((FONT, 12))
         .draw()?;
     let top = bars.len();
