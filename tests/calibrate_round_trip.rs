@@ -8,99 +8,14 @@
 //! the J test's simulated null,
 //! 3 Levenberg–Marquardt steps then at most 12 Nelder–Mead iterations; 20 seeds in parallel.
 
-use enisim::aws::profile::Tenant;
-use enisim::calibrate::{calibrate, simulate::simulated_trail, Calibration, Options};
-use enisim::controller::ControllerProfile;
-use enisim::engine::rng;
-use enisim::plausible::NamedValue;
-use enisim::scenario::{Model, ScenarioSpec, Settings};
-use rand::RngExt;
+mod calibrate_common;
+
+use calibrate_common::{opts, settings, truth};
+use enisim::calibrate::{calibrate, simulate::simulated_trail, Calibration};
+use enisim::scenario::{Model, Settings};
 use rayon::prelude::*;
 
 const SEEDS: u64 = 20;
-
-fn scenario() -> ScenarioSpec {
-    let mut s = ScenarioSpec::embedded("scale-down").unwrap();
-    s.cluster.nodes = 2;
-    s.cluster.enis_per_node = 3;
-    s.scale_down.as_mut().unwrap().after_converged =
-        enisim::controller::profile::GoDuration(30_000_000_000);
-    s
-}
-
-fn settings() -> Settings {
-    Settings::new(ControllerProfile::embedded(), scenario())
-}
-
-/// θ*: service-time medians ×0.5–3, refills ×0.5–2, a VPC-CNI-like tenant, 1 % server
-/// errors on DescribeNetworkInterfaces.
-fn truth(seed: u64) -> (Model, Vec<(String, f64)>) {
-    let mut m = Model::embedded();
-    let mut s = settings();
-    let mut g = rng::stream(seed, "hidden-truth");
-    let mut set = Vec::new();
-    for a in [
-        "CreateNetworkInterface",
-        "AttachNetworkInterface",
-        "ModifyNetworkInterfaceAttribute",
-        "DeleteNetworkInterface",
-        "DetachNetworkInterface",
-        "DescribeNetworkInterfaces",
-        "DescribeInstances",
-        "DescribeSubnets",
-    ] {
-        let name = format!("ec2.latency.{a}.median_ms");
-        let base = enisim::calibrate::params::get(&m, &s, &name)
-            .unwrap()
-            .as_f64()
-            .unwrap();
-        let v = base * (0.5 + 2.5 * g.random::<f64>());
-        set.push((name, v));
-    }
-    for a in [
-        "AttachNetworkInterface",
-        "DetachNetworkInterface",
-        "DescribeNetworkInterfaces",
-    ] {
-        let name = format!("ec2.bucket.{a}.refill_per_s");
-        let base = enisim::calibrate::params::get(&m, &s, &name)
-            .unwrap()
-            .as_f64()
-            .unwrap();
-        set.push((name, base * (0.5 + 1.5 * g.random::<f64>())));
-    }
-    set.push((
-        "ec2.error_probability.DescribeNetworkInterfaces".into(),
-        0.01,
-    ));
-    for (n, v) in &set {
-        enisim::calibrate::params::set(&mut m, &mut s, n, &NamedValue::Number(*v)).unwrap();
-    }
-    for (action, rate) in [
-        ("DescribeNetworkInterfaces", 4.0),
-        ("AttachNetworkInterface", 1.5),
-        ("DetachNetworkInterface", 1.5),
-    ] {
-        m.ec2.background.push(Tenant {
-            name: "vpc-cni".into(),
-            action: action.into(),
-            rate_per_s: rate,
-            filtered: true,
-        });
-        set.push((format!("ec2.tenant.{action}.rate_per_s"), rate));
-    }
-    (m, set)
-}
-
-fn opts(seed: u64) -> Options {
-    Options {
-        seed: 1000 + seed,
-        replications: 8,
-        weight_replications: 100,
-        max_iters: 12,
-        ..Options::default()
-    }
-}
 
 fn round_trip(seed: u64, base: &Settings) -> (Vec<(String, f64)>, Calibration) {
     let (true_model, set) = truth(seed);

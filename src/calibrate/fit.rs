@@ -454,6 +454,7 @@ pub fn calibrate(
             Moment::GapBefore { label } => {
                 (1.0 / 12.0) / gaps.get(label).copied().unwrap_or(1).max(1) as f64
             }
+            Moment::GapCrossing { .. } | Moment::SteadyRate { .. } => 1e-4,
             Moment::ThrottledShare { .. } => 1e-4,
             _ => 1.0 / 12.0,
         })

@@ -5,8 +5,10 @@
 
 use serde::Serialize;
 
+use super::FittedDistribution;
 use crate::metrics::summary::metric_values;
 use crate::metrics::RunRecord;
+use crate::scenario::{replicate, replicate_varied, BuildError, Model, Settings};
 
 /// One metric's interval and what it is made of.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -70,4 +72,49 @@ pub fn split(drawn: &[RunRecord], fixed: &[RunRecord], metrics: &[&str]) -> Vec<
             })
         })
         .collect()
+}
+
+/// A prediction under a calibration: the replications with θ drawn per replication (every
+/// other stream as without it), the same replications at θ̂, and each metric's split.
+pub struct Prediction {
+    pub drawn: Vec<RunRecord>,
+    pub fixed: Vec<RunRecord>,
+    pub splits: Vec<Split>,
+}
+
+/// `replications` of (settings, model) with θ drawn from `fitted` for each, beside the same
+/// replications at θ̂ (the model as calibrated), split for `metrics`. `done` is called once
+/// per finished replication of either set.
+pub fn with_parameter_uncertainty(
+    settings: &Settings,
+    model: &Model,
+    fitted: &FittedDistribution,
+    seed: u64,
+    replications: u32,
+    metrics: &[&str],
+    done: &(dyn Fn() + Sync),
+) -> Result<Prediction, BuildError> {
+    let drawn = replicate_varied(
+        settings,
+        model,
+        seed,
+        replications,
+        &|r, m, s| fitted.apply(m, s, seed, r).map_err(|e| e.to_string()),
+        done,
+    )?;
+    let fixed = if fitted.names.is_empty() {
+        drawn.clone()
+    } else {
+        replicate(settings, model, seed, replications, done)?
+    };
+    let splits = if fitted.names.is_empty() {
+        Vec::new()
+    } else {
+        split(&drawn, &fixed, metrics)
+    };
+    Ok(Prediction {
+        drawn,
+        fixed,
+        splits,
+    })
 }

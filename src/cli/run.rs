@@ -11,7 +11,7 @@ use crate::metrics::RunRecord;
 use crate::metrics::StepMetrics;
 use crate::scenario::kinds::{degradation_points, step_value};
 use crate::scenario::limits;
-use crate::scenario::{replicate, replicate_varied, Kind, Model, ScenarioSpec, Settings};
+use crate::scenario::{replicate, Kind, Model, ScenarioSpec, Settings};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -246,39 +246,34 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         eprintln!("warning: {w}");
     }
     let start = std::time::Instant::now();
-    let progress = Progress::new(replications as u64, "replications");
     let calibration = args.model.calibration()?;
-    let runs = in_pool(args.threads, || match &calibration {
-        // θ drawn per replication from the fitted distribution, every stream unchanged.
-        Some(c) => replicate_varied(
+    // With fitted parameters, the replications run twice: θ drawn, and at θ̂.
+    let sets = match &calibration {
+        Some(c) if !c.fitted.names.is_empty() => 2,
+        _ => 1,
+    };
+    let progress = Progress::new(sets * replications as u64, "replications");
+    let (runs, split) = in_pool(args.threads, || match &calibration {
+        // θ drawn per replication from the fitted distribution, every stream unchanged,
+        // beside the same replications at θ̂: what is Monte Carlo noise, what the
+        // parameters add.
+        Some(c) => crate::calibrate::predict::with_parameter_uncertainty(
             &settings,
             &model,
+            &c.fitted,
             args.seed,
             replications,
-            &|r, m, s| {
-                c.fitted
-                    .apply(m, s, args.seed, r)
-                    .map_err(|e| e.to_string())
-            },
+            PREDICTED,
             &|| progress.inc(),
-        ),
+        )
+        .map(|p| (p.drawn, p.splits)),
         None => replicate(&settings, &model, args.seed, replications, &|| {
             progress.inc()
-        }),
+        })
+        .map(|runs| (runs, Vec::new())),
     })?
     .map_err(|e| BadInput(e.to_string()))?;
     progress.finish();
-    // The same replications at θ̂: what is Monte Carlo noise, what the parameters add.
-    let split = match &calibration {
-        Some(c) if !c.fitted.names.is_empty() => {
-            let fixed = in_pool(args.threads, || {
-                replicate(&settings, &model, args.seed, replications, &|| {})
-            })?
-            .map_err(|e| BadInput(e.to_string()))?;
-            crate::calibrate::predict::split(&runs, &fixed, PREDICTED)
-        }
-        _ => Vec::new(),
-    };
     let elapsed = start.elapsed();
     let summary = summarise(
         &runs,
