@@ -268,3 +268,135 @@ pub fn check(seen: &TrailSettings, settings: &Settings) -> Result<Vec<String>, S
     }
     Ok(warnings)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controller::ControllerProfile;
+
+    /// What a 2 × 3 scale-down trail shows (subnet-per-nodeeni, MCR 5).
+    fn seen() -> TrailSettings {
+        TrailSettings {
+            nodeenis_in_flight: 3,
+            verify_period_s: Some(2.0),
+            targets: 6,
+            nodes: 2,
+            nodeenis: 3,
+            enis_per_node: 3,
+            detached: 6,
+        }
+    }
+
+    fn settings(name: &str, nodes: u32, enis: u32, sets: &[&str]) -> Settings {
+        let mut s = ScenarioSpec::embedded(name).unwrap();
+        s.cluster.nodes = nodes;
+        s.cluster.enis_per_node = enis;
+        let mut s = Settings::new(ControllerProfile::embedded(), s);
+        for kv in sets {
+            s.apply_set(kv).unwrap();
+        }
+        s
+    }
+
+    #[test]
+    fn the_true_scenario_passes_silently() {
+        assert_eq!(
+            check(&seen(), &settings("scale-down", 2, 3, &[])),
+            Ok(vec![])
+        );
+    }
+
+    #[test]
+    fn a_contradiction_a_warning_can_carry_names_both_numbers() {
+        let w = check(
+            &seen(),
+            &settings(
+                "scale-down",
+                3,
+                3,
+                &[
+                    "controller.maxConcurrentReconciles=1",
+                    "enisim.scenario.layout=one-nodeeni",
+                ],
+            ),
+        )
+        .unwrap();
+        assert_eq!(w.len(), 3, "{w:?}");
+        assert!(w[0].contains("6 (NodeENI, node, subnet) targets (2 nodes, up to 3 ENIs on one node); the scenario scale-down asks for 9 (3 nodes × 3 ENIs)"), "{}", w[0]);
+        assert!(
+            w[1].contains("the trail's Creates name 3 NodeENIs; the scenario scale-down makes 1 (layout one-nodeeni)"),
+            "{}",
+            w[1]
+        );
+        assert_eq!(
+            w[2],
+            "the trail shows up to 3 NodeENIs in flight; you said maxConcurrentReconciles=1"
+        );
+        // A scale-down scenario, and a trail that never detaches: cut before it?
+        let quiet = TrailSettings {
+            detached: 0,
+            ..seen()
+        };
+        let w = check(&quiet, &settings("scale-down", 2, 3, &[])).unwrap();
+        assert!(w[0].contains("detached none"), "{w:?}");
+    }
+
+    #[test]
+    fn a_scenario_that_cannot_be_the_recorded_one_is_an_error() {
+        let e = check(&seen(), &settings("scale-down", 1, 1, &[])).unwrap_err();
+        assert!(e.contains("6 (NodeENI, node, subnet) targets"), "{e}");
+        assert!(e.contains("asks for 1 (1 nodes × 1 ENIs)"), "{e}");
+        // Enough targets, too few per node.
+        let e = check(&seen(), &settings("scale-down", 3, 2, &[])).unwrap_err();
+        assert!(
+            e.contains("on 2 nodes, up to 3 ENIs on one node; the scenario scale-down has 3 nodes × 2 ENIs"),
+            "{e}"
+        );
+        // Detaches a burst never makes.
+        let e = check(&seen(), &settings("burst", 2, 3, &[])).unwrap_err();
+        assert!(
+            e.contains("6 successful DetachNetworkInterface call(s)")
+                && e.contains("the scenario burst (kind burst) never detaches"),
+            "{e}"
+        );
+        // A mixed scenario's spare nodes and subnets count: 2 × 3 fits 1 node + 4 spare.
+        assert!(check(&seen(), &settings("mixed", 1, 1, &[])).is_ok());
+    }
+
+    #[test]
+    fn a_recorded_scenario_asks_for_what_its_file_lists() {
+        use crate::scenario::recorded::{RecordedNode, RecordedNodeEni, RecordedSpec};
+        let node = |n: &str| RecordedNode {
+            name: n.into(),
+            instance: None,
+            joined_s: 0.0,
+            removed_s: None,
+            terminated: false,
+        };
+        let eni = |k: u32| RecordedNodeEni {
+            name: format!("multi-eni-{k}"),
+            created_s: 0.0,
+            deleted_s: Some(20.0),
+            nodes: vec!["a".into(), "b".into()],
+            subnets: vec![format!("subnet-{k}")],
+            device_index: k + 1,
+        };
+        let spec = RecordedSpec {
+            start_time: "2025-01-01T00:00:00Z".into(),
+            span_s: 30.0,
+            subnets: (0..3).map(|k| format!("subnet-{k}")).collect(),
+            nodes: vec![node("a"), node("b")],
+            nodeenis: (0..3).map(eni).collect(),
+        };
+        let mut s = ScenarioSpec::embedded("burst").unwrap();
+        s.kind = Kind::Recorded;
+        s.recorded = Some(spec);
+        let a = asked(&s);
+        assert_eq!(
+            (a.nodes, a.enis_per_node, a.targets, a.nodeenis, a.ends),
+            (2, 3, 6, Some(3), Ends::Always)
+        );
+        let settings = Settings::new(ControllerProfile::embedded(), s);
+        assert_eq!(check(&seen(), &settings), Ok(vec![]));
+    }
+}
