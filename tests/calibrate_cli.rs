@@ -45,6 +45,16 @@ fn slow_describe_trail(dir: &Path) -> std::path::PathBuf {
     trail
 }
 
+/// The fit of the DescribeNetworkInterfaces median in a calibration.json.
+fn describe_median(doc: &serde_json::Value) -> &serde_json::Value {
+    doc["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "ec2.latency.DescribeNetworkInterfaces.median_ms")
+        .unwrap()
+}
+
 fn json(out: &[u8]) -> serde_json::Value {
     serde_json::from_slice(out).unwrap()
 }
@@ -69,12 +79,7 @@ fn calibrated_profile_loads_in_run_and_moves_its_numbers() {
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(cal.join("calibration.json")).unwrap())
             .unwrap();
-    let p = doc["parameters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "ec2.latency.DescribeNetworkInterfaces.median_ms")
-        .unwrap();
+    let p = describe_median(&doc);
     let fitted = p["value"].as_f64().unwrap();
     assert!(p["identified"].as_bool().unwrap(), "{p}");
     assert!(fitted > 150.0, "the fit moved toward the slow truth: {p}");
@@ -209,6 +214,32 @@ fn bad_input_exits_2_and_writes_nothing() {
     assert_nothing_written(&out);
 }
 
+/// `enisim calibrate TRAIL ARGS… -o OUT`, run.
+fn calibrate(trail: &Path, args: &[&str], out: &Path) -> assert_cmd::assert::Assert {
+    enisim()
+        .arg("calibrate")
+        .arg(trail)
+        .args(args)
+        .arg("-o")
+        .arg(out)
+        .assert()
+}
+
+/// `enisim calibrate ARGS… -o OUT` exits 2 saying each of `says`, and writes nothing.
+fn exits_2(args: &[&str], out: &Path, says: &[&str]) {
+    let mut run = enisim()
+        .arg("calibrate")
+        .args(args)
+        .arg("-o")
+        .arg(out)
+        .assert()
+        .code(2);
+    for s in says {
+        run = run.stderr(predicate::str::contains(*s));
+    }
+    assert_nothing_written(out);
+}
+
 /// The run `slow_describe_trail` wrote (what `trace synth` simulates: seed 4, replication 0).
 fn slow_describe_run(dir: &Path) -> enisim::metrics::RunRecord {
     let mut s = enisim::scenario::Settings::new(
@@ -240,12 +271,7 @@ fn without_a_scenario_the_workload_is_reconstructed_printed_and_calibrated() {
     let tmp = tempfile::tempdir().unwrap();
     let trail = slow_describe_trail(tmp.path());
     let cal = tmp.path().join("cal");
-    enisim()
-        .arg("calibrate")
-        .arg(&trail)
-        .args(["--replications", "6", "-o"])
-        .arg(&cal)
-        .assert()
+    calibrate(&trail, &["--replications", "6"], &cal)
         .success()
         .stdout(predicate::str::contains(
             "the recorded workload, reconstructed from the controller's calls (no scenario or audit log given):\n\
@@ -265,12 +291,7 @@ fn without_a_scenario_the_workload_is_reconstructed_printed_and_calibrated() {
     assert_eq!(doc["workload"]["nodeenis"], 3);
     assert_eq!(doc["workload"]["attachments"], 6);
     // The hidden truth: DescribeNetworkInterfaces at 300 ms, three times the prior.
-    let p = doc["parameters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "ec2.latency.DescribeNetworkInterfaces.median_ms")
-        .unwrap();
+    let p = describe_median(&doc);
     assert!(p["identified"].as_bool().unwrap(), "{p}");
     let (lo, hi) = (p["low"].as_f64().unwrap(), p["high"].as_f64().unwrap());
     assert!(
@@ -283,17 +304,16 @@ fn without_a_scenario_the_workload_is_reconstructed_printed_and_calibrated() {
     // The scenario file written is exactly what was calibrated: given back as SCENARIO,
     // the same fit.
     let again = tmp.path().join("again");
-    enisim()
-        .arg("calibrate")
-        .arg(&trail)
-        .arg(cal.join("scenario.yaml"))
-        .args(["--replications", "6", "-o"])
-        .arg(&again)
-        .assert()
-        .success()
-        .stdout(predicate::str::contains(
-            "workload: scenario recorded (2 nodes × 3 ENIs",
-        ));
+    let file = cal.join("scenario.yaml");
+    calibrate(
+        &trail,
+        &[file.to_str().unwrap(), "--replications", "6"],
+        &again,
+    )
+    .success()
+    .stdout(predicate::str::contains(
+        "workload: scenario recorded (2 nodes × 3 ENIs",
+    ));
     let doc2 = read_json(&again.join("calibration.json"));
     assert_eq!(doc2["parameters"], doc["parameters"]);
     assert_eq!(doc2["workload"]["origin"], "scenario");
@@ -325,16 +345,8 @@ fn a_positional_scenario_is_the_scenario_option() {
         .stdout(predicate::str::contains(
             "workload: scenario scale-down (2 nodes × 3 ENIs, subnet-per-nodeeni, kind scale-down), as given",
         ));
-    enisim()
-        .arg("calibrate")
-        .arg(&trail)
-        .args(["--scenario", SMALL[0]])
-        .args(&SMALL[1..])
-        .args(QUICK)
-        .arg("-o")
-        .arg(&b)
-        .assert()
-        .success();
+    let option = [["--scenario"].as_slice(), &SMALL, &QUICK].concat();
+    calibrate(&trail, &option, &b).success();
     for f in ["calibration.json", "ec2.yaml", "calibration.md"] {
         assert_eq!(
             std::fs::read(a.join(f)).unwrap(),
@@ -353,22 +365,16 @@ fn a_contradicting_scenario_warns_with_the_numbers_and_an_impossible_one_exits_2
     let tmp = tempfile::tempdir().unwrap();
     let trail = slow_describe_trail(tmp.path());
     let out = tmp.path().join("out");
-    enisim()
-        .arg("calibrate")
-        .arg(&trail)
-        .args([
-            "scale-down",
-            "--set",
-            "enisim.scenario.nodes=3",
-            "--set",
-            "enisim.scenario.enisPerNode=3",
-            "--set",
-            "controller.maxConcurrentReconciles=1",
-        ])
-        .args(QUICK)
-        .arg("-o")
-        .arg(&out)
-        .assert()
+    let args = [
+        "scale-down",
+        "--set",
+        "enisim.scenario.nodes=3",
+        "--set",
+        "enisim.scenario.enisPerNode=3",
+        "--set",
+        "controller.maxConcurrentReconciles=1",
+    ];
+    calibrate(&trail, &[args.as_slice(), &QUICK].concat(), &out)
         .success()
         .stderr(predicate::str::contains(
             "warning: the trail's controller created ENIs for 6 (NodeENI, node, subnet) targets (2 nodes, up to 3 ENIs on one node); the scenario scale-down asks for 9 (3 nodes × 3 ENIs)",
@@ -393,17 +399,8 @@ fn a_contradicting_scenario_warns_with_the_numbers_and_an_impossible_one_exits_2
             "created ENIs on 2 nodes, up to 3 ENIs on one node; the scenario scale-down has 3 nodes × 2 ENIs",
         ),
     ] {
-        enisim()
-            .arg("calibrate")
-            .arg(&trail)
-            .args(&args)
-            .arg("-o")
-            .arg(&never)
-            .assert()
-            .code(2)
-            .stderr(predicate::str::contains(says))
-            .stderr(predicate::str::contains("leave the scenario out"));
-        assert_nothing_written(&never);
+        let args = [[trail.to_str().unwrap()].as_slice(), &args].concat();
+        exits_2(&args, &never, &[says, "leave the scenario out"]);
     }
 }
 
@@ -431,15 +428,7 @@ fn two_workloads_or_a_reshaped_recorded_one_exit_2() {
         ),
         (vec!["scale-down"], "scale-down: a scenario, and no trail"),
     ] {
-        enisim()
-            .arg("calibrate")
-            .args(&args)
-            .arg("-o")
-            .arg(&out)
-            .assert()
-            .code(2)
-            .stderr(predicate::str::contains(says));
-        assert_nothing_written(&out);
+        exits_2(&args, &out, &[says]);
     }
 }
 
@@ -454,15 +443,8 @@ fn the_audit_log_gives_the_workload_reconstruction_gives() {
     );
     std::fs::write(&log, &text).unwrap();
     let (audited, rebuilt) = (tmp.path().join("audited"), tmp.path().join("rebuilt"));
-    enisim()
-        .arg("calibrate")
-        .arg(&trail)
-        .arg("--audit-log")
-        .arg(&log)
-        .args(QUICK)
-        .arg("-o")
-        .arg(&audited)
-        .assert()
+    let with_log = [["--audit-log", log.to_str().unwrap()].as_slice(), &QUICK].concat();
+    calibrate(&trail, &with_log, &audited)
         .success()
         .stdout(predicate::str::contains(
             "the recorded workload, the audit log ",
@@ -470,14 +452,7 @@ fn the_audit_log_gives_the_workload_reconstruction_gives() {
         .stdout(predicate::str::contains(
             "workload: 3 NodeENIs (3 deleted), 2 nodes (0 went away), 3 subnets, 6 attachments",
         ));
-    enisim()
-        .arg("calibrate")
-        .arg(&trail)
-        .args(QUICK)
-        .arg("-o")
-        .arg(&rebuilt)
-        .assert()
-        .success();
+    calibrate(&trail, &QUICK, &rebuilt).success();
     let (a, b) = (recorded_nodeenis(&audited), recorded_nodeenis(&rebuilt));
     assert_eq!(a.len(), b.len());
     for (x, y) in a.iter().zip(&b) {
@@ -500,14 +475,7 @@ fn the_audit_log_gives_the_workload_reconstruction_gives() {
     )
     .unwrap();
     let out = tmp.path().join("out");
-    enisim()
-        .arg("calibrate")
-        .arg(&trail)
-        .arg("--audit-log")
-        .arg(&bad)
-        .arg("-o")
-        .arg(&out)
-        .assert()
+    calibrate(&trail, &["--audit-log", bad.to_str().unwrap()], &out)
         .code(2)
         .stderr(predicate::str::contains("bad.jsonl:2: key verb"));
     assert_nothing_written(&out);

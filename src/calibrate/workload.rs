@@ -28,7 +28,7 @@ pub enum Choice {
     /// A Kubernetes audit log (JSON lines of `audit.k8s.io/v1` Events).
     AuditLog(PathBuf),
     /// A scenario (resolved from a built-in name or a file).
-    Scenario(ScenarioSpec),
+    Scenario(Box<ScenarioSpec>),
     /// Neither: reconstructed from the controller's calls in the trail.
     Reconstruct,
 }
@@ -99,7 +99,7 @@ impl Workload {
             Choice::Scenario(scenario) => {
                 return Ok(Workload {
                     origin: Origin::Scenario,
-                    scenario,
+                    scenario: *scenario,
                     recorded: None,
                 })
             }

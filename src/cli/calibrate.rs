@@ -106,7 +106,7 @@ fn inputs(a: &CalibrateArgs) -> anyhow::Result<(Vec<PathBuf>, Choice)> {
             .into())
         }
         (Some(log), None) => Choice::AuditLog(log.clone()),
-        (None, Some(s)) => Choice::Scenario(ScenarioSpec::resolve(s)?),
+        (None, Some(s)) => Choice::Scenario(Box::new(ScenarioSpec::resolve(s)?)),
         (None, None) => Choice::Reconstruct,
     };
     Ok((trails.into_iter().cloned().collect(), choice))
