@@ -20,7 +20,7 @@ pub struct CalibrateArgs {
     /// existing path, or a .yaml/.yml scenario file (`--set enisim.scenario.*` adjusts it).
     /// Without a scenario or --audit-log the workload is reconstructed from the
     /// controller's calls and printed.
-    #[arg(required = true, value_name = "TRAIL… [SCENARIO]")]
+    #[arg(required = true, value_name = "TRAIL|SCENARIO")]
     pub inputs: Vec<PathBuf>,
     /// The recorded cluster's workload as a scenario (the same as the positional SCENARIO).
     #[arg(long, value_name = "NAME|FILE")]
