@@ -272,9 +272,13 @@ pub fn markdown(cal: &Calibration) -> String {
     let t = &cal.trail_settings;
     let _ = writeln!(
         s,
-        "\n## What the trail shows of the settings\n\n- NodeENIs in flight at most: {}\n- ENI targets created: {}\n- verify period (median gap between probes of one ENI): {}",
+        "\n## What the trail shows of the settings\n\n- NodeENIs in flight at most: {}\n- ENI targets created: {} ({} NodeENIs, {} nodes, up to {} on one node)\n- successful Detaches (DryRun probes aside): {}\n- verify period (median gap between probes of one ENI): {}",
         t.nodeenis_in_flight,
         t.targets,
+        t.nodeenis,
+        t.nodes,
+        t.enis_per_node,
+        t.detached,
         t.verify_period_s.map_or("no probes".into(), |p| format!("{p} s"))
     );
     s
