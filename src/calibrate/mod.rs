@@ -6,7 +6,9 @@
 //! estimates), [`moments`] (the statistics matched), [`simulate`] (a replication as a
 //! trail), [`distance`] (the cost function), [`optimise`] (Nelder–Mead), [`uncertainty`]
 //! (weight, covariance, J test), [`check`] (the user's settings against the trail), and
-//! [`fit`], which runs them in order.
+//! [`fit`], which runs them in order. Around them: [`recording`] (the trail read once, in
+//! both views) and [`workload`] (what the recorded cluster was asked to do: an audit log,
+//! a scenario, or reconstructed from the controller's calls).
 
 pub mod check;
 pub mod direct;
@@ -20,10 +22,14 @@ pub mod output;
 pub mod params;
 pub mod predict;
 pub mod prometheus;
+pub mod recording;
 pub mod simulate;
 pub mod uncertainty;
+pub mod workload;
 
 pub use draw::CalibratedModel;
 pub use fit::{calibrate, CalibrateError, Calibration, FittedDistribution, Options, ParamResult};
 pub use observed::Trail;
 pub use params::{Domain, ParamError, ParamSpec, Registry};
+pub use recording::Recording;
+pub use workload::{Choice, Workload};

@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::fit::{Calibration, ParamResult};
+use super::workload::{Note, Origin};
 use crate::aws::Ec2Profile;
 use crate::input::locate_yaml_key;
 use crate::plausible::Plausible;
@@ -17,6 +18,8 @@ pub const EC2_FILE: &str = "ec2.yaml";
 pub const CONTROLLER_FILE: &str = "controller.yaml";
 pub const JSON_FILE: &str = "calibration.json";
 pub const MD_FILE: &str = "calibration.md";
+/// The recorded workload as a scenario file (when the workload was recorded).
+pub const SCENARIO_FILE: &str = "scenario.yaml";
 
 fn g(x: f64) -> String {
     if !x.is_finite() {
@@ -269,26 +272,68 @@ pub fn markdown(cal: &Calibration) -> String {
     let t = &cal.trail_settings;
     let _ = writeln!(
         s,
-        "\n## What the trail shows of the settings\n\n- NodeENIs in flight at most: {}\n- ENI targets created: {}\n- verify period (median gap between probes of one ENI): {}",
+        "\n## What the trail shows of the settings\n\n- NodeENIs in flight at most: {}\n- ENI targets created: {} ({} NodeENIs, {} nodes, up to {} on one node)\n- successful Detaches (DryRun probes aside): {}\n- verify period (median gap between probes of one ENI): {}",
         t.nodeenis_in_flight,
         t.targets,
+        t.nodeenis,
+        t.nodes,
+        t.enis_per_node,
+        t.detached,
         t.verify_period_s.map_or("no probes".into(), |p| format!("{p} s"))
     );
     s
 }
 
-/// The files of a calibration, rendered: (file name, bytes).
+/// calibration.md's section on the workload simulated.
+fn workload_markdown(w: &Note) -> String {
+    let mut s = String::new();
+    let from = match w.origin {
+        Origin::Scenario => "As given".to_string(),
+        Origin::AuditLog => match &w.audit_log {
+            Some(p) => format!("From the audit log {} ({SCENARIO_FILE})", p.display()),
+            None => format!("From the audit log ({SCENARIO_FILE})"),
+        },
+        Origin::Reconstructed => format!(
+            "Reconstructed from the controller's calls, no scenario or audit log being given ({SCENARIO_FILE})"
+        ),
+    };
+    let _ = writeln!(
+        s,
+        "\n## Workload\n\n{from}: scenario `{}` (kind {}), {}.",
+        w.scenario, w.kind, w.description
+    );
+    for note in &w.warnings {
+        let _ = writeln!(s, "- note: {note}");
+    }
+    s
+}
+
+/// The files of a calibration, rendered: (file name, bytes). `scenario_yaml` is the
+/// recorded workload as a scenario file, when the workload was recorded.
 pub fn render(
     cal: &Calibration,
     controller_yaml: Option<String>,
+    workload: &Note,
+    scenario_yaml: Option<String>,
 ) -> Result<Vec<(&'static str, Vec<u8>)>, String> {
     let mut files = vec![(EC2_FILE, ec2_yaml(cal)?.into_bytes())];
     if let Some(text) = controller_yaml {
         files.push((CONTROLLER_FILE, text.into_bytes()));
     }
-    let json = serde_json::to_string_pretty(cal).map_err(|e| e.to_string())?;
+    /// calibration.json: the calibration's fields, then the workload's.
+    #[derive(serde::Serialize)]
+    struct Doc<'a> {
+        #[serde(flatten)]
+        cal: &'a Calibration,
+        workload: &'a Note,
+    }
+    let json = serde_json::to_string_pretty(&Doc { cal, workload }).map_err(|e| e.to_string())?;
     files.push((JSON_FILE, format!("{json}\n").into_bytes()));
-    files.push((MD_FILE, markdown(cal).into_bytes()));
+    let md = markdown(cal) + &workload_markdown(workload);
+    files.push((MD_FILE, md.into_bytes()));
+    if let Some(text) = scenario_yaml {
+        files.push((SCENARIO_FILE, text.into_bytes()));
+    }
     Ok(files)
 }
 

@@ -3,25 +3,42 @@
 use super::model_args::ModelArgs;
 use super::progress::Progress;
 use super::BadInput;
-use crate::calibrate::{calibrate, output, prometheus, CalibrateError, Options, Trail};
+use crate::calibrate::{
+    calibrate, output, prometheus, CalibrateError, Choice, Options, Recording, Workload,
+};
 use crate::scenario::ScenarioSpec;
-use crate::trace::{ingest, read_parquet, IngestOptions, TraceError};
+use crate::trace::IngestOptions;
+use crate::workload::Scope;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
 pub struct CalibrateArgs {
     /// The recorded trail: a table written by `enisim trace ingest` (.parquet), or
-    /// CloudTrail files/directories (ingested on the fly).
-    #[arg(required = true, value_name = "TRAIL")]
-    pub trail: Vec<PathBuf>,
-    /// The recorded cluster's workload: a built-in scenario name or a scenario file (its
-    /// size and layout; `--set enisim.scenario.*` adjusts it).
-    #[arg(long, default_value = "burst")]
-    pub scenario: String,
+    /// CloudTrail files/directories (ingested on the fly). Among them, optionally, the
+    /// recorded cluster's workload as a SCENARIO: a built-in scenario name that is not an
+    /// existing path, or a .yaml/.yml scenario file (`--set enisim.scenario.*` adjusts it).
+    /// Without a scenario or --audit-log the workload is reconstructed from the
+    /// controller's calls and printed.
+    #[arg(required = true, value_name = "TRAIL|SCENARIO")]
+    pub inputs: Vec<PathBuf>,
+    /// The recorded cluster's workload as a scenario (the same as the positional SCENARIO).
+    #[arg(long, value_name = "NAME|FILE")]
+    pub scenario: Option<String>,
+    /// The workload from this Kubernetes audit log (JSON lines, audit.k8s.io/v1 Events:
+    /// NodeENI create/update/delete, status writes) instead of reconstructing it.
+    #[arg(long, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
+    /// The account to calibrate from when the trail holds several.
+    #[arg(long)]
+    pub account: Option<String>,
+    /// The region to calibrate from when the trail holds several.
+    #[arg(long)]
+    pub region: Option<String>,
     #[command(flatten)]
     pub model: ModelArgs,
-    /// Output directory (ec2.yaml, calibration.json, calibration.md).
+    /// Output directory (ec2.yaml, calibration.json, calibration.md; scenario.yaml for a
+    /// recorded workload).
     #[arg(short = 'o', long = "out", alias = "output", value_name = "DIR")]
     pub output: PathBuf,
     /// The controller's Prometheus metrics over the same window: `query_range` JSON answers
@@ -43,34 +60,56 @@ pub struct CalibrateArgs {
     pub threads: Option<usize>,
 }
 
-fn bad_trace(e: TraceError) -> anyhow::Error {
-    BadInput(e.to_string()).into()
+/// A positional that names the workload rather than a trail: a .yaml/.yml file (no trail
+/// is YAML), or a built-in scenario name where no such path exists.
+fn is_scenario(p: &Path) -> bool {
+    let yaml = p
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
+    if yaml {
+        return !p.is_dir();
+    }
+    !p.exists()
+        && p.to_str()
+            .is_some_and(|s| ScenarioSpec::embedded(s).is_some())
 }
 
-fn read_trail(paths: &[PathBuf], rules: &[String]) -> anyhow::Result<(Trail, String)> {
-    let name = paths
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect::<Vec<_>>()
-        .join(", ");
-    let is_table = paths.len() == 1
-        && paths[0].is_file()
-        && paths[0].extension().is_some_and(|e| e == "parquet");
-    let df = if is_table {
-        read_parquet(&paths[0]).map_err(bad_trace)?
-    } else {
-        let opts = IngestOptions {
-            caller_rules: super::trace::caller_rules(rules)?,
-            ..IngestOptions::default()
-        };
-        let ingested = ingest(paths, &opts).map_err(bad_trace)?;
-        if let Some(why) = ingested.report.why_empty() {
-            return Err(BadInput(format!("{name}: {why}")).into());
+/// The trails and the workload the arguments name; two workloads, or none but trails
+/// missing, are exit status 2.
+fn inputs(a: &CalibrateArgs) -> anyhow::Result<(Vec<PathBuf>, Choice)> {
+    let (scenarios, trails): (Vec<&PathBuf>, Vec<&PathBuf>) =
+        a.inputs.iter().partition(|p| is_scenario(p));
+    let mut named: Vec<String> = a.scenario.iter().cloned().collect();
+    named.extend(scenarios.iter().map(|p| p.display().to_string()));
+    if named.len() > 1 {
+        return Err(BadInput(format!(
+            "{} scenarios given ({}): give the recorded workload once, as SCENARIO or --scenario",
+            named.len(),
+            named.join(", ")
+        ))
+        .into());
+    }
+    if trails.is_empty() {
+        return Err(BadInput(format!(
+            "{}: a scenario, and no trail: give the recorded trail (a table from `enisim trace ingest`, or CloudTrail files)",
+            named.join(", ")
+        ))
+        .into());
+    }
+    let choice = match (&a.audit_log, named.first()) {
+        (Some(log), Some(s)) => {
+            return Err(BadInput(format!(
+                "--audit-log {} and the scenario {s} both give the workload: give one (a recorded workload runs on the burst scenario's instance type and run settings; --set enisim.scenario.instanceType=… changes them)",
+                log.display()
+            ))
+            .into())
         }
-        ingested.df
+        (Some(log), None) => Choice::AuditLog(log.clone()),
+        (None, Some(s)) => Choice::Scenario(Box::new(ScenarioSpec::resolve(s)?)),
+        (None, None) => Choice::Reconstruct,
     };
-    let trail = Trail::from_frame(&df).map_err(bad_trace)?;
-    Ok((trail, name))
+    Ok((trails.into_iter().cloned().collect(), choice))
 }
 
 fn check_out(dir: &Path) -> anyhow::Result<()> {
@@ -78,20 +117,31 @@ fn check_out(dir: &Path) -> anyhow::Result<()> {
 }
 
 pub fn run(a: CalibrateArgs) -> anyhow::Result<ExitCode> {
-    let scenario = ScenarioSpec::resolve(&a.scenario)?;
+    let (trails, choice) = inputs(&a)?;
     let model = a.model.model()?;
-    let settings = a.model.settings(scenario)?;
     check_out(&a.output)?;
-    let (trail, source) = read_trail(&a.trail, &a.caller_rules)?;
-    let c = &settings.scenario.cluster;
-    eprintln!(
-        "workload: scenario {} ({} nodes × {} ENIs, {}), {} calls in the trail",
-        settings.scenario.name,
-        c.nodes,
-        c.enis_per_node,
-        c.layout.as_str(),
-        trail.calls.len()
+    let ingest = IngestOptions {
+        caller_rules: super::trace::caller_rules(&a.caller_rules)?,
+        ..IngestOptions::default()
+    };
+    let scope = Scope {
+        account: a.account.clone(),
+        region: a.region.clone(),
+    };
+    let bad = super::replay::bad;
+    let rec = Recording::load(&trails, &ingest, &scope).map_err(bad)?;
+    let workload = Workload::of(&rec, choice).map_err(bad)?;
+    let settings = a.model.settings(workload.scenario.clone())?;
+    workload.check_keys(&settings.given).map_err(BadInput)?;
+    let trail = &rec.calls;
+    print!("{}", workload.summary(&settings.scenario));
+    println!(
+        "{} calls in the trail, {} by the controller",
+        trail.calls.len(),
+        trail.controller().count()
     );
+    println!();
+    let source = rec.name().to_string();
     let opts = Options {
         seed: a.seed,
         replications: super::run::check_replications(a.replications)?,
@@ -101,7 +151,7 @@ pub fn run(a: CalibrateArgs) -> anyhow::Result<ExitCode> {
     let bar = Progress::spinner();
     let cal = super::run::in_pool(a.threads, || {
         calibrate(
-            &trail,
+            trail,
             &source,
             &model,
             &settings,
@@ -124,7 +174,7 @@ pub fn run(a: CalibrateArgs) -> anyhow::Result<ExitCode> {
         for f in &a.prometheus {
             prometheus::read(f, &mut series).map_err(|e| BadInput(e.to_string()))?;
         }
-        let fit = prometheus::fit_with_trail(&mut series, &trail, &a.prometheus[0])
+        let fit = prometheus::fit_with_trail(&mut series, trail, &a.prometheus[0])
             .map_err(|e| BadInput(e.to_string()))?;
         let names: Vec<String> = a
             .prometheus
@@ -136,7 +186,13 @@ pub fn run(a: CalibrateArgs) -> anyhow::Result<ExitCode> {
                 .map_err(anyhow::Error::msg)?,
         )
     };
-    let files = output::render(&cal, controller_yaml).map_err(anyhow::Error::msg)?;
+    let files = output::render(
+        &cal,
+        controller_yaml,
+        &workload.note(),
+        workload.scenario_file(&settings.scenario),
+    )
+    .map_err(anyhow::Error::msg)?;
     let written = output::write(&a.output, &files)?;
     println!("{}", cal.verdict);
     println!();

@@ -82,7 +82,7 @@ impl TrailArgs {
 }
 
 /// Workload errors are the input's, but for a table the tool failed to build.
-fn bad(e: WorkloadError) -> anyhow::Error {
+pub(super) fn bad(e: WorkloadError) -> anyhow::Error {
     match e {
         WorkloadError::Trace(
             t @ (crate::trace::TraceError::Polars(_) | crate::trace::TraceError::Table(_)),
@@ -120,26 +120,7 @@ pub struct ReplayArgs {
 
 /// The reconstructed scenario, one line per NodeENI (the first 20).
 fn print_scenario(p: &Prepared) {
-    print!("{}", p.workload.describe());
-    for e in p.workload.nodeenis.iter().take(20) {
-        let deleted = e
-            .deleted_s
-            .map(|d| format!(", deleted at {d:.0} s"))
-            .unwrap_or_default();
-        println!(
-            "  {}: created at {:.0} s{deleted}, {} node{} × {} subnet{}, device index {}",
-            e.name,
-            e.created_s,
-            e.nodes.len(),
-            if e.nodes.len() == 1 { "" } else { "s" },
-            e.subnets.len(),
-            if e.subnets.len() == 1 { "" } else { "s" },
-            e.device_index
-        );
-    }
-    if p.workload.nodeenis.len() > 20 {
-        println!("  … and {} more NodeENIs", p.workload.nodeenis.len() - 20);
-    }
+    print!("{}{}", p.workload.describe(), p.workload.nodeeni_lines(20));
 }
 
 pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {

@@ -253,8 +253,22 @@ pub fn simulate(settings: &Settings, model: &Model, seed: u64) -> Result<RunReco
         }
         world.refresh_demand();
     }
-    // Converged after the last event, then observed as long as other runs are — and at
-    // least to the end of the recording's last second, so that every recorded tenant call is replayed and a
+    // Cleaned up after the last event — every deleted NodeENI gone, no attachment left on
+    // a node that left — as a scale-down runs until its cleanup is done: otherwise a
+    // workload that ends in deletions "converges" the moment they are asked for (nothing
+    // is desired any more) and a cleanup slower than the recorded one is cut off at the
+    // recording's end.
+    world.run_until_condition(last, horizon, |w, t| {
+        let c = w.cluster.borrow();
+        let left = |node: &str| c.node(node).is_none();
+        let clean = c.nodeenis.iter().all(|n| {
+            (n.deletion_requested.is_none() || n.gone)
+                && n.attachments.iter().all(|a| !left(&a.node))
+        });
+        clean.then_some(t)
+    });
+    // Converged, then observed as long as other runs are — and at least to the end of the
+    // recording's last second, so that every recorded tenant call is replayed and a
     // replay at the recorded settings covers the recorded window.
     let converged = world.run_until_converged(last, horizon);
     let end = match converged {

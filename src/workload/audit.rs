@@ -499,7 +499,8 @@ pub(super) fn from_audit_log(
 }
 
 /// An audit log (JSON lines) of a simulated replication, as EKS would log it: each
-/// NodeENI's create (at its first ENI's request time) with its spec, its status writes
+/// NodeENI's create (at its first ENI's request time) with its spec (the device index its
+/// ENIs were attached at), its status writes
 /// (the attachments in status by then) and its delete (its first deleting reconcile);
 /// `start_ns` is virtual time 0. For tests and demos of the audit-log path.
 pub fn audit_log_of_run(run: &RunRecord, start_ns: i64) -> String {
@@ -511,12 +512,16 @@ pub fn audit_log_of_run(run: &RunRecord, start_ns: i64) -> String {
             .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
             .unwrap_or_default()
     };
-    // Instances by ENI, from the run's successful Attach calls.
+    // Instances and device indices by ENI, from the run's successful Attach calls.
     let mut instance_of: BTreeMap<String, String> = BTreeMap::new();
+    let mut device_of: BTreeMap<String, u32> = BTreeMap::new();
     for c in &run.calls {
         if c.action == crate::aws::Action::AttachNetworkInterface && c.error.is_none() {
             if let (Some(e), Some(i)) = (c.eni, c.instance) {
                 instance_of.insert(e.to_string(), i.to_string());
+            }
+            if let (Some(e), Some(d)) = (c.eni, c.device_index) {
+                device_of.insert(e.to_string(), d);
             }
         }
     }
@@ -560,11 +565,16 @@ pub fn audit_log_of_run(run: &RunRecord, start_ns: i64) -> String {
                 subnets.push(&r.subnet);
             }
         }
+        // spec.deviceIndex: the index its ENIs were attached at (the run keeps no spec).
+        let mut spec_body = json!({"nodeSelector": {"ng": "multi-eni"}, "subnetIDs": subnets, "securityGroupIDs": ["sg-0"]});
+        if let Some(d) = rows.iter().find_map(|r| device_of.get(&r.eni)) {
+            spec_body["deviceIndex"] = json!(d);
+        }
         let spec = json!({
             "apiVersion": "networking.k8s.aws/v1alpha1",
             "kind": "NodeENI",
             "metadata": {"name": name},
-            "spec": {"nodeSelector": {"ng": "multi-eni"}, "subnetIDs": subnets, "securityGroupIDs": ["sg-0"]},
+            "spec": spec_body,
         });
         events.push((
             created,

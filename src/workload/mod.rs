@@ -231,8 +231,15 @@ impl RecordedWorkload {
 
     /// The scenario as a file `enisim run` accepts, with a header saying where it came from.
     pub fn scenario_yaml(&self, scenario: &ScenarioSpec) -> String {
+        self.scenario_yaml_by(scenario, "enisim replay")
+    }
+
+    /// As [`RecordedWorkload::scenario_yaml`], the header naming the command `by` that wrote it.
+    pub fn scenario_yaml_by(&self, scenario: &ScenarioSpec, by: &str) -> String {
         let mut out = String::new();
-        out.push_str("# Written by `enisim replay`: the NodeENI workload a recording shows.\n");
+        out.push_str(&format!(
+            "# Written by `{by}`: the NodeENI workload a recording shows.\n"
+        ));
         out.push_str(
             "# Times are seconds from recorded.start_time. Edit and run with `enisim run FILE`.\n",
         );
@@ -280,6 +287,36 @@ impl RecordedWorkload {
             .iter()
             .filter_map(|a| a.attached_s)
             .reduce(f64::max)
+    }
+
+    /// One line per NodeENI (the first `max`): when it was created and deleted, on how
+    /// many nodes and subnets, its device index.
+    pub fn nodeeni_lines(&self, max: usize) -> String {
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
+        let mut out = String::new();
+        for e in self.nodeenis.iter().take(max) {
+            let deleted = e
+                .deleted_s
+                .map(|d| format!(", deleted at {d:.0} s"))
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "  {}: created at {:.0} s{deleted}, {} node{} × {} subnet{}, device index {}\n",
+                e.name,
+                e.created_s,
+                e.nodes.len(),
+                plural(e.nodes.len()),
+                e.subnets.len(),
+                plural(e.subnets.len()),
+                e.device_index
+            ));
+        }
+        if self.nodeenis.len() > max {
+            out.push_str(&format!(
+                "  … and {} more NodeENIs\n",
+                self.nodeenis.len() - max
+            ));
+        }
+        out
     }
 
     /// A few lines for the user: counts, times, and what was left out.

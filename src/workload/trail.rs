@@ -69,6 +69,27 @@ impl Trail {
         }
     }
 
+    /// The trail narrowed to `scope`'s account and region (every row when the trail has
+    /// only one of each), its file list kept, so that every view of it — the workload,
+    /// calibration's calls, statistics — reads the same rows.
+    pub fn scoped(&self, scope: &Scope) -> Result<Trail, WorkloadError> {
+        let rows = Columns::read(self, scope)?.rows;
+        if rows.len() == self.df.height() {
+            return Ok(self.clone());
+        }
+        let idx = IdxCa::from_vec("rows".into(), rows.iter().map(|&i| i as IdxSize).collect());
+        let df = self
+            .df
+            .take(&idx)
+            .map_err(|e| WorkloadError::Trace(e.into()))?;
+        Ok(Trail {
+            df,
+            files: self.files.clone(),
+            name: self.name.clone(),
+            report: self.report.clone(),
+        })
+    }
+
     /// "FILE, record N" for a row's `file` and `record` values.
     pub fn place(&self, file: u32, record: u32) -> String {
         match self.files.get(file as usize) {
