@@ -348,7 +348,7 @@ fn a_poisson_tenant_near_its_limit_is_throttled_in_the_replay_as_in_the_recordin
         .ec2
         .throttling
         .actions
-        .insert("AssignPrivateIpAddresses".into(), bucket.clone());
+        .insert("AssignPrivateIpAddresses".into(), bucket);
     let mut recording = model.clone();
     recording.ec2.background.push(Tenant {
         name: "vpc-cni".into(),
