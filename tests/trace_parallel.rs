@@ -1,11 +1,13 @@
 //! `trace ingest` parses files on all of rayon's threads: the table (its Parquet bytes) and
 //! the report must be the ones a single thread makes, for every thread count, on a trail of
-//! many files mixing shapes, duplicates across files, bad records and a broken file.
+//! many files mixing shapes, duplicates across files, bad records and a broken file — also
+//! when the table goes to Parquet a row group at a time (`trace ingest -o`).
 
 use std::path::{Path, PathBuf};
 
 use enisim::trace::{
-    example_workload, ingest, synth, write_parquet, IngestOptions, Ingested, SynthOptions,
+    example_workload, ingest, ingest_table_with_progress, synth, write_parquet, IngestOptions,
+    Ingested, SynthOptions,
 };
 
 fn fixtures() -> PathBuf {
@@ -71,6 +73,25 @@ fn the_table_and_report_do_not_depend_on_the_thread_count() {
         assert!(
             parquet_bytes(&got, dir.path(), &format!("{threads}.parquet")) == reference,
             "table with {threads} threads differs from one thread's"
+        );
+    }
+    // `trace ingest -o` writes the table a row group at a time, never as a DataFrame: the
+    // same bytes, on every thread count.
+    for threads in [1, 2] {
+        let p = dir.path().join(format!("streamed-{threads}.parquet"));
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("pool")
+            .install(|| {
+                let t = ingest_table_with_progress(&paths, &opts, &mut |_| {}).expect("ingest");
+                assert_eq!(format!("{:?}", t.report), report);
+                t.write_parquet(&p)
+            })
+            .expect("parquet");
+        assert!(
+            std::fs::read(&p).expect("read back") == reference,
+            "streamed with {threads} threads differs from the DataFrame's bytes"
         );
     }
 }

@@ -8,7 +8,7 @@ use enisim::metrics::RunRecord;
 use enisim::scenario::{simulate, simulate_replication, Model, ScenarioSpec, Settings};
 use enisim::trace::{synth, synth_calls_with_enis, SynthCall, SynthOptions};
 use enisim::workload::{
-    audit_log_of_run, AuditOptions, RecordedWorkload, Scope, Trail, WorkloadError,
+    audit_log_of_run, AuditOptions, Reconstruction, RecordedWorkload, Scope, Trail, WorkloadError,
 };
 use std::path::Path;
 
@@ -82,6 +82,46 @@ fn a_burst_trail_gives_the_runs_workload() {
     assert!(w.all_attached_s().is_some());
     assert_eq!(w.chain_durations().len(), 2);
     assert!(w.warnings.is_empty(), "{:?}", w.warnings);
+}
+
+/// The busy gap is an assumption (models/workload/reconstruction.yaml) and it decides when
+/// a NodeENI that waited for the worker was created: at 10 s (the default) the burst's
+/// NodeENIs all start at 0; at 0 s each starts at its own first Create, one of them later.
+#[test]
+fn the_busy_gap_assumption_decides_when_a_waiting_nodeeni_was_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, trail) = run_and_trail(&settings("burst", &SMALL), dir.path());
+    let default = RecordedWorkload::from_trail(&trail, &Scope::default()).unwrap();
+    let same =
+        RecordedWorkload::from_trail_with(&trail, &Scope::default(), &Reconstruction::embedded())
+            .unwrap();
+    assert_eq!(default, same);
+    assert!(default.nodeenis.iter().all(|e| e.created_s == 0.0));
+    let file = dir.path().join("reconstruction.yaml");
+    std::fs::write(
+        &file,
+        "busy_gap_s: 0
+",
+    )
+    .unwrap();
+    let none = Reconstruction::load(&file).unwrap();
+    let w = RecordedWorkload::from_trail_with(&trail, &Scope::default(), &none).unwrap();
+    for e in &w.nodeenis {
+        let first = w
+            .attachments
+            .iter()
+            .filter(|a| a.nodeeni == e.name)
+            .map(|a| a.first_asked_s)
+            .fold(f64::INFINITY, f64::min);
+        assert_eq!(e.created_s, first, "{e:?}");
+    }
+    assert!(
+        w.nodeenis.iter().any(|e| e.created_s > 0.0),
+        "{:?}",
+        w.nodeenis
+    );
+    // Everything else is the same workload.
+    assert_eq!(w.attachments, default.attachments);
 }
 
 #[test]

@@ -397,9 +397,9 @@ impl Ec2Server {
                 server.tenant_names.push(n.clone());
             }
             let mut per_bucket: Vec<Vec<(Nanos, u32)>> = vec![Vec::new(); server.buckets.len()];
-            for c in &rec.calls {
+            for (c, at) in rec.calls.iter().zip(rec.arrivals(seed)) {
                 let idx = server.bucket_index(c.action, c.filtered);
-                per_bucket[idx].push((c.at, tag_of(first + c.tenant, c.action)));
+                per_bucket[idx].push((at, tag_of(first + c.tenant, c.action)));
             }
             for (b, arrivals) in server.buckets.iter_mut().zip(per_bucket) {
                 if !arrivals.is_empty() {

@@ -67,6 +67,10 @@ fn replay_bench(tenant_calls: u64) -> anyhow::Result<std::process::ExitCode> {
         run.metrics.converged
     );
     println!("  validation (replayed table, stats, workload): {validated:.2} s");
+    let tenants = crate::replay::tenant_lines(&p.tenant_rows(std::slice::from_ref(&run)), 1.0);
+    for line in tenants.lines() {
+        println!("  {line}");
+    }
     println!(
         "  total {total:.2} s: {:.0} × real time; {}",
         span_s as f64 / total,

@@ -5,8 +5,8 @@ use super::progress::Progress;
 use super::BadInput;
 use crate::scenario::{simulate_replication, ScenarioSpec};
 use crate::trace::{
-    ingest_with_progress, read_parquet, stats, synth, synth_run, write_parquet, CallerField,
-    CallerRules, IngestOptions, IngestProgress, Pattern, SynthOptions, TraceError, TraceFormat,
+    ingest_table_with_progress, read_parquet, stats, synth, synth_run, CallerField, CallerRules,
+    IngestOptions, IngestProgress, Pattern, SynthOptions, TraceError, TraceFormat,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -141,17 +141,19 @@ pub fn run(cmd: TraceCommand) -> anyhow::Result<ExitCode> {
                 ..IngestOptions::default()
             };
             let bar = Progress::bytes();
-            let ingested = ingest_with_progress(&a.paths, &opts, &mut |p: &IngestProgress| {
-                bar.set(
-                    p.bytes_done,
-                    p.bytes_total,
-                    format!(
-                        "{}/{} files, {} records",
-                        p.files_done, p.files_total, p.records
-                    ),
-                )
-            })
-            .map_err(classify)?;
+            // Straight to Parquet, a row group at a time: the table is never a DataFrame.
+            let ingested =
+                ingest_table_with_progress(&a.paths, &opts, &mut |p: &IngestProgress| {
+                    bar.set(
+                        p.bytes_done,
+                        p.bytes_total,
+                        format!(
+                            "{}/{} files, {} records",
+                            p.files_done, p.files_total, p.records
+                        ),
+                    )
+                })
+                .map_err(classify)?;
             bar.finish();
             eprintln!("{}", ingested.report);
             if let Some(why) = ingested.report.why_empty() {
@@ -159,12 +161,8 @@ pub fn run(cmd: TraceCommand) -> anyhow::Result<ExitCode> {
                     BadInput(format!("{why}; nothing written to {}", a.output.display())).into(),
                 );
             }
-            write_parquet(&ingested.df, &a.output).map_err(classify)?;
-            println!(
-                "wrote {} rows to {}",
-                ingested.df.height(),
-                a.output.display()
-            );
+            ingested.write_parquet(&a.output).map_err(classify)?;
+            println!("wrote {} rows to {}", ingested.height(), a.output.display());
         }
         TraceCommand::Stats(a) => {
             let df = read_parquet(&a.trace).map_err(classify)?;

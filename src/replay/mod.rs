@@ -273,7 +273,7 @@ pub struct ReplaySource {
     pub tenants_scale: f64,
     /// The base scenario (name or file).
     pub base: String,
-    /// Other tenants' calls replayed, and a digest of them (FNV-1a over time, action,
+    /// Other tenants' calls replayed, and a digest of them (FNV-1a over second, action,
     /// tenant and the tenants' names).
     pub tenant_calls: usize,
     pub digest: String,
@@ -293,7 +293,7 @@ pub fn tenants_digest(t: &RecordedTenants) -> String {
         eat(&[0]);
     }
     for c in &t.calls {
-        eat(&c.at.to_le_bytes());
+        eat(&c.second.to_le_bytes());
         eat(&[c.action.index() as u8, u8::from(c.filtered)]);
         eat(&c.tenant.to_le_bytes());
     }

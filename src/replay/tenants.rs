@@ -1,5 +1,6 @@
 //! The other tenants of a trail, as recorded calls to replay: every call that is not the
-//! controller's, at its recorded second and action, optionally thinned or duplicated.
+//! controller's, in its recorded second and with its recorded action, optionally thinned or
+//! duplicated.
 
 use super::ReplayError;
 use crate::aws::tenants::{RecordedCall, RecordedTenants};
@@ -50,10 +51,10 @@ pub fn check_scale(x: f64) -> Result<f64, ReplayError> {
     }
 }
 
-/// The recorded tenant calls of `c` (rows of the chosen scope), relative to `start_ns`,
-/// scaled by `scale`. Within a second (eventTime's resolution) the calls are spread evenly,
-/// in their recorded order, so each lands in its recorded second. Describes are taken as
-/// filtered (the table does not keep a call's filter set; assumption).
+/// The recorded tenant calls of `c` (rows of the chosen scope), in their seconds relative
+/// to `start_ns`, scaled by `scale`, a second's calls in table order. Where in its second
+/// each arrives is drawn per replication ([`RecordedTenants::arrivals`]). Describes are
+/// taken as filtered (the table does not keep a call's filter set; assumption).
 pub(crate) fn recorded_tenants(
     c: &Columns,
     start_ns: i64,
@@ -65,8 +66,7 @@ pub(crate) fn recorded_tenants(
         scale,
         ..TenantSummary::default()
     };
-    // (second, action, tenant), one per replayed copy, in table order.
-    let mut copies_of: Vec<(i64, Action, u32)> = Vec::new();
+    let mut calls: Vec<RecordedCall> = Vec::new();
     let mut index = 0u64;
     for &i in &c.rows {
         let class = Columns::str(&c.class, i).unwrap_or("other");
@@ -92,32 +92,18 @@ pub(crate) fn recorded_tenants(
         let n = copies(index, scale);
         index += 1;
         *summary.replayed.entry(class.to_string()).or_default() += u64::from(n);
-        let sec = (c.time[i] - start_ns).div_euclid(SECOND as i64);
+        let second = (c.time[i] - start_ns).div_euclid(SECOND as i64).max(0) as u64;
         for _ in 0..n {
-            copies_of.push((sec, action, tenant));
-        }
-    }
-    let mut calls = Vec::with_capacity(copies_of.len());
-    let mut k = 0;
-    while k < copies_of.len() {
-        let sec = copies_of[k].0;
-        let mut j = k;
-        while j < copies_of.len() && copies_of[j].0 == sec {
-            j += 1;
-        }
-        let n = (j - k) as u64;
-        for (m, &(s, action, tenant)) in copies_of[k..j].iter().enumerate() {
-            let offset = (2 * m as u64 + 1) * SECOND / (2 * n);
             calls.push(RecordedCall {
-                at: (s.max(0) as u64) * SECOND + offset,
+                second,
                 action,
                 filtered: true,
                 tenant,
             });
         }
-        k = j;
     }
-    calls.sort_by_key(|c| c.at);
+    // Stable: a second's calls keep the table's order.
+    calls.sort_by_key(|c| c.second);
     (RecordedTenants { names, calls }, summary)
 }
 

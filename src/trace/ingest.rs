@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::caller::CallerRules;
 use super::error::{Location, RecordError, TraceError};
+use super::finished::FinishedTable;
 use super::record::TraceRecord;
 use super::source::{expand_paths, read_file, Scratch, TraceFormat};
 use super::table::{FinishOptions, Store};
@@ -262,6 +263,35 @@ pub struct Ingested {
     pub report: IngestReport,
 }
 
+/// An ingest whose table is not yet a DataFrame: its ids and tags are still compact, so it
+/// can be written to Parquet a row group at a time ([`IngestedTable::write_parquet`], the
+/// bytes [`write_parquet`](super::write_parquet) writes for [`IngestedTable::into_ingested`]'s
+/// table) in much less memory than the DataFrame takes.
+pub struct IngestedTable {
+    pub report: IngestReport,
+    pub(crate) table: FinishedTable,
+}
+
+impl IngestedTable {
+    /// Rows in the table.
+    pub fn height(&self) -> usize {
+        self.table.height()
+    }
+
+    /// Writes the table as Parquet, atomically.
+    pub fn write_parquet(&self, path: &Path) -> Result<(), TraceError> {
+        self.table.write_parquet(path)
+    }
+
+    /// The table as a DataFrame.
+    pub fn into_ingested(self) -> Result<Ingested, TraceError> {
+        Ok(Ingested {
+            df: self.table.into_dataframe()?,
+            report: self.report,
+        })
+    }
+}
+
 /// How far an ingest has got (after each file).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct IngestProgress {
@@ -287,6 +317,15 @@ pub fn ingest_with_progress(
     opts: &IngestOptions,
     progress: &mut dyn FnMut(&IngestProgress),
 ) -> Result<Ingested, TraceError> {
+    ingest_table_with_progress(paths, opts, progress)?.into_ingested()
+}
+
+/// [`ingest_with_progress`], the table left compact (to be written to Parquet).
+pub fn ingest_table_with_progress(
+    paths: &[PathBuf],
+    opts: &IngestOptions,
+    progress: &mut dyn FnMut(&IngestProgress),
+) -> Result<IngestedTable, TraceError> {
     let window = i64::try_from(opts.retry_window_ns).map_err(|_| TraceError::BadOption {
         name: "retry_window_ns",
         detail: "too large".into(),
@@ -358,7 +397,7 @@ pub fn ingest_with_progress(
         retry_window_ns: window,
     })?;
     report.duplicates = out.duplicates;
-    report.kept = out.df.height() as u64;
+    report.kept = out.table.height() as u64;
     report.controller_principals = out
         .marked
         .into_iter()
@@ -374,7 +413,10 @@ pub fn ingest_with_progress(
             }
         })
         .collect();
-    Ok(Ingested { df: out.df, report })
+    Ok(IngestedTable {
+        report,
+        table: out.table,
+    })
 }
 
 /// One file read into a store of its own, with the part of the report it makes.

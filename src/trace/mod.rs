@@ -2,13 +2,15 @@
 //!
 //! * [`ingest`] reads S3 delivery files, `lookup-events` JSON and Lake/Athena CSV exports
 //!   (plain or gzip, directory trees) with bounded memory into one polars `DataFrame`
-//!   ([`COLUMNS`]), written by [`write_parquet`];
+//!   ([`COLUMNS`]), written by [`write_parquet`] — or, for `trace ingest -o`, straight to
+//!   Parquet a row group at a time ([`ingest_table_with_progress`], the same bytes);
 //! * [`stats`] summarises it per action and caller class (rates, errors, throttles, gaps
 //!   between paired calls);
 //! * [`synth`] writes a simulated run's EC2 calls as CloudTrail S3 delivery files.
 
 mod caller;
 mod error;
+mod finished;
 mod ingest;
 mod params;
 mod record;
@@ -29,8 +31,8 @@ pub use caller::{
 };
 pub use error::{Location, RecordError, TraceError};
 pub use ingest::{
-    ingest, ingest_with_progress, IngestIssue, IngestOptions, IngestProgress, IngestReport,
-    Ingested, RecognisedPrincipal,
+    ingest, ingest_table_with_progress, ingest_with_progress, IngestIssue, IngestOptions,
+    IngestProgress, IngestReport, Ingested, IngestedTable, RecognisedPrincipal,
 };
 pub use record::{parse_record, TraceRecord, EC2_EVENT_SOURCE};
 pub use source::{

@@ -46,7 +46,7 @@ pub fn synth_table(
         rules,
         retry_window_ns: 30 * NS,
     })?;
-    Ok(out.df)
+    out.table.into_dataframe()
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The normalised table: a compact columnar store filled one record at a time, then
-//! deduplicated, sorted, enriched (attachment → ENI, retry chains) and turned into a polars
-//! `DataFrame`.
+//! deduplicated, sorted, enriched (attachment → ENI, retry chains) and turned into polars
+//! columns — all but the ids and tags, which [`FinishedTable`] builds whole or a row group
+//! at a time.
 //!
 //! Memory per record while ingesting is ~100 bytes: low-cardinality and repeated strings are
 //! interned (`u32` codes), event and request ids kept as `u128` when they are canonical UUIDs.
@@ -15,6 +16,7 @@ use polars::prelude::*;
 
 use super::caller::CallerRules;
 use super::error::TraceError;
+use super::finished::FinishedTable;
 use super::params::hash_bytes;
 use super::record::TraceRecord;
 
@@ -423,16 +425,16 @@ pub(crate) struct FinishOptions<'a> {
     pub retry_window_ns: i64,
 }
 
-/// What [`Store::finish`] found besides the table.
+/// What [`Store::finish`] made: the table, and what it found besides.
 pub(crate) struct FinishOutcome {
-    pub df: DataFrame,
+    pub table: FinishedTable,
     pub duplicates: u64,
     /// Principals that made `CreateNetworkInterface` calls with the controller's marks, with
     /// how many (after deduplication), most first.
     pub marked: Vec<(String, u64)>,
 }
 
-fn cat_dtype() -> DataType {
+pub(crate) fn cat_dtype() -> DataType {
     DataType::from_categories(Categories::global())
 }
 
@@ -442,43 +444,103 @@ fn cat_column(
     codes: &[u32],
     dict: &Interner,
 ) -> Result<Column, TraceError> {
-    cat_column_of(name, order.iter().map(|&r| codes[r as usize]), dict)
+    let cats = cats_of(dict)?;
+    Ok(cat_column_of(
+        name,
+        order.iter().map(|&r| codes[r as usize]),
+        &cats,
+        0,
+    ))
 }
 
-/// A categorical column from codes in row order (`NONE`: null).
-fn cat_column_of(
-    name: &str,
-    codes: impl Iterator<Item = u32>,
-    dict: &Interner,
-) -> Result<Column, TraceError> {
+/// The global categories of a dictionary's strings, in code order, with the dtype whose
+/// mapping holds them (polars keeps a mapping only while something refers to it).
+pub(crate) struct Cats {
+    dtype: DataType,
+    ids: Vec<CatSize>,
+}
+
+/// The categories of `dict`'s strings (interned now if new: the order the columns are built
+/// in is the order their strings get categories).
+pub(crate) fn cats_of(dict: &Interner) -> Result<Cats, TraceError> {
     let dtype = cat_dtype();
     let DataType::Categorical(_, mapping) = &dtype else {
         return Err(TraceError::Table("categorical dtype expected".into()));
     };
-    let mut cats = Vec::with_capacity(dict.len());
+    let mut ids = Vec::with_capacity(dict.len());
     for s in dict.iter() {
-        cats.push(mapping.insert_cat(s)?);
+        ids.push(mapping.insert_cat(s)?);
     }
-    let phys =
-        UInt32Chunked::from_iter_options(name.into(), codes.map(|c| cats.get(c as usize).copied()));
-    let ca = Categorical32Chunked::from_cats_and_dtype(phys, dtype);
-    Ok(ca.into_series().into_column())
+    Ok(Cats { dtype, ids })
 }
 
-fn string_column(name: &str, order: &[u32], col: &IdCol) -> Column {
-    let mut b = StringChunkedBuilder::new(name.into(), order.len());
+/// A categorical column from codes in row order (`NONE`: null) and their categories.
+///
+/// `pad` null rows are put before the column and sliced off again, so a piece of a table
+/// (rows from `start` on, `pad = start % 8`) has its validity bits at the offset a slice of
+/// the whole column would: Parquet's page sizing measures the validity's bytes.
+pub(crate) fn cat_column_of(
+    name: &str,
+    codes: impl Iterator<Item = u32>,
+    cats: &Cats,
+    pad: usize,
+) -> Column {
+    let phys = UInt32Chunked::from_iter_options(
+        name.into(),
+        std::iter::repeat_n(None, pad).chain(codes.map(|c| cats.ids.get(c as usize).copied())),
+    );
+    let ca = Categorical32Chunked::from_cats_and_dtype(phys, cats.dtype.clone());
+    unpad(ca.into_series().into_column(), pad)
+}
+
+fn unpad(c: Column, pad: usize) -> Column {
+    if pad == 0 {
+        c
+    } else {
+        let len = c.len() - pad;
+        c.slice(pad as i64, len)
+    }
+}
+
+/// A string column of `col`'s ids in the order of `rows`, after `pad` sliced-off nulls
+/// (see [`cat_column_of`]).
+pub(crate) fn string_column(name: &str, rows: &[u32], col: &IdCol, pad: usize) -> Column {
+    let mut b = StringChunkedBuilder::new(name.into(), rows.len() + pad);
+    for _ in 0..pad {
+        b.append_null();
+    }
     let mut buf = [0u8; 36];
-    for &r in order {
+    for &r in rows {
         match col.get(r, &mut buf) {
             Some(s) => b.append_value(s),
             None => b.append_null(),
         }
     }
-    b.finish().into_series().into_column()
+    unpad(b.finish().into_series().into_column(), pad)
+}
+
+/// The columns `Store::finish` leaves to [`FinishedTable`], in [`COLUMNS`] order.
+pub(crate) const DEFERRED: [&str; 5] = [
+    "nodeeni",
+    "node",
+    "nodeeni_subnet",
+    "request_id",
+    "event_id",
+];
+
+/// Sorts `cols` into [`COLUMNS`] order.
+pub(crate) fn in_table_order(cols: &mut [Column]) {
+    cols.sort_by_key(|c| {
+        COLUMNS
+            .iter()
+            .position(|n| *n == c.name().as_str())
+            .unwrap_or(usize::MAX)
+    });
 }
 
 impl Store {
-    /// Dedup by eventID, sort by (eventTime, file, record), enrich, build the DataFrame.
+    /// Dedup by eventID, sort by (eventTime, file, record), enrich, build the columns (all
+    /// but [`DEFERRED`], which [`FinishedTable`] builds).
     pub(crate) fn finish(mut self, o: &FinishOptions<'_>) -> Result<FinishOutcome, TraceError> {
         let n = self.len();
         let n32 = u32::try_from(n)
@@ -661,43 +723,29 @@ impl Store {
             .into_column(),
         );
         self.device = Vec::new();
-        cols.push(string_column("request_id", &order, &self.request));
-        self.request = IdCol::default();
-        cols.push(string_column("event_id", &order, &self.event));
-        self.event = IdCol::default();
-        // Last, when the rest of the store is gone: the tag columns, null but on Creates.
+        // The ids and the tags stay compact: built whole for a DataFrame, or a row group
+        // at a time when the table goes straight to Parquet (FinishedTable).
         let tags = std::mem::take(&mut self.tags);
         let dicts = std::mem::take(&mut self.tag_dicts);
-        for (k, (name, dict)) in ["nodeeni", "node", "nodeeni_subnet"]
-            .into_iter()
-            .zip(&dicts)
-            .enumerate()
-        {
-            if tags.is_empty() {
-                // No Create carried the tags (older or non-controller trails): a null
-                // column that costs nothing until it is written.
-                cols.push(Column::full_null(name.into(), rows, &cat_dtype()));
-                continue;
-            }
-            let codes = order
-                .iter()
-                .map(|r| match tags.binary_search_by_key(r, |t| t.0) {
-                    Ok(i) => tags[i].1[k],
-                    Err(_) => NONE,
-                });
-            cols.push(cat_column_of(name, codes, dict)?);
-        }
-        drop(tags);
+        // The tags' strings get their categories last, as when their columns came last.
+        let tag_cats = if tags.is_empty() {
+            None
+        } else {
+            let [a, b, c] = &dicts;
+            Some([cats_of(a)?, cats_of(b)?, cats_of(c)?])
+        };
         drop(dicts);
-        cols.sort_by_key(|c| {
-            COLUMNS
-                .iter()
-                .position(|n| *n == c.name().as_str())
-                .unwrap_or(usize::MAX)
-        });
-        let df = DataFrame::new(rows, cols)?;
+        in_table_order(&mut cols);
+        let main = DataFrame::new(rows, cols)?;
         Ok(FinishOutcome {
-            df,
+            table: FinishedTable {
+                main,
+                order,
+                request: std::mem::take(&mut self.request),
+                event: std::mem::take(&mut self.event),
+                tags,
+                tag_cats,
+            },
             duplicates,
             marked,
         })
@@ -763,9 +811,43 @@ impl Store {
     }
 }
 
+/// Rows per Parquet row group.
+pub(crate) const ROW_GROUP: usize = 1 << 16;
+
+/// The writer every table goes through (zstd; the row group size is used by `finish`).
+pub(crate) fn parquet_writer(
+    file: &mut std::fs::File,
+    row_group: usize,
+) -> ParquetWriter<&mut std::fs::File> {
+    ParquetWriter::new(file)
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_row_group_size(Some(row_group))
+}
+
 /// Writes the table as Parquet (zstd), atomically: a temporary file in the same directory,
 /// then a rename, so readers never see a half-written file.
 pub fn write_parquet(df: &DataFrame, path: &Path) -> Result<(), TraceError> {
+    write_parquet_rows(df, path, ROW_GROUP)
+}
+
+pub(crate) fn write_parquet_rows(
+    df: &DataFrame,
+    path: &Path,
+    row_group: usize,
+) -> Result<(), TraceError> {
+    write_parquet_with(path, |file| {
+        let mut df = df.clone();
+        parquet_writer(file, row_group).finish(&mut df)?;
+        Ok(())
+    })
+}
+
+/// Runs `write` on a temporary file beside `path`, then syncs it and renames it to `path`
+/// (nothing is left behind on an error).
+pub(crate) fn write_parquet_with(
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> Result<(), TraceError>,
+) -> Result<(), TraceError> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => std::path::PathBuf::from("."),
@@ -775,11 +857,7 @@ pub fn write_parquet(df: &DataFrame, path: &Path) -> Result<(), TraceError> {
         .suffix(".parquet.tmp")
         .tempfile_in(&dir)
         .map_err(|e| TraceError::io(&dir, e))?;
-    let mut df = df.clone();
-    ParquetWriter::new(tmp.as_file_mut())
-        .with_compression(ParquetCompression::Zstd(None))
-        .with_row_group_size(Some(1 << 16))
-        .finish(&mut df)?;
+    write(tmp.as_file_mut())?;
     tmp.as_file()
         .sync_all()
         .map_err(|e| TraceError::io(path, e))?;

@@ -10,8 +10,9 @@
 //! second resolution. What the recording cannot tell is chosen and said:
 //! * a node is there from second 0 (a trail does not show when a Node object appeared);
 //! * a NodeENI is created when the controller's busy period holding its first Create began
-//!   (calls with gaps of at most [`BUSY_GAP_S`] s; a NodeENI waits in the work queue while
-//!   the workers are busy) — the audit log gives the exact time;
+//!   (calls with gaps of at most [`Reconstruction::busy_gap_s`], 10 s in
+//!   `models/workload/reconstruction.yaml`; a NodeENI waits in the work queue while the
+//!   workers are busy) — the audit log gives the exact time;
 //! * the end of an attachment is its first Detach (or Delete) by the controller; a node
 //!   whose every attachment ended while its NodeENIs kept others, or whose instance was
 //!   terminated, left; a NodeENI whose every attachment on remaining nodes ended was
@@ -29,11 +30,12 @@
 mod audit;
 mod error;
 mod reconstruct;
+mod reconstruction;
 mod trail;
 
 pub use audit::{audit_log_of_run, AuditOptions};
 pub use error::WorkloadError;
-pub use reconstruct::BUSY_GAP_S;
+pub use reconstruction::Reconstruction;
 pub(crate) use trail::Columns;
 pub use trail::{Scope, Trail};
 
@@ -107,7 +109,16 @@ impl RecordedWorkload {
     /// controller calls none of which can be tied to a NodeENI, node and subnet are an
     /// error naming the record and key.
     pub fn from_trail(trail: &Trail, scope: &Scope) -> Result<RecordedWorkload, WorkloadError> {
-        reconstruct::from_trail(trail, scope)
+        reconstruct::from_trail(trail, scope, &Reconstruction::embedded())
+    }
+
+    /// [`RecordedWorkload::from_trail`] under other reconstruction assumptions.
+    pub fn from_trail_with(
+        trail: &Trail,
+        scope: &Scope,
+        settings: &Reconstruction,
+    ) -> Result<RecordedWorkload, WorkloadError> {
+        reconstruct::from_trail(trail, scope, settings)
     }
 
     /// Read from a Kubernetes audit log (JSON lines of `audit.k8s.io/v1` Events: NodeENI

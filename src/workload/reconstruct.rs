@@ -5,6 +5,7 @@
 //! TerminateInstances which instances went away.
 
 use super::error::WorkloadError;
+use super::reconstruction::Reconstruction;
 use super::trail::{Columns, Scope, Trail};
 use super::{AttachmentTimeline, RecordedWorkload, Source};
 use crate::scenario::recorded::{RecordedNode, RecordedNodeEni};
@@ -12,11 +13,6 @@ use crate::trace::CLASS_CONTROLLER;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 const NS: i64 = 1_000_000_000;
-
-/// The longest silence between two of the controller's calls inside one busy period
-/// (assumption: longer than a create → attach gap, a detach poll or an SDK retry backoff
-/// under load, shorter than the periodic reconcile).
-pub const BUSY_GAP_S: i64 = 10;
 
 /// Seconds from `t0` (both ns since the epoch).
 fn secs(t0: i64, t: i64) -> f64 {
@@ -49,8 +45,12 @@ impl Pair {
 
 type Key = (String, String, String);
 
-/// The workload a trail shows, reconstructed from the controller's calls.
-pub fn from_trail(trail: &Trail, scope: &Scope) -> Result<RecordedWorkload, WorkloadError> {
+/// The workload a trail shows, reconstructed from the controller's calls under `settings`.
+pub fn from_trail(
+    trail: &Trail,
+    scope: &Scope,
+    settings: &Reconstruction,
+) -> Result<RecordedWorkload, WorkloadError> {
     let c = Columns::read(trail, scope)?;
     let mut warnings = Vec::new();
     let (t0, t_last) = match (c.rows.first(), c.rows.last()) {
@@ -186,14 +186,16 @@ pub fn from_trail(trail: &Trail, scope: &Scope) -> Result<RecordedWorkload, Work
     // A NodeENI waits in the work queue while the workers are busy, so its first Create
     // can come long after it was created. It is taken as created when the controller's
     // busy period holding that Create began (a burst of NodeENIs applied at once is then
-    // created at once): the start of the run of controller calls with gaps ≤ BUSY_GAP_S.
+    // created at once): the start of the run of controller calls with gaps ≤ the
+    // settings' busy gap (an assumption: models/workload/reconstruction.yaml).
     let mut busy_start: HashMap<usize, i64> = HashMap::new();
     {
+        let gap = settings.busy_gap_ns();
         let mut start = i64::MIN;
         let mut prev = i64::MIN;
         for &i in c.rows.iter().filter(|&&i| is_ctrl(i)) {
             let t = c.time[i];
-            if prev == i64::MIN || t - prev > BUSY_GAP_S * NS {
+            if prev == i64::MIN || t - prev > gap {
                 start = t;
             }
             prev = t;
