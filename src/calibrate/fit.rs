@@ -404,7 +404,14 @@ pub fn calibrate(
             .strip_prefix("ec2.latency.")
             .and_then(|r| r.strip_suffix(".median_ms"));
         match action {
-            Some(a) => gaps.get(a).copied().unwrap_or(0),
+            // Every label of the action: a DryRun Detach probe's gaps time Detach too.
+            Some(a) => gaps
+                .iter()
+                .filter(|(l, _)| {
+                    l.as_str() == a || l.strip_prefix(a).is_some_and(|r| r.starts_with('('))
+                })
+                .map(|(_, n)| n)
+                .sum(),
             None if name.contains("detach_delay") => trail
                 .controller()
                 .filter(|c| c.action == "DetachNetworkInterface" && !c.dry_run)

@@ -283,20 +283,17 @@ pub fn choose(recorded: &Trail, min_gaps: u64) -> Vec<Moment> {
     );
     // A crossing share of a few gaps moves in steps of 1/n: too coarse for the finite
     // differences of the fit, and what it says the mean gap says too.
-    let mut pairs: Vec<(&(String, String), &(u64, u64))> = d
+    let mut pairs: Vec<&(String, String)> = d
         .crossings
         .iter()
         .filter(|(_, x)| x.0 >= MIN_CROSSING_GAPS)
+        .map(|(pair, _)| pair)
         .collect();
-    pairs.sort_by(|a, b| a.0.cmp(b.0));
-    out.extend(
-        pairs
-            .into_iter()
-            .map(|((after, label), _)| Moment::GapCrossing {
-                after: after.clone(),
-                label: label.clone(),
-            }),
-    );
+    pairs.sort();
+    out.extend(pairs.into_iter().map(|(after, label)| Moment::GapCrossing {
+        after: after.clone(),
+        label: label.clone(),
+    }));
     if d.span.is_some() {
         out.push(Moment::Span);
     }
