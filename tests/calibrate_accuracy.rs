@@ -12,25 +12,9 @@
 
 mod calibrate_common;
 
-use calibrate_common::{opts, settings_of, true_value, truth};
-use enisim::calibrate::{calibrate, simulate::simulated_trail, Calibration};
-use enisim::scenario::{Model, Settings};
+use calibrate_common::{recovered as calibrated, settings_of, true_value};
+use enisim::calibrate::Calibration;
 use rayon::prelude::*;
-
-fn calibrated(settings: &Settings, seed: u64) -> (Vec<(String, f64)>, Calibration) {
-    let (true_model, set) = truth(seed);
-    let trail = simulated_trail(settings, &true_model, seed, 0).unwrap();
-    let cal = calibrate(
-        &trail,
-        &format!("accuracy-{seed}"),
-        &Model::embedded(),
-        settings,
-        &opts(seed),
-        &|_, _, _| {},
-    )
-    .unwrap();
-    (set, cal)
-}
 
 /// Each of `actions`' medians is identified from at least 100 gaps, within `within` of θ*
 /// (a share), and its 95 % interval holds θ*.

@@ -10,12 +10,11 @@
 
 mod calibrate_common;
 
-use calibrate_common::{opts, settings, truth};
+use calibrate_common::{recovered, settings, truth};
 use enisim::calibrate::predict::with_parameter_uncertainty;
-use enisim::calibrate::{calibrate, simulate::simulated_trail};
 use enisim::controller::ControllerProfile;
 use enisim::metrics::summary::metric_values;
-use enisim::scenario::{replicate, Model, ScenarioSpec, Settings};
+use enisim::scenario::{replicate, ScenarioSpec, Settings};
 use rayon::prelude::*;
 
 const METRICS: [&str; 2] = ["eni_creation_p95_s", "full_reconcile_s"];
@@ -32,16 +31,7 @@ fn a_2_by_3_calibration_predicts_the_10_by_10_burst() {
         .into_par_iter()
         .map(|seed| {
             let (true_model, _) = truth(seed);
-            let trail = simulated_trail(&small, &true_model, seed, 0).unwrap();
-            let cal = calibrate(
-                &trail,
-                "small",
-                &Model::embedded(),
-                &small,
-                &opts(seed),
-                &|_, _, _| {},
-            )
-            .unwrap();
+            let (_, cal) = recovered(&small, seed);
             let truth_runs = replicate(&big, &true_model, 500 + seed, R, &|| {}).unwrap();
             let p = with_parameter_uncertainty(
                 &big,

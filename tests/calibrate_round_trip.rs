@@ -10,34 +10,19 @@
 
 mod calibrate_common;
 
-use calibrate_common::{opts, settings, truth};
+use calibrate_common::{opts, recovered, settings, truth};
 use enisim::calibrate::{calibrate, simulate::simulated_trail, Calibration};
-use enisim::scenario::{Model, Settings};
+use enisim::scenario::Model;
 use rayon::prelude::*;
 
 const SEEDS: u64 = 20;
-
-fn round_trip(seed: u64, base: &Settings) -> (Vec<(String, f64)>, Calibration) {
-    let (true_model, set) = truth(seed);
-    let trail = simulated_trail(base, &true_model, seed, 0).unwrap();
-    let cal = calibrate(
-        &trail,
-        &format!("round-trip-{seed}"),
-        &Model::embedded(),
-        base,
-        &opts(seed),
-        &|_, _, _| {},
-    )
-    .unwrap();
-    (set, cal)
-}
 
 #[test]
 fn round_trip_covers_the_truth_and_the_j_test_holds() {
     let s = settings();
     let results: Vec<(Vec<(String, f64)>, Calibration)> = (0..SEEDS)
         .into_par_iter()
-        .map(|seed| round_trip(seed, &s))
+        .map(|seed| recovered(&s, seed))
         .collect();
     let mut covered = 0;
     let mut total = 0;

@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use enisim::aws::profile::Tenant;
-use enisim::calibrate::Options;
+use enisim::calibrate::{calibrate, simulate::simulated_trail, Calibration, Options};
 use enisim::controller::profile::GoDuration;
 use enisim::controller::ControllerProfile;
 use enisim::engine::rng;
@@ -107,4 +107,21 @@ pub fn true_value(set: &[(String, f64)], name: &str) -> f64 {
         .find(|(n, _)| n == name)
         .unwrap_or_else(|| panic!("{name} is not in θ*"))
         .1
+}
+
+/// θ* of `seed`, and the calibration from the defaults of the trail it makes under
+/// `settings` (replication 0).
+pub fn recovered(settings: &Settings, seed: u64) -> (Vec<(String, f64)>, Calibration) {
+    let (true_model, set) = truth(seed);
+    let trail = simulated_trail(settings, &true_model, seed, 0).unwrap();
+    let cal = calibrate(
+        &trail,
+        &format!("hidden-truth-{seed}"),
+        &Model::embedded(),
+        settings,
+        &opts(seed),
+        &|_, _, _| {},
+    )
+    .unwrap();
+    (set, cal)
 }
