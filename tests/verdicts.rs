@@ -404,3 +404,49 @@ fn kubelet_status_posts_end_the_wait_for_the_reconcile_period() {
     assert!(without > 290.0, "{without}");
     assert!(with < 120.0, "{with}");
 }
+
+/// Under a calibration, `run` judges a metric on the interval that holds the parameters'
+/// uncertainty: a wider upper end than the replications' own can only make the verdict
+/// worse, and a narrower one changes nothing.
+#[test]
+fn a_verdict_is_judged_again_on_a_wider_interval() {
+    use enisim::controller::ControllerProfile;
+    use enisim::metrics::summary::summarise;
+    use enisim::metrics::thresholds::{Thresholds, Verdict};
+    use enisim::scenario::{replicate, Model, ScenarioSpec, Settings};
+    let settings = Settings::new(
+        ControllerProfile::embedded(),
+        ScenarioSpec::embedded("burst").unwrap(),
+    );
+    let runs = replicate(&settings, &Model::embedded(), 1, 4, &|| {}).unwrap();
+    let th = Thresholds::embedded();
+    let base = summarise(&runs, &th, 5);
+    let row = |s: &enisim::metrics::summary::Summary| {
+        s.verdicts
+            .iter()
+            .find(|v| v.metric == "full_reconcile_s")
+            .cloned()
+            .unwrap()
+    };
+    let before = row(&base);
+    assert_eq!(before.verdict, Verdict::Acceptable, "{before:?}");
+    let mut narrow = base.clone();
+    narrow.widen("full_reconcile_s", before.mean, before.mean, &th);
+    let same = row(&narrow);
+    assert_eq!(
+        (same.ci_low, same.ci_high, same.verdict),
+        (before.ci_low, before.ci_high, before.verdict)
+    );
+    let mut wide = base.clone();
+    wide.widen("full_reconcile_s", 1.0, 1000.0, &th);
+    let after = row(&wide);
+    assert_eq!(
+        (after.ci_low, after.ci_high),
+        (before.ci_low.min(1.0), 1000.0)
+    );
+    // Above its only threshold (< 300 s): no longer acceptable, and the summary's worst
+    // verdict follows.
+    assert_eq!(after.verdict, th.metrics["full_reconcile_s"].judge(1000.0));
+    assert!(after.verdict > Verdict::Acceptable, "{after:?}");
+    assert!(wide.worst >= after.verdict && wide.worst >= base.worst);
+}

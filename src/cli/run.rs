@@ -275,11 +275,16 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     .map_err(|e| BadInput(e.to_string()))?;
     progress.finish();
     let elapsed = start.elapsed();
-    let summary = summarise(
+    let mut summary = summarise(
         &runs,
         &thresholds,
         settings.controller.env.max_concurrent_reconciles,
     );
+    // Under a calibration the verdicts are judged on the intervals that hold the
+    // parameters' uncertainty.
+    for s in &split {
+        summary.widen(&s.metric, s.low, s.high, &thresholds);
+    }
     for w in &summary.warnings {
         eprintln!("warning: {w}");
     }

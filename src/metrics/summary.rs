@@ -113,6 +113,32 @@ pub fn metric_values(m: &RunMetrics) -> BTreeMap<String, f64> {
     out
 }
 
+impl Summary {
+    /// Widens a judged metric's interval to hold `[low, high]` too — under a calibration,
+    /// the interval that holds the parameters' uncertainty beside the Monte Carlo noise of
+    /// the mean — and judges it again at the new upper end (a censored metric stays
+    /// critical), so a verdict promises what the wider interval says.
+    pub fn widen(&mut self, metric: &str, low: f64, high: f64, thresholds: &Thresholds) {
+        let Some(th) = thresholds.metrics.get(metric) else {
+            return;
+        };
+        for row in self.verdicts.iter_mut().filter(|r| r.metric == metric) {
+            row.ci_low = row.ci_low.min(low);
+            row.ci_high = row.ci_high.max(high);
+            row.has_interval = true;
+            if row.censored == 0 {
+                row.verdict = th.judge(row.ci_high);
+            }
+        }
+        self.worst = self
+            .verdicts
+            .iter()
+            .map(|v| v.verdict)
+            .max()
+            .unwrap_or(Verdict::Acceptable);
+    }
+}
+
 pub fn summarise(runs: &[RunRecord], thresholds: &Thresholds, workers: u32) -> Summary {
     let per_run: Vec<BTreeMap<String, f64>> =
         runs.iter().map(|r| metric_values(&r.metrics)).collect();
