@@ -126,6 +126,48 @@ fn calibrated_profile_loads_in_run_and_moves_its_numbers() {
     assert!(split
         .iter()
         .all(|s| (0.0..=1.0).contains(&s["parameter_share"].as_f64().unwrap())));
+    // Each judged metric's verdict interval holds its split's interval.
+    let verdicts = drawn["summary"]["verdicts"].as_array().unwrap();
+    let mut judged = 0;
+    for s in split {
+        if let Some(v) = verdicts.iter().find(|v| v["metric"] == s["metric"]) {
+            judged += 1;
+            let f = |d: &serde_json::Value, k: &str| d[k].as_f64().unwrap();
+            assert!(
+                f(v, "ci_low") <= f(s, "low") + 1e-9 && f(v, "ci_high") >= f(s, "high") - 1e-9,
+                "{v} does not hold {s}"
+            );
+        }
+    }
+    assert!(judged >= 3, "{drawn}");
+    // A sweep with θ drawn per replication gives each point one draw's interval, wider
+    // than the mean's.
+    let sweep = |extra: &[&str]| -> f64 {
+        let dir = tmp.path().join(format!("sweep-{}", extra.len()));
+        enisim()
+            .arg("sweep")
+            .args(SMALL)
+            .args([
+                "--quiet",
+                "--grid",
+                "controller.maxConcurrentReconciles=5",
+                "--replications",
+                "6",
+                "-o",
+            ])
+            .arg(&dir)
+            .args(extra)
+            .assert()
+            .success();
+        let mut r = csv::Reader::from_path(dir.join("summary.csv")).unwrap();
+        let h = r.headers().unwrap().clone();
+        let row = r.records().next().unwrap().unwrap();
+        let col = |k: &str| -> f64 { row[h.iter().position(|x| x == k).unwrap()].parse().unwrap() };
+        col("full_reconcile_s_ci_high") - col("full_reconcile_s_mean")
+    };
+    let plain = sweep(&[]);
+    let drawn = sweep(&["--calibration", cal.to_str().unwrap()]);
+    assert!(drawn > 2.0 * plain, "{drawn} vs {plain}");
 }
 
 fn assert_nothing_written(dir: &Path) {

@@ -77,6 +77,22 @@ pub fn mean_ci(xs: &[f64]) -> MeanCi {
     }
 }
 
+/// The mean of `xs` with the 95 % prediction interval of one more sample, mean ± t·s·√(1 +
+/// 1/n), in place of the mean's interval. Where each replication draws the model's
+/// parameters from a calibration, their spread holds the parameters' uncertainty, which
+/// more replications do not shrink; without the same replications at the point estimate
+/// to tell it from Monte Carlo noise (what `run --calibration` makes), this interval holds
+/// both, conservatively.
+pub fn mean_with_spread(xs: &[f64]) -> MeanCi {
+    let mut m = mean_ci(xs);
+    let n = xs.len();
+    if n >= 2 {
+        // mean_ci's half-width is t·s/√n.
+        m.half_width *= ((n + 1) as f64).sqrt();
+    }
+    m
+}
+
 /// A quantile of data some of whose values are censored: known only to exceed a lower
 /// bound (an ENI still not created when the run ended has a creation time "more than"
 /// the time it waited).
@@ -139,6 +155,22 @@ pub fn quantile(sorted: &[f64], p: f64) -> f64 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_spread_interval_is_a_draws_prediction_interval() {
+        let xs = [1.0, 2.0, 3.0, 4.0];
+        let m = mean_ci(&xs);
+        let p = mean_with_spread(&xs);
+        // s = 1.291, t(3) = 3.182: the mean's half-width 2.054, one draw's 4.593.
+        assert!((m.half_width - 2.0540).abs() < 1e-3, "{m:?}");
+        assert!(
+            (p.half_width - 3.182 * 1.2910 * (1.25f64).sqrt()).abs() < 2e-3,
+            "{p:?}"
+        );
+        assert_eq!(p.mean, 2.5);
+        assert_eq!(mean_with_spread(&[7.0]).half_width, 0.0);
+    }
+
     use super::*;
 
     #[test]

@@ -15,7 +15,7 @@ use super::definition::SweepDef;
 use super::grid::AxisKind;
 use super::journal::{fmt_f64, RunRow};
 use super::SweepError;
-use crate::metrics::stats::{mean_ci, MeanCi};
+use crate::metrics::stats::{mean_ci, mean_with_spread, MeanCi};
 use crate::metrics::thresholds::Verdict;
 use polars::prelude::*;
 use std::collections::BTreeMap;
@@ -248,7 +248,13 @@ pub fn summarise_point(def: &SweepDef, point: usize, rows: &[RunRow]) -> PointSu
     let metrics: Vec<MeanCi> = (0..def.metrics.len())
         .map(|m| {
             let xs: Vec<f64> = ok.iter().map(|v| v[m]).collect();
-            mean_ci(&xs)
+            // θ drawn per replication (`--calibration`): the interval of one draw, which
+            // holds the parameters' uncertainty.
+            if def.theta.is_some() {
+                mean_with_spread(&xs)
+            } else {
+                mean_ci(&xs)
+            }
         })
         .collect();
     let mut verdicts = BTreeMap::new();
