@@ -407,9 +407,7 @@ pub fn calibrate(
             // Every label of the action: a DryRun Detach probe's gaps time Detach too.
             Some(a) => gaps
                 .iter()
-                .filter(|(l, _)| {
-                    l.as_str() == a || l.strip_prefix(a).is_some_and(|r| r.starts_with('('))
-                })
+                .filter(|(l, _)| super::moments::action_of(l) == a)
                 .map(|(_, n)| n)
                 .sum(),
             None if name.contains("detach_delay") => trail
@@ -461,8 +459,9 @@ pub fn calibrate(
             Moment::GapBefore { label } => {
                 (1.0 / 12.0) / gaps.get(label).copied().unwrap_or(1).max(1) as f64
             }
-            Moment::GapCrossing { .. } | Moment::SteadyRate { .. } => 1e-4,
-            Moment::ThrottledShare { .. } => 1e-4,
+            Moment::GapCrossing { .. }
+            | Moment::SteadyRate { .. }
+            | Moment::ThrottledShare { .. } => 1e-4,
             _ => 1.0 / 12.0,
         })
         .collect();

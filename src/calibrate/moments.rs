@@ -88,13 +88,20 @@ pub fn label(c: &Call) -> String {
     }
 }
 
+/// The action a [`label`] is of.
+pub fn action_of(label: &str) -> &str {
+    label.split_once('(').map_or(label, |(action, _)| action)
+}
+
 /// Everything the moments need from a trail, computed once.
 struct Digest {
     counts: HashMap<String, f64>,
     /// Per label: (sum of the capped gaps, gaps).
     gaps: HashMap<String, (f64, u64)>,
-    /// Per label: calls in the steady window, and the window's length (s).
-    steady: HashMap<String, (u64, f64)>,
+    /// The steady window's length (s), if the trail has one.
+    steady_s: Option<f64>,
+    /// Per label: calls in the steady window.
+    steady: HashMap<String, u64>,
     /// Per (previous label, label): (gaps, gaps of at least 1 s).
     crossings: HashMap<(String, String), (u64, u64)>,
     span: Option<f64>,
@@ -197,13 +204,13 @@ fn digest(trail: &Trail) -> Digest {
         let end = first_detach.map_or(last.unwrap_or(a), |d| d - 1);
         (end - (a + 2) >= MIN_STEADY_S).then_some((a + 2, end))
     });
-    let mut steady: HashMap<String, (u64, f64)> = HashMap::new();
+    let mut steady: HashMap<String, u64> = HashMap::new();
     if let Some((a, b)) = steady_window {
         for c in ctl.iter().filter(|c| (a..=b).contains(&c.t_s)) {
-            let e = steady.entry(label(c)).or_insert((0, (b - a + 1) as f64));
-            e.0 += 1;
+            *steady.entry(label(c)).or_default() += 1;
         }
     }
+    let steady_s = steady_window.map(|(a, b)| (b - a + 1) as f64);
     let mut throttled: HashMap<String, (u64, u64)> = HashMap::new();
     for c in &trail.calls {
         let e = throttled.entry(c.action.clone()).or_default();
@@ -218,6 +225,7 @@ fn digest(trail: &Trail) -> Digest {
         cleanup,
         detach_delete,
         throttled,
+        steady_s,
         steady,
         crossings,
     }
@@ -250,12 +258,9 @@ pub fn compute(moments: &[Moment], trail: &Trail) -> Vec<f64> {
                 .get(action)
                 .filter(|t| t.1 > 0)
                 .map_or(f64::NAN, |t| t.0 as f64 / t.1 as f64),
-            Moment::SteadyRate { label } => d
-                .steady
-                .get(label)
-                .map_or(if d.steady.is_empty() { f64::NAN } else { 0.0 }, |s| {
-                    s.0 as f64 / s.1
-                }),
+            Moment::SteadyRate { label } => d.steady_s.map_or(f64::NAN, |w| {
+                d.steady.get(label).copied().unwrap_or(0) as f64 / w
+            }),
         })
         .collect()
 }
@@ -309,7 +314,7 @@ pub fn choose(recorded: &Trail, min_gaps: u64) -> Vec<Moment> {
     let mut steady: Vec<&String> = d
         .steady
         .iter()
-        .filter(|(_, s)| s.0 >= MIN_STEADY_CALLS)
+        .filter(|(_, n)| **n >= MIN_STEADY_CALLS)
         .map(|(l, _)| l)
         .collect();
     steady.sort();

@@ -75,10 +75,10 @@ pub fn split(drawn: &[RunRecord], fixed: &[RunRecord], metrics: &[&str]) -> Vec<
 }
 
 /// A prediction under a calibration: the replications with θ drawn per replication (every
-/// other stream as without it), the same replications at θ̂, and each metric's split.
+/// other stream as without it), and each metric's split against the same replications at
+/// θ̂ (none when no parameter was fitted).
 pub struct Prediction {
     pub drawn: Vec<RunRecord>,
-    pub fixed: Vec<RunRecord>,
     pub splits: Vec<Split>,
 }
 
@@ -102,19 +102,12 @@ pub fn with_parameter_uncertainty(
         &|r, m, s| fitted.apply(m, s, seed, r).map_err(|e| e.to_string()),
         done,
     )?;
-    let fixed = if fitted.names.is_empty() {
-        drawn.clone()
-    } else {
-        replicate(settings, model, seed, replications, done)?
-    };
+    // Nothing drawn: the drawn replications are those at θ̂, nothing to split.
     let splits = if fitted.names.is_empty() {
         Vec::new()
     } else {
+        let fixed = replicate(settings, model, seed, replications, done)?;
         split(&drawn, &fixed, metrics)
     };
-    Ok(Prediction {
-        drawn,
-        fixed,
-        splits,
-    })
+    Ok(Prediction { drawn, splits })
 }

@@ -130,13 +130,16 @@ impl Summary {
                 row.verdict = th.judge(row.ci_high);
             }
         }
-        self.worst = self
-            .verdicts
-            .iter()
-            .map(|v| v.verdict)
-            .max()
-            .unwrap_or(Verdict::Acceptable);
+        self.worst = worst_of(&self.verdicts);
     }
+}
+
+fn worst_of(verdicts: &[VerdictRow]) -> Verdict {
+    verdicts
+        .iter()
+        .map(|v| v.verdict)
+        .max()
+        .unwrap_or(Verdict::Acceptable)
 }
 
 pub fn summarise(runs: &[RunRecord], thresholds: &Thresholds, workers: u32) -> Summary {
@@ -213,11 +216,7 @@ pub fn summarise(runs: &[RunRecord], thresholds: &Thresholds, workers: u32) -> S
         );
     }
     let bottleneck = bottleneck(runs, &metrics, workers);
-    let worst = verdicts
-        .iter()
-        .map(|v| v.verdict)
-        .max()
-        .unwrap_or(Verdict::Acceptable);
+    let worst = worst_of(&verdicts);
     let mut warnings = Vec::new();
     if runs.len() == 1 {
         warnings.push(
