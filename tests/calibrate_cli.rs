@@ -75,10 +75,26 @@ fn calibrated_profile_loads_in_run_and_moves_its_numbers() {
         .success()
         .stdout(predicate::str::contains(
             "ec2.latency.DescribeNetworkInterfaces.median_ms",
-        ));
+        ))
+        // Six Creates (σ = 1.11) cannot tell the median to ±15 %, however timed; 214 could.
+        .stdout(predicate::str::contains(
+            "cannot pin to ±15 % even timed exactly",
+        ))
+        .stdout(predicate::str::is_match(
+            r"ec2\.latency\.CreateNetworkInterface\.median_ms +at best ±\d+ % from 6 calls; ±15 % needs 214",
+        )
+        .unwrap());
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(cal.join("calibration.json")).unwrap())
             .unwrap();
+    let md = std::fs::read_to_string(cal.join("calibration.md")).unwrap();
+    assert!(md.contains("## What this trail can tell at best"), "{md}");
+    // What the trail left open is drawn over its plausible range by --calibration.
+    let assumed = doc["fitted"]["assumed"].as_array().unwrap();
+    assert!(
+        assumed.iter().any(|a| a == "ec2.attach_delay.median_ms"),
+        "{assumed:?}"
+    );
     let p = describe_median(&doc);
     let fitted = p["value"].as_f64().unwrap();
     assert!(p["identified"].as_bool().unwrap(), "{p}");

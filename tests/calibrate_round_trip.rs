@@ -85,6 +85,27 @@ fn round_trip_covers_the_truth_and_the_j_test_holds() {
             }
         }
     }
+    // No fitted median's interval is narrower than its trail's floor (σ/√n, calls timed
+    // exactly) where the plausible range does not cut it, and the kept assumptions are
+    // what `--calibration` draws over their range.
+    for (seed, (_, cal)) in results.iter().enumerate() {
+        for f in &cal.floors {
+            let Some(p) = cal.parameters.iter().find(|p| p.name == f.name) else {
+                continue;
+            };
+            if !p.identified {
+                assert!(cal.fitted.assumed.contains(&p.name), "seed {seed}: {p:?}");
+                continue;
+            }
+            let reach = 1.959_963_984_540_054 * f.se_log * (1.0 - 1e-9);
+            if p.high < p.prior_range[1] {
+                assert!((p.high / p.value).ln() >= reach, "seed {seed}: {p:?} {f:?}");
+            }
+            if p.low > p.prior_range[0] {
+                assert!((p.value / p.low).ln() >= reach, "seed {seed}: {p:?} {f:?}");
+            }
+        }
+    }
     // Tenant rates: each seed's exact interval is in the coverage above; pooled over the
     // seeds (thousands of calls) the estimate is within 10 % of the truth.
     for action in [

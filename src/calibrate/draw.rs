@@ -58,6 +58,13 @@ impl CalibratedModel {
             )
             .with_key("fitted"));
         }
+        if let Some(a) = f.assumed.iter().find(|a| !f.names.contains(a)) {
+            return Err(InputError::new(
+                &jpath,
+                format!("fitted.assumed: {a:?} is not one of fitted.names"),
+            )
+            .with_key("fitted.assumed"));
+        }
         for n in &f.names {
             let mut m = Model {
                 ec2: ec2.clone(),
@@ -141,6 +148,7 @@ mod tests {
             mean_log: vec![1.0, -1.0],
             covariance_log: vec![vec![0.04, 0.03], vec![0.03, 0.09]],
             bounds: vec![[1e-9, 1e9], [1e-9, 1e9]],
+            assumed: Vec::new(),
         };
         let n = 4000;
         let xs: Vec<(f64, f64)> = (0..n)

@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::check::{check, trail_settings, TrailSettings};
 use super::direct::{bucket_sets, error_rates, tenant_rates, BucketSet, ErrorRate, TenantRate};
 use super::distance::{column_means, Distance, Free, MsmCost, SimulatedMoments};
+use super::floor::{latency_floors, LatencyFloor};
 use super::moments::{choose, compute, gap_counts, label, Moment};
 use super::observed::Trail;
 use super::optimise::minimise;
@@ -101,16 +102,36 @@ pub struct MomentResult {
     pub sd: f64,
 }
 
-/// The distribution of the fitted parameters (normal in log space), for `--calibration`.
+/// The distribution of θ a calibrated prediction draws from (normal in log space), for
+/// `--calibration`: the fitted parameters around θ̂ with their covariance, and the
+/// simulated-moment candidates the trail did not identify (`assumed`) around their
+/// assumption with the variance of their plausible range — a prediction's interval then
+/// holds what the trail left open as well as what it measured.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct FittedDistribution {
     pub names: Vec<String>,
-    /// ln θ̂.
+    /// ln θ̂ (ln of the assumption for an assumed one).
     pub mean_log: Vec<f64>,
     /// Covariance of ln θ̂.
     pub covariance_log: Vec<Vec<f64>>,
     /// Plausible bounds each draw is kept inside.
     pub bounds: Vec<[f64; 2]>,
+    /// The names kept as assumptions (not identified), drawn over their plausible range.
+    #[serde(default)]
+    pub assumed: Vec<String>,
+}
+
+impl FittedDistribution {
+    /// How many of the drawn parameters the trail fitted.
+    pub fn fitted_count(&self) -> usize {
+        self.names.len() - self.assumed.len()
+    }
+}
+
+/// Variance of ln θ for θ log-uniform on [low, high]: how a kept assumption is drawn (a
+/// normal with this variance, kept inside the range).
+fn range_variance(low: f64, high: f64) -> f64 {
+    (high / low).ln().powi(2) / 12.0
 }
 
 /// The result of a calibration.
@@ -130,6 +151,8 @@ pub struct Calibration {
     pub trail_settings: TrailSettings,
     pub warnings: Vec<String>,
     pub fitted: FittedDistribution,
+    /// What this trail could tell of each service-time median at best (Cramér–Rao).
+    pub floors: Vec<LatencyFloor>,
     pub evaluations: u64,
     pub iterations: u64,
     /// The calibrated model (the EC2 profile to write).
@@ -643,11 +666,19 @@ pub fn calibrate(
     };
 
     // Write θ̂ into the model; results per MSM candidate.
+    let floors = latency_floors(trail, &model);
+    let floor_se = |name: &str| {
+        floors
+            .iter()
+            .find(|f| f.name == name)
+            .map_or(0.0, |f| f.se_log)
+    };
     let mut fitted = FittedDistribution {
         names: Vec::new(),
         mean_log: Vec::new(),
         covariance_log: Vec::new(),
         bounds: Vec::new(),
+        assumed: Vec::new(),
     };
     for f in &candidates {
         let prior = num(&model, &settings, &f.name).unwrap_or(f.low);
@@ -655,7 +686,10 @@ pub fn calibrate(
         let kept = |why: String| (prior, f.low, f.high, false, Some(why));
         let (value, low, high, identified, note) = match (pos, &unc) {
             (Some(i), Some(u)) => {
-                let se = u.standard_errors[i];
+                // No interval narrower than the trail's floor: the covariance's curvature
+                // can claim more than n draws hold (a flat direction the optimiser did not
+                // see, Monte Carlo noise in the Jacobian).
+                let se = u.standard_errors[i].max(floor_se(&f.name));
                 // The interval is kept inside the plausible range (the prior's support).
                 let low = (x_hat[i] - 1.96 * se).exp().max(f.low);
                 let high = (x_hat[i] + 1.96 * se).exp().min(f.high);
@@ -714,16 +748,58 @@ pub fn calibrate(
         .map(|(i, _)| i)
         .collect();
     if let Some(u) = &unc {
+        // Each standard error at least the floor, as in the reported intervals: the row
+        // and column scaled, so the correlations stay.
+        let scale: Vec<f64> = identified
+            .iter()
+            .map(|&i| {
+                let se = u.covariance[i][i].max(0.0).sqrt();
+                let fl = floor_se(&free[i].name);
+                if se > 0.0 && se < fl {
+                    fl / se
+                } else {
+                    1.0
+                }
+            })
+            .collect();
         fitted.names = identified.iter().map(|&i| free[i].name.clone()).collect();
         fitted.mean_log = identified.iter().map(|&i| x_hat[i]).collect();
         fitted.covariance_log = identified
             .iter()
-            .map(|&i| identified.iter().map(|&j| u.covariance[i][j]).collect())
+            .enumerate()
+            .map(|(a, &i)| {
+                identified
+                    .iter()
+                    .enumerate()
+                    .map(|(b, &j)| u.covariance[i][j] * scale[a] * scale[b])
+                    .collect()
+            })
             .collect();
         fitted.bounds = identified
             .iter()
             .map(|&i| [free[i].low, free[i].high])
             .collect();
+    }
+    // What the trail did not identify is drawn over its plausible range, independent of
+    // the rest.
+    for f in &candidates {
+        if results.iter().any(|p| p.name == f.name && p.identified) {
+            continue;
+        }
+        let prior = num(&model, &settings, &f.name)
+            .unwrap_or(f.low)
+            .clamp(f.low, f.high);
+        let k = fitted.names.len();
+        for row in &mut fitted.covariance_log {
+            row.push(0.0);
+        }
+        let mut row = vec![0.0; k + 1];
+        row[k] = range_variance(f.low, f.high);
+        fitted.covariance_log.push(row);
+        fitted.names.push(f.name.clone());
+        fitted.mean_log.push(prior.ln());
+        fitted.bounds.push([f.low, f.high]);
+        fitted.assumed.push(f.name.clone());
     }
     let x_written: Vec<f64> = (0..free.len())
         .map(|i| {
@@ -766,6 +842,7 @@ pub fn calibrate(
         trail_settings: seen,
         warnings,
         fitted,
+        floors,
         evaluations: evals.into_inner(),
         iterations,
         model: m_hat,

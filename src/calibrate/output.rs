@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::fit::{Calibration, ParamResult};
+use super::floor::TARGET as FLOOR_TARGET;
 use super::workload::{Note, Origin};
 use crate::aws::Ec2Profile;
 use crate::input::locate_yaml_key;
@@ -211,7 +212,7 @@ pub fn markdown(cal: &Calibration) -> String {
             j.df,
             j.p_value,
             cal.moments.len(),
-            cal.fitted.names.len(),
+            cal.fitted.fitted_count(),
             cal.replications,
             cal.seed
         );
@@ -252,6 +253,7 @@ pub fn markdown(cal: &Calibration) -> String {
             ident
         );
     }
+    s.push_str(&floors_markdown(cal));
     let _ = writeln!(s, "\n## Moments (observed beside simulated at the fit)\n");
     let _ = writeln!(s, "| moment | observed | simulated | sd of one trail |");
     let _ = writeln!(s, "|---|---|---|---|");
@@ -281,6 +283,36 @@ pub fn markdown(cal: &Calibration) -> String {
         t.detached,
         t.verify_period_s.map_or("no probes".into(), |p| format!("{p} s"))
     );
+    s
+}
+
+/// calibration.md's section on what the trail could tell at best.
+fn floors_markdown(cal: &Calibration) -> String {
+    let mut s = String::new();
+    if cal.floors.is_empty() {
+        return s;
+    }
+    let _ = writeln!(
+        s,
+        "\n## What this trail can tell at best\n\nEven timed exactly, n calls of an action pin its median's logarithm no better than σ/√n (Cramér–Rao; σ from the profile's p99/median, an assumption). One-second eventTimes and gaps that mix calls only widen that: a target below this floor needs a longer recording, not a better fit.\n"
+    );
+    let _ = writeln!(
+        s,
+        "| parameter | controller calls | σ | narrowest 95 % interval | calls for ±{:.0} % |",
+        100.0 * FLOOR_TARGET
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|");
+    for f in &cal.floors {
+        let _ = writeln!(
+            s,
+            "| `{}` | {} | {:.2} | ±{:.0} % | {} |",
+            f.name,
+            f.calls,
+            f.sigma,
+            100.0 * f.half_width(),
+            f.calls_for(FLOOR_TARGET)
+        );
+    }
     s
 }
 

@@ -223,11 +223,44 @@ pub fn run(a: CalibrateArgs) -> anyhow::Result<ExitCode> {
             kept.iter().rev().take(2).cloned().collect::<Vec<_>>().join(", ")
         );
     }
+    print_floors(&cal);
     println!();
     for w in written {
         println!("wrote {}", w.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The medians this trail cannot pin to the target even timed exactly, widest first: what
+/// a longer recording must add.
+fn print_floors(cal: &crate::calibrate::Calibration) {
+    use crate::calibrate::floor::TARGET;
+    let mut short: Vec<_> = cal
+        .floors
+        .iter()
+        .filter(|f| f.half_width() > TARGET)
+        .collect();
+    if short.is_empty() {
+        return;
+    }
+    short.sort_by(|a, b| b.half_width().total_cmp(&a.half_width()));
+    println!(
+        "\n{} median{} this trail cannot pin to ±{:.0} % even timed exactly (Cramér–Rao); a longer recording, not a better fit, narrows {}:",
+        short.len(),
+        if short.len() == 1 { "" } else { "s" },
+        100.0 * TARGET,
+        if short.len() == 1 { "it" } else { "them" }
+    );
+    for f in short {
+        println!(
+            "  {:<53} at best ±{:.0} % from {} calls; ±{:.0} % needs {}",
+            f.name,
+            100.0 * f.half_width(),
+            f.calls,
+            100.0 * TARGET,
+            f.calls_for(TARGET)
+        );
+    }
 }
 
 fn fmt(x: f64) -> String {

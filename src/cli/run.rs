@@ -345,14 +345,17 @@ fn print_split(
 ) {
     let Some(c) = calibration else { return };
     if split.is_empty() {
-        println!(
-            "\ncalibrated profile: no fitted parameter to draw (every value was direct or kept)"
-        );
+        println!("\ncalibrated profile: no parameter to draw (every value was direct)");
         return;
     }
+    let f = &c.fitted;
     println!(
-        "\nwith parameter uncertainty ({} fitted parameters drawn per replication):",
-        c.fitted.names.len()
+        "\nwith parameter uncertainty ({} parameters drawn per replication: {} fitted, {} kept assumption{} over {} plausible range):",
+        f.names.len(),
+        f.fitted_count(),
+        f.assumed.len(),
+        if f.assumed.len() == 1 { "" } else { "s" },
+        if f.assumed.len() == 1 { "its" } else { "their" }
     );
     println!(
         "  {:<22} {:>10} {:>24} {:>16}",
@@ -367,6 +370,7 @@ fn print_split(
             100.0 * s.parameter_share
         );
     }
+    println!("  not drawn: token buckets, other tenants' rates and server errors (direct estimates), and what the trail never called; `enisim sensitivity --calibration DIR` ranks what they can move");
 }
 
 fn print_table(
