@@ -9,8 +9,8 @@
 //! elasticities carry into the narrowest interval any estimator could give.
 //!
 //! Measured over these 10 seeds: θ*'s creation p95 and full-reconcile time lie in all 10
-//! intervals; the intervals are ±25–52 % of their centre (median ±33 %), 96–99 % of their
-//! variance from the parameters. The floor is above the issue's ±25 % in 9 of 10 seeds for
+//! intervals (split in logarithms); the intervals are ±24–45 % of their centre (median
+//! ±35 %), 96–99 % of their variance from the parameters. The floor is above the issue's ±25 % in 9 of 10 seeds for
 //! the creation p95 (±24–35 %) and in all 10 for the full reconcile (±25–35 %), most of it
 //! from the six Creates (σ = 1.11: six draws pin a median to ±100 % at best) and six
 //! Modifies: ±25 % is out of reach of any calibration from this recording; a longer one

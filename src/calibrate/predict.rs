@@ -1,7 +1,7 @@
 //! A prediction's interval with the parameters' uncertainty in it (calibration.md §4): the
 //! replications with θ drawn per replication beside the same replications (same seeds) at
 //! θ̂. Their difference in variance is the parameters' share; the interval of a metric's
-//! expected value is mean ± 1.96·√(V_θ + V_mc/R).
+//! expected value is mean ± 1.96·√(V_θ + V_mc/R), in logarithms for a positive metric.
 
 use serde::Serialize;
 
@@ -51,27 +51,50 @@ fn mean_var(xs: &[f64]) -> (f64, f64) {
 pub fn split(drawn: &[RunRecord], fixed: &[RunRecord], metrics: &[&str]) -> Vec<Split> {
     metrics
         .iter()
-        .filter_map(|&metric| {
-            let (mean, v_total) = mean_var(&values(drawn, metric));
-            let (_, v_mc) = mean_var(&values(fixed, metric));
-            if !mean.is_finite() {
-                return None;
-            }
-            let r = drawn.len().max(1) as f64;
-            let v_par = (v_total - v_mc).max(0.0);
-            let v = v_par + v_mc / r;
-            let half = 1.96 * v.sqrt();
-            Some(Split {
-                metric: metric.to_string(),
-                mean,
-                low: mean - half,
-                high: mean + half,
-                mc_variance: v_mc,
-                parameter_variance: v_par,
-                parameter_share: if v > 0.0 { v_par / v } else { 0.0 },
-            })
-        })
+        .filter_map(|&metric| split_values(metric, &values(drawn, metric), &values(fixed, metric)))
         .collect()
+}
+
+/// One metric's split from its values with θ drawn and at θ̂. A metric that is positive in
+/// every replication is split in logarithms: θ is drawn log-normal, so what it moves is
+/// skewed, and the interval exp(m ± 1.96·√(V_θ + V_mc/R)) of the log values keeps a time
+/// above zero where the linear one would not.
+pub fn split_values(metric: &str, drawn: &[f64], fixed: &[f64]) -> Option<Split> {
+    let (mean, v_total) = mean_var(drawn);
+    let (_, v_mc) = mean_var(fixed);
+    if !mean.is_finite() {
+        return None;
+    }
+    let r = drawn.len().max(1) as f64;
+    let v_par = (v_total - v_mc).max(0.0);
+    let v = v_par + v_mc / r;
+    let positive = drawn.iter().chain(fixed).all(|x| *x > 0.0);
+    let (low, high, share) = if positive {
+        let ln = |xs: &[f64]| xs.iter().map(|x| x.ln()).collect::<Vec<f64>>();
+        let (m_log, vt_log) = mean_var(&ln(drawn));
+        let (_, vmc_log) = mean_var(&ln(fixed));
+        let vp_log = (vt_log - vmc_log).max(0.0);
+        let v_log = vp_log + vmc_log / r;
+        let half = 1.96 * v_log.sqrt();
+        let share = if v_log > 0.0 { vp_log / v_log } else { 0.0 };
+        ((m_log - half).exp(), (m_log + half).exp(), share)
+    } else {
+        let half = 1.96 * v.sqrt();
+        (
+            mean - half,
+            mean + half,
+            if v > 0.0 { v_par / v } else { 0.0 },
+        )
+    };
+    Some(Split {
+        metric: metric.to_string(),
+        mean,
+        low,
+        high,
+        mc_variance: v_mc,
+        parameter_variance: v_par,
+        parameter_share: share,
+    })
 }
 
 /// A prediction under a calibration: the replications with θ drawn per replication (every
@@ -110,4 +133,33 @@ pub fn with_parameter_uncertainty(
         split(&drawn, &fixed, metrics)
     };
     Ok(Prediction { drawn, splits })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A positive metric that θ moves log-normally: the interval is the log values', above
+    /// zero and wider upward; the parameters' share is of the log variance. A metric with
+    /// zeros is split linearly.
+    #[test]
+    fn a_positive_metric_is_split_in_logarithms() {
+        let fixed = [9.9, 10.0, 10.1, 10.0];
+        let drawn = [2.0, 5.0, 10.0, 20.0, 50.0];
+        let s = split_values("m", &drawn, &fixed).unwrap();
+        let ln: Vec<f64> = drawn.iter().map(|x: &f64| x.ln()).collect();
+        let (m, v) = mean_var(&ln);
+        let (_, vf) = mean_var(&fixed.iter().map(|x: &f64| x.ln()).collect::<Vec<_>>());
+        let half = 1.96 * ((v - vf) + vf / 5.0).sqrt();
+        assert!(
+            (s.low - (m - half).exp()).abs() < 1e-9 && s.low > 0.0,
+            "{s:?}"
+        );
+        assert!((s.high - (m + half).exp()).abs() < 1e-9, "{s:?}");
+        assert!(s.high - s.mean > s.mean - s.low, "{s:?}");
+        assert_eq!(s.mean, 17.4);
+        assert!(s.parameter_share > 0.99);
+        let z = split_values("e", &[0.0, 1.0, 2.0], &[1.0, 1.0, 1.0]).unwrap();
+        assert!((z.low - (1.0 - 1.96)).abs() < 1e-9, "{z:?}");
+    }
 }
