@@ -81,7 +81,7 @@ fn calibrated_profile_loads_in_run_and_moves_its_numbers() {
             "cannot pin to ±15 % even timed exactly",
         ))
         .stdout(predicate::str::is_match(
-            r"ec2\.latency\.CreateNetworkInterface\.median_ms +at best ±\d+ % from 6 calls; ±15 % needs 214",
+            r"ec2\.latency\.CreateNetworkInterface\.median_ms +at best ±\d+ % from 6 calls; ±15 % needs 214 \(×36 this recording\)",
         )
         .unwrap());
     let doc: serde_json::Value =
@@ -537,4 +537,52 @@ fn the_audit_log_gives_the_workload_reconstruction_gives() {
         .code(2)
         .stderr(predicate::str::contains("bad.jsonl:2: key verb"));
     assert_nothing_written(&out);
+}
+
+/// A calibration directory whose calibration.json does not hold together exits 2 naming
+/// the file and the key, before any replication runs.
+#[test]
+fn a_bad_fitted_distribution_exits_2_naming_the_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::copy("models/aws/ec2-default.yaml", dir.join("ec2.yaml")).unwrap();
+    let name = "ec2.latency.CreateNetworkInterface.median_ms";
+    let write = |fitted: serde_json::Value| {
+        std::fs::write(
+            dir.join("calibration.json"),
+            serde_json::json!({ "fitted": fitted }).to_string(),
+        )
+        .unwrap();
+    };
+    let run = || {
+        enisim()
+            .args(["run", "--replications", "2", "--calibration"])
+            .arg(dir)
+            .assert()
+            .code(2)
+    };
+    write(serde_json::json!({
+        "names": [name], "mean_log": [5.0], "covariance_log": [[0.01]],
+        "bounds": [[50.0, 600.0]], "assumed": ["ec2.attach_delay.median_ms"]
+    }));
+    run()
+        .stderr(predicate::str::contains("calibration.json"))
+        .stderr(predicate::str::contains("fitted.assumed"));
+    write(serde_json::json!({
+        "names": [name], "mean_log": [5.0, 1.0], "covariance_log": [[0.01]],
+        "bounds": [[50.0, 600.0]]
+    }));
+    run()
+        .stderr(predicate::str::contains("calibration.json"))
+        .stderr(predicate::str::contains("1 names need 1 means"));
+    // Well formed (an older file without `assumed` too), it runs.
+    write(serde_json::json!({
+        "names": [name], "mean_log": [5.0], "covariance_log": [[0.01]],
+        "bounds": [[50.0, 600.0]]
+    }));
+    enisim()
+        .args(["run", "--replications", "2", "--calibration"])
+        .arg(dir)
+        .assert()
+        .success();
 }

@@ -89,6 +89,11 @@ impl CalibratedModel {
 }
 
 impl FittedDistribution {
+    /// How many of the drawn parameters the trail fitted (the rest are `assumed`).
+    pub fn fitted_count(&self) -> usize {
+        self.names.len() - self.assumed.len()
+    }
+
     /// θ for replication `r` of a run with `seed`: exp(mean + L z), z standard normal from
     /// the stream `calibration.theta-r`, L the Cholesky factor of the covariance (its
     /// positive part), each value kept inside its plausible bounds.

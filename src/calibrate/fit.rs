@@ -121,13 +121,6 @@ pub struct FittedDistribution {
     pub assumed: Vec<String>,
 }
 
-impl FittedDistribution {
-    /// How many of the drawn parameters the trail fitted.
-    pub fn fitted_count(&self) -> usize {
-        self.names.len() - self.assumed.len()
-    }
-}
-
 /// Variance of ln θ for θ log-uniform on [low, high]: how a kept assumption is drawn (a
 /// normal with this variance, kept inside the range).
 fn range_variance(low: f64, high: f64) -> f64 {

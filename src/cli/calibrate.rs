@@ -253,12 +253,13 @@ fn print_floors(cal: &crate::calibrate::Calibration) {
     );
     for f in short {
         println!(
-            "  {:<53} at best ±{:.0} % from {} calls; ±{:.0} % needs {}",
+            "  {:<53} at best ±{:.0} % from {} calls; ±{:.0} % needs {} (×{:.0} this recording)",
             f.name,
             100.0 * f.half_width(),
             f.calls,
             100.0 * TARGET,
-            f.calls_for(TARGET)
+            f.calls_for(TARGET),
+            (f.calls_for(TARGET) as f64 / f.calls as f64).ceil()
         );
     }
 }
