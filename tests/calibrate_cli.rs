@@ -156,6 +156,29 @@ fn calibrated_profile_loads_in_run_and_moves_its_numbers() {
         }
     }
     assert!(judged >= 3, "{drawn}");
+    // --floor: the narrowest interval the trail allows each metric, from the medians'
+    // elasticities; the six Creates and Attaches of a 2 × 3 trail leave the full reconcile
+    // at no better than ±10 %, and the interval is no narrower than that.
+    let floored = run(&["--calibration", cal.to_str().unwrap(), "--floor"]);
+    let floor = floored["floor"].as_array().unwrap();
+    let full = floor
+        .iter()
+        .find(|f| f["metric"] == "full_reconcile_s")
+        .unwrap();
+    let at_best = full["half_width"].as_f64().unwrap();
+    let s = floored["parameter_uncertainty"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["metric"] == "full_reconcile_s")
+        .unwrap();
+    let f = |k: &str| s[k].as_f64().unwrap();
+    let now = (f("high") - f("low")) / 2.0 / f("mean");
+    assert!(
+        at_best > 0.10 && now >= 0.8 * at_best,
+        "floor {full}, interval {s}"
+    );
+    assert!(drawn.get("floor").unwrap().as_array().unwrap().is_empty());
     // A sweep with θ drawn per replication gives each point one draw's interval, wider
     // than the mean's.
     let sweep = |extra: &[&str]| -> f64 {

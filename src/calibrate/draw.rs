@@ -10,6 +10,7 @@ use nalgebra::{DMatrix, DVector};
 use rand_distr::{Distribution as _, StandardNormal};
 
 use super::fit::FittedDistribution;
+use super::floor::LatencyFloor;
 use super::output::{CONTROLLER_FILE, EC2_FILE, JSON_FILE};
 use super::params;
 use crate::aws::Ec2Profile;
@@ -25,6 +26,8 @@ pub struct CalibratedModel {
     pub ec2: Ec2Profile,
     pub controller: Option<ControllerProfile>,
     pub fitted: FittedDistribution,
+    /// What the trail could tell of each median at best (empty for an older directory).
+    pub floors: Vec<LatencyFloor>,
 }
 
 impl CalibratedModel {
@@ -42,6 +45,8 @@ impl CalibratedModel {
         #[derive(serde::Deserialize)]
         struct Doc {
             fitted: FittedDistribution,
+            #[serde(default)]
+            floors: Vec<LatencyFloor>,
         }
         let doc: Doc = serde_json::from_str(&text).map_err(|e| {
             InputError::new(&jpath, e.to_string())
@@ -84,6 +89,7 @@ impl CalibratedModel {
             ec2,
             controller,
             fitted: doc.fitted,
+            floors: doc.floors,
         })
     }
 }

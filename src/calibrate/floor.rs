@@ -38,7 +38,7 @@ pub const TARGET: f64 = 0.15;
 const STEP: f64 = 0.2;
 
 /// The floor of one service-time median.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct LatencyFloor {
     /// `ec2.latency.<Action>.median_ms`.
     pub name: String,
@@ -116,12 +116,17 @@ pub fn latency_floors(trail: &Trail, model: &Model) -> Vec<LatencyFloor> {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PredictionFloor {
     pub metric: String,
-    /// The metric's mean at the model's values.
-    pub mean: f64,
-    /// ± share of the mean (see [`half_width`]).
+    /// ± share of the metric's value (see [`half_width`]).
     pub half_width: f64,
     /// Per latency parameter: ∂ ln metric / ∂ ln median and its share of the variance.
     pub parts: Vec<FloorPart>,
+}
+
+impl PredictionFloor {
+    /// The part with the largest share of the variance.
+    pub fn largest(&self) -> Option<&FloorPart> {
+        self.parts.iter().max_by(|a, b| a.share.total_cmp(&b.share))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -144,11 +149,17 @@ fn mean_of(runs: &[RunRecord], metric: &str) -> f64 {
     }
 }
 
+/// How many replications [`prediction_floor`] runs for `floors`: two sets per median.
+pub fn replications_needed(floors: &[LatencyFloor], replications: u32) -> u64 {
+    2 * floors.len() as u64 * u64::from(replications)
+}
+
 /// The floor of each of `metrics` (names as in `run --format json`'s metrics) predicted for
 /// (settings, model) when the latency medians are known only to `floors`: each median
 /// moved by e^(±0.2) over the same `replications` (common random numbers), the elasticity
-/// the central difference of the means' logarithms, and Var(ln metric) = Σ elasticity² ·
-/// se². `done` is called once per finished replication.
+/// the central difference of the means' logarithms (0 where a mean is not positive, as for
+/// an error rate of 0), and Var(ln metric) = Σ elasticity² · se². `done` is called once per
+/// finished replication. No floors, no prediction floor (an empty list).
 pub fn prediction_floor(
     settings: &Settings,
     model: &Model,
@@ -158,7 +169,9 @@ pub fn prediction_floor(
     metrics: &[&str],
     done: &(dyn Fn() + Sync),
 ) -> Result<Vec<PredictionFloor>, BuildError> {
-    let base = replicate(settings, model, seed, replications, done)?;
+    if floors.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut elasticities: Vec<Vec<f64>> = Vec::new();
     for f in floors {
         let Some(v) = params::get(model, settings, &f.name)
@@ -192,11 +205,7 @@ pub fn prediction_floor(
     Ok(metrics
         .iter()
         .enumerate()
-        .filter_map(|(j, &metric)| {
-            let mean = mean_of(&base, metric);
-            if !(mean.is_finite() && mean > 0.0) {
-                return None;
-            }
+        .map(|(j, &metric)| {
             let terms: Vec<f64> = floors
                 .iter()
                 .zip(&elasticities)
@@ -213,12 +222,11 @@ pub fn prediction_floor(
                     share: if v > 0.0 { t / v } else { 0.0 },
                 })
                 .collect();
-            Some(PredictionFloor {
+            PredictionFloor {
                 metric: metric.to_string(),
-                mean,
                 half_width: half_width(v.sqrt()),
                 parts,
-            })
+            }
         })
         .collect())
 }

@@ -63,6 +63,11 @@ pub struct RunArgs {
     /// Also render --out to report.html with its figures (`enisim report`).
     #[arg(long, requires = "out")]
     pub report: bool,
+    /// With --calibration: also the narrowest interval the calibration's trail allows each
+    /// predicted metric (its calls timed exactly, Cramér–Rao), from each median's
+    /// elasticity: two more sets of replications per median.
+    #[arg(long, requires = "calibration")]
+    pub floor: bool,
     /// Exit with status 1 when a verdict reaches this level.
     #[arg(long, value_enum)]
     pub fail_on: Option<FailOn>,
@@ -252,7 +257,18 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         Some(c) if !c.fitted.names.is_empty() => 2,
         _ => 1,
     };
-    let progress = Progress::new(sets * replications as u64, "replications");
+    let floors = match (&calibration, args.floor) {
+        (Some(c), true) => c.floors.clone(),
+        _ => Vec::new(),
+    };
+    if args.floor && floors.is_empty() {
+        eprintln!("warning: --floor: the calibration directory holds no floors (calibration.json has no `floors`: written before enisim computed them); calibrate again for them");
+    }
+    let progress = Progress::new(
+        sets * replications as u64
+            + crate::calibrate::floor::replications_needed(&floors, replications),
+        "replications",
+    );
     let (runs, split) = in_pool(args.threads, || match &calibration {
         // θ drawn per replication from the fitted distribution, every stream unchanged,
         // beside the same replications at θ̂: what is Monte Carlo noise, what the
@@ -271,6 +287,19 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             progress.inc()
         })
         .map(|runs| (runs, Vec::new())),
+    })?
+    .map_err(|e| BadInput(e.to_string()))?;
+    // At θ̂ (the calibrated profile), each median moved under the same seeds.
+    let floor = in_pool(args.threads, || {
+        crate::calibrate::floor::prediction_floor(
+            &settings,
+            &model,
+            &floors,
+            args.seed,
+            replications,
+            PREDICTED,
+            &|| progress.inc(),
+        )
     })?
     .map_err(|e| BadInput(e.to_string()))?;
     progress.finish();
@@ -310,13 +339,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 "steps": step_means(&runs),
                 "degradation": degradation_points(&runs, &thresholds),
                 "parameter_uncertainty": split,
+                "floor": floor,
             });
             println!("{}", serde_json::to_string_pretty(&doc)?);
         }
         Format::Table => {
             print_table(&settings, &model, args.seed, &summary, elapsed);
             print_kind_report(&settings, &summary, &runs, &thresholds);
-            print_split(&split, calibration.as_ref());
+            print_split(&split, &floor, calibration.as_ref());
         }
     }
     if let (true, Some(dir)) = (args.report, &args.out) {
@@ -341,6 +371,7 @@ const PREDICTED: &[&str] = &[
 
 fn print_split(
     split: &[crate::calibrate::predict::Split],
+    floor: &[crate::calibrate::floor::PredictionFloor],
     calibration: Option<&crate::calibrate::CalibratedModel>,
 ) {
     let Some(c) = calibration else { return };
@@ -371,6 +402,30 @@ fn print_split(
         );
     }
     println!("  not drawn: token buckets, other tenants' rates and server errors (direct estimates), and what the trail never called; `enisim sensitivity --calibration DIR` ranks what they can move");
+    if floor.is_empty() {
+        return;
+    }
+    println!("\nthe narrowest interval the calibration's trail allows, its calls timed exactly (Cramér–Rao on the service-time medians; a longer recording narrows it, the kept assumptions come on top):");
+    for s in split {
+        let Some(f) = floor.iter().find(|f| f.metric == s.metric) else {
+            continue;
+        };
+        let now = if s.mean > 0.0 {
+            format!("{:.0} %", 100.0 * (s.high - s.low) / 2.0 / s.mean)
+        } else {
+            "—".into()
+        };
+        match f.largest().filter(|p| p.share > 0.0) {
+            Some(p) => println!(
+                "  {:<22} ±{:.0} % (now ±{now}); {:.0} % of it from {}",
+                s.metric,
+                100.0 * f.half_width,
+                100.0 * p.share,
+                p.name
+            ),
+            None => println!("  {:<22} no median moves it", s.metric),
+        }
+    }
 }
 
 fn print_table(
