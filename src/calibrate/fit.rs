@@ -121,10 +121,57 @@ pub struct FittedDistribution {
     pub assumed: Vec<String>,
 }
 
-/// Variance of ln θ for θ log-uniform on [low, high]: how a kept assumption is drawn (a
-/// normal with this variance, kept inside the range).
-fn range_variance(low: f64, high: f64) -> f64 {
-    (high / low).ln().powi(2) / 12.0
+impl FittedDistribution {
+    /// θ̂ with its covariance, each standard error raised to at least `floor[i]` (the row and
+    /// column scaled alike, so the correlations stay).
+    fn fitted(
+        names: Vec<String>,
+        mean_log: Vec<f64>,
+        covariance: &[Vec<f64>],
+        bounds: Vec<[f64; 2]>,
+        floor: &[f64],
+    ) -> FittedDistribution {
+        let scale: Vec<f64> = (0..names.len())
+            .map(|i| {
+                let se = covariance[i][i].max(0.0).sqrt();
+                if se > 0.0 && se < floor[i] {
+                    floor[i] / se
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+        let covariance_log = (0..names.len())
+            .map(|i| {
+                (0..names.len())
+                    .map(|j| covariance[i][j] * scale[i] * scale[j])
+                    .collect()
+            })
+            .collect();
+        FittedDistribution {
+            names,
+            mean_log,
+            covariance_log,
+            bounds,
+            assumed: Vec::new(),
+        }
+    }
+
+    /// Adds a kept assumption, drawn independently of the rest around `value` with the
+    /// variance of ln θ for θ log-uniform on [low, high], kept inside it.
+    fn push_assumed(&mut self, name: &str, value: f64, low: f64, high: f64) {
+        let k = self.names.len();
+        for row in &mut self.covariance_log {
+            row.push(0.0);
+        }
+        let mut row = vec![0.0; k + 1];
+        row[k] = (high / low).ln().powi(2) / 12.0;
+        self.covariance_log.push(row);
+        self.names.push(name.to_string());
+        self.mean_log.push(value.ln());
+        self.bounds.push([low, high]);
+        self.assumed.push(name.to_string());
+    }
 }
 
 /// The result of a calibration.
@@ -666,13 +713,6 @@ pub fn calibrate(
             .find(|f| f.name == name)
             .map_or(0.0, |f| f.se_log)
     };
-    let mut fitted = FittedDistribution {
-        names: Vec::new(),
-        mean_log: Vec::new(),
-        covariance_log: Vec::new(),
-        bounds: Vec::new(),
-        assumed: Vec::new(),
-    };
     for f in &candidates {
         let prior = num(&model, &settings, &f.name).unwrap_or(f.low);
         let pos = free.iter().position(|g| g.name == f.name);
@@ -733,66 +773,41 @@ pub fn calibrate(
             note,
         });
     }
-    // Only what the trail identified is drawn by `--calibration`; the rest keeps its prior.
+    // `--calibration` draws what the trail identified around θ̂; the rest keeps its prior
+    // in the written profile and is drawn over its plausible range.
     let identified: Vec<usize> = free
         .iter()
         .enumerate()
         .filter(|(_, f)| results.iter().any(|p| p.name == f.name && p.identified))
         .map(|(i, _)| i)
         .collect();
-    if let Some(u) = &unc {
-        // Each standard error at least the floor, as in the reported intervals: the row
-        // and column scaled, so the correlations stay.
-        let scale: Vec<f64> = identified
-            .iter()
-            .map(|&i| {
-                let se = u.covariance[i][i].max(0.0).sqrt();
-                let fl = floor_se(&free[i].name);
-                if se > 0.0 && se < fl {
-                    fl / se
-                } else {
-                    1.0
-                }
-            })
-            .collect();
-        fitted.names = identified.iter().map(|&i| free[i].name.clone()).collect();
-        fitted.mean_log = identified.iter().map(|&i| x_hat[i]).collect();
-        fitted.covariance_log = identified
-            .iter()
-            .enumerate()
-            .map(|(a, &i)| {
-                identified
-                    .iter()
-                    .enumerate()
-                    .map(|(b, &j)| u.covariance[i][j] * scale[a] * scale[b])
-                    .collect()
-            })
-            .collect();
-        fitted.bounds = identified
-            .iter()
-            .map(|&i| [free[i].low, free[i].high])
-            .collect();
-    }
-    // What the trail did not identify is drawn over its plausible range, independent of
-    // the rest.
+    let mut fitted = match &unc {
+        Some(u) => FittedDistribution::fitted(
+            identified.iter().map(|&i| free[i].name.clone()).collect(),
+            identified.iter().map(|&i| x_hat[i]).collect(),
+            &identified
+                .iter()
+                .map(|&i| identified.iter().map(|&j| u.covariance[i][j]).collect())
+                .collect::<Vec<Vec<f64>>>(),
+            identified
+                .iter()
+                .map(|&i| [free[i].low, free[i].high])
+                .collect(),
+            &identified
+                .iter()
+                .map(|&i| floor_se(&free[i].name))
+                .collect::<Vec<f64>>(),
+        ),
+        None => FittedDistribution::fitted(Vec::new(), Vec::new(), &[], Vec::new(), &[]),
+    };
+    // What the trail did not identify is drawn over its plausible range.
     for f in &candidates {
-        if results.iter().any(|p| p.name == f.name && p.identified) {
-            continue;
+        if !results.iter().any(|p| p.name == f.name && p.identified) {
+            let prior = num(&model, &settings, &f.name)
+                .unwrap_or(f.low)
+                .clamp(f.low, f.high);
+            fitted.push_assumed(&f.name, prior, f.low, f.high);
         }
-        let prior = num(&model, &settings, &f.name)
-            .unwrap_or(f.low)
-            .clamp(f.low, f.high);
-        let k = fitted.names.len();
-        for row in &mut fitted.covariance_log {
-            row.push(0.0);
-        }
-        let mut row = vec![0.0; k + 1];
-        row[k] = range_variance(f.low, f.high);
-        fitted.covariance_log.push(row);
-        fitted.names.push(f.name.clone());
-        fitted.mean_log.push(prior.ln());
-        fitted.bounds.push([f.low, f.high]);
-        fitted.assumed.push(f.name.clone());
     }
     let x_written: Vec<f64> = (0..free.len())
         .map(|i| {
