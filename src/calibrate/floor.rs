@@ -19,7 +19,7 @@ use serde::Serialize;
 use super::observed::Trail;
 use super::params;
 use crate::aws::Action;
-use crate::engine::dist::Distribution;
+use crate::engine::dist::{Distribution, Z99};
 use crate::metrics::summary::metric_values;
 use crate::metrics::RunRecord;
 use crate::plausible::NamedValue;
@@ -27,8 +27,6 @@ use crate::scenario::{replicate, BuildError, Model, Settings};
 
 /// z with P(Z ≤ z) = 0.975 for a standard normal Z: a two-sided 95 % interval.
 pub const Z95: f64 = 1.959_963_984_540_054;
-/// z with P(Z ≤ z) = 0.99.
-const Z99: f64 = 2.326_347_874_040_840_8;
 
 /// The precision a median is wanted within (±15 %, issue #11): what the floor's "calls
 /// for" column is reckoned against.
@@ -44,7 +42,8 @@ pub struct LatencyFloor {
     pub name: String,
     /// The controller's admitted calls of the action in the trail (its draws).
     pub calls: u64,
-    /// Log-scale σ of the action's service time (the profile's p99 / median).
+    /// One draw's information on ln(median), as σ = 1/√I: a lognormal's log-scale σ (the
+    /// profile's p99 / median), 1 for an exponential.
     pub sigma: f64,
     /// The smallest standard error of ln(median) from those calls: σ / √calls.
     pub se_log: f64,
@@ -77,8 +76,9 @@ pub fn calls_for(sigma: f64, share: f64) -> u64 {
     (Z95 * sigma / share.asinh()).powi(2).ceil() as u64
 }
 
-/// Log-scale σ of a lognormal distribution; `None` for the others (a fixed time has no
-/// floor to speak of; a mixture's or a uniform's scale is not one number's).
+/// 1/√(one draw's Fisher information on ln(scale)): a lognormal's log-scale σ, 1 for an
+/// exponential; `None` for the others (a fixed time has no floor to speak of; a mixture's
+/// or a uniform's scale is not one number's).
 pub fn log_sigma(d: &Distribution) -> Option<f64> {
     match d {
         Distribution::Lognormal { median_ms, p99_ms } if *median_ms > 0.0 => {
@@ -235,6 +235,7 @@ pub fn prediction_floor(
 mod tests {
     use super::*;
     use crate::engine::rng;
+    use rand::RngExt;
     use rand_distr::{Distribution as _, StandardNormal};
 
     #[test]
@@ -272,6 +273,19 @@ mod tests {
                     })
                     .sum::<f64>()
                     / n as f64
+            })
+            .collect();
+        let m = est.iter().sum::<f64>() / trails as f64;
+        let sd = (est.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (trails - 1) as f64).sqrt();
+        let floor = sigma / (n as f64).sqrt();
+        assert!((sd / floor - 1.0).abs() < 0.05, "sd {sd} floor {floor}");
+        // An exponential's: the log of the mean of 20 draws, sd 1/√20 (σ = 1).
+        let sigma = log_sigma(&Distribution::Exponential { mean_ms: 300.0 }).unwrap();
+        let n = 20;
+        let est: Vec<f64> = (0..trails)
+            .map(|_| {
+                let m = (0..n).map(|_| -(1.0 - g.random::<f64>()).ln()).sum::<f64>() / n as f64;
+                m.ln()
             })
             .collect();
         let m = est.iter().sum::<f64>() / trails as f64;

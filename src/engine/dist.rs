@@ -9,7 +9,7 @@ use rand_distr::{Distribution as _, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 /// z such that P(Z ≤ z) = 0.99 for a standard normal Z.
-const Z99: f64 = 2.326_347_874_040_840_8;
+pub const Z99: f64 = 2.326_347_874_040_840_8;
 
 /// Written as a one-key map: `{ lognormal: { median_ms: 150, p99_ms: 2000 } }`.
 #[derive(Debug, Clone, PartialEq)]
