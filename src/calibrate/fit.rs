@@ -394,10 +394,18 @@ pub fn calibrate(
         let max_hi = s.consistent.iter().map(|r| r[2]).fold(0.0, f64::max);
         let ref_lo = s.consistent.first().map_or(f64::NAN, |r| r[0]);
         let ref_hi = s.consistent.last().map_or(f64::NAN, |r| r[0]);
+        // An empty set identifies nothing: the assumption is kept (the warning says so).
+        let identified = !s.lower_bound_only && !s.consistent.is_empty();
         for (name, prior, value, low, high) in [
             (name_max, b.max, value_max, max_lo, max_hi),
             (name_refill, b.refill_per_s, value_refill, ref_lo, ref_hi),
         ] {
+            // No consistent pair: the interval is the plausible range, as for anything kept.
+            let (low, high) = if s.consistent.is_empty() {
+                range_of(&name).unwrap_or((low, high))
+            } else {
+                (low, high)
+            };
             results.push(ParamResult {
                 prior_range: range_of(&name).map_or([low, high], |(a, b)| [a, b]),
                 name,
@@ -408,7 +416,7 @@ pub fn calibrate(
                 n: s.calls,
                 method: "token-bucket replay of all callers' calls (set of consistent pairs)"
                     .into(),
-                identified: !s.lower_bound_only,
+                identified,
                 note: note.clone(),
             });
         }

@@ -78,16 +78,34 @@ pub struct Uncertainty {
     pub eigenvalues: Vec<f64>,
 }
 
-/// Var(θ̂) ≈ (1 + 1/R)(JᵀWJ)⁻¹ for a k × p Jacobian.
+/// The variance (in ln θ) given a direction the trail does not move: far beyond any plausible
+/// range, so every parameter along it is reported not identified rather than exact.
+pub const UNMOVED_VARIANCE: f64 = 1e4;
+
+/// Var(θ̂) ≈ (1 + 1/R)(JᵀWJ)⁻¹ for a k × p Jacobian. A direction whose eigenvalue is below
+/// 1e-10 of the largest is one no moment moves: it gets [`UNMOVED_VARIANCE`], where a
+/// Moore–Penrose inverse would give it none — a parameter the final Jacobian does not see
+/// (a bucket no simulated call is throttled by) would otherwise be reported exact.
 pub fn uncertainty(jac: &DMatrix<f64>, w: &DMatrix<f64>, replications: u32) -> Uncertainty {
     let info = jac.transpose() * w * jac;
-    let mut eig: Vec<f64> = SymmetricEigen::new(info.clone())
-        .eigenvalues
-        .iter()
-        .copied()
-        .collect();
+    let e = SymmetricEigen::new(info.clone());
+    let mut eig: Vec<f64> = e.eigenvalues.iter().copied().collect();
     eig.sort_by(|a, b| b.total_cmp(a));
-    let cov = pseudo_inverse(&info, 1e-10) * (1.0 + 1.0 / f64::from(replications.max(1)));
+    let cut = eig.first().copied().unwrap_or(0.0).max(0.0) * 1e-10;
+    let inv = DVector::from_iterator(
+        e.eigenvalues.len(),
+        e.eigenvalues.iter().map(|&l| {
+            if l > cut && l > 0.0 {
+                1.0 / l
+            } else {
+                UNMOVED_VARIANCE
+            }
+        }),
+    );
+    let cov = &e.eigenvectors
+        * DMatrix::from_diagonal(&inv)
+        * e.eigenvectors.transpose()
+        * (1.0 + 1.0 / f64::from(replications.max(1)));
     let p = cov.nrows();
     Uncertainty {
         covariance: (0..p)
@@ -194,6 +212,15 @@ mod tests {
         let blind = DMatrix::from_row_slice(3, 2, &[1.0, 0.0, 0.0, 0.0, 1.0, 0.0]);
         let ub = uncertainty(&blind, &w, 10);
         assert!(ub.eigenvalues[1].abs() < 1e-12);
+        // ... and no precision: its standard error is beyond any plausible range, while the
+        // seen one keeps its own.
+        assert!(ub.standard_errors[1] > 50.0, "{:?}", ub.standard_errors);
+        let seen = 1.1 / (1.0 / 0.5 + 1.0);
+        assert!(
+            (ub.covariance[0][0] - seen).abs() < 1e-9,
+            "{:?}",
+            ub.covariance
+        );
     }
 
     #[test]
