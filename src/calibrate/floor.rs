@@ -18,9 +18,9 @@ use serde::Serialize;
 
 use super::observed::Trail;
 use super::params;
+use super::predict::{mean_var, values};
 use crate::aws::Action;
 use crate::engine::dist::{Distribution, Z99};
-use crate::metrics::summary::metric_values;
 use crate::metrics::RunRecord;
 use crate::plausible::NamedValue;
 use crate::scenario::{replicate, BuildError, Model, Settings};
@@ -136,17 +136,9 @@ pub struct FloorPart {
     pub share: f64,
 }
 
+/// The mean of a metric over `runs` (NaN with no finite value).
 fn mean_of(runs: &[RunRecord], metric: &str) -> f64 {
-    let xs: Vec<f64> = runs
-        .iter()
-        .filter_map(|r| metric_values(&r.metrics).get(metric).copied())
-        .filter(|v| v.is_finite())
-        .collect();
-    if xs.is_empty() {
-        f64::NAN
-    } else {
-        xs.iter().sum::<f64>() / xs.len() as f64
-    }
+    mean_var(&values(runs, metric)).0
 }
 
 /// How many replications [`prediction_floor`] runs for `floors`: two sets per median.

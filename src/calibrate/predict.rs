@@ -26,14 +26,16 @@ pub struct Split {
     pub parameter_share: f64,
 }
 
-fn values(runs: &[RunRecord], metric: &str) -> Vec<f64> {
+/// A metric's finite values over `runs`.
+pub(super) fn values(runs: &[RunRecord], metric: &str) -> Vec<f64> {
     runs.iter()
         .filter_map(|r| metric_values(&r.metrics).get(metric).copied())
         .filter(|v| v.is_finite())
         .collect()
 }
 
-fn mean_var(xs: &[f64]) -> (f64, f64) {
+/// Mean and sample variance (NaN, NaN with no value; variance 0 with one).
+pub(super) fn mean_var(xs: &[f64]) -> (f64, f64) {
     let n = xs.len() as f64;
     if xs.is_empty() {
         return (f64::NAN, f64::NAN);

@@ -257,16 +257,16 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         Some(c) if !c.fitted.names.is_empty() => 2,
         _ => 1,
     };
-    let floors = match (&calibration, args.floor) {
-        (Some(c), true) => c.floors.clone(),
-        _ => Vec::new(),
+    let floors: &[crate::calibrate::floor::LatencyFloor] = match (&calibration, args.floor) {
+        (Some(c), true) => &c.floors,
+        _ => &[],
     };
     if args.floor && floors.is_empty() {
         eprintln!("warning: --floor: the calibration directory holds no floors (calibration.json has no `floors`: written before enisim computed them); calibrate again for them");
     }
     let progress = Progress::new(
         sets * replications as u64
-            + crate::calibrate::floor::replications_needed(&floors, replications),
+            + crate::calibrate::floor::replications_needed(floors, replications),
         "replications",
     );
     let (runs, split) = in_pool(args.threads, || match &calibration {
@@ -294,7 +294,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         crate::calibrate::floor::prediction_floor(
             &settings,
             &model,
-            &floors,
+            floors,
             args.seed,
             replications,
             PREDICTED,

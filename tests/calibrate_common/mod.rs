@@ -35,36 +35,43 @@ pub fn truth(seed: u64) -> (Model, Vec<(String, f64)>) {
     let mut s = settings();
     let mut g = rng::stream(seed, "hidden-truth");
     let mut set = Vec::new();
-    for a in [
-        "CreateNetworkInterface",
-        "AttachNetworkInterface",
-        "ModifyNetworkInterfaceAttribute",
-        "DeleteNetworkInterface",
-        "DetachNetworkInterface",
-        "DescribeNetworkInterfaces",
-        "DescribeInstances",
-        "DescribeSubnets",
-    ] {
-        let name = format!("ec2.latency.{a}.median_ms");
-        let base = enisim::calibrate::params::get(&m, &s, &name)
-            .unwrap()
-            .as_f64()
-            .unwrap();
-        let v = base * (0.5 + 2.5 * g.random::<f64>());
-        set.push((name, v));
-    }
-    for a in [
-        "AttachNetworkInterface",
-        "DetachNetworkInterface",
-        "DescribeNetworkInterfaces",
-    ] {
-        let name = format!("ec2.bucket.{a}.refill_per_s");
-        let base = enisim::calibrate::params::get(&m, &s, &name)
-            .unwrap()
-            .as_f64()
-            .unwrap();
-        set.push((name, base * (0.5 + 1.5 * g.random::<f64>())));
-    }
+    // Each named value of `actions` scaled from its default by a factor uniform on
+    // [low, low + width), drawn in this order.
+    let mut scale = |actions: &[&str], key: &str, low: f64, width: f64| {
+        for a in actions {
+            let name = format!("ec2.{key}", key = key.replace("{a}", a));
+            let base = enisim::calibrate::params::get(&m, &s, &name)
+                .unwrap()
+                .as_f64()
+                .unwrap();
+            set.push((name, base * (low + width * g.random::<f64>())));
+        }
+    };
+    scale(
+        &[
+            "CreateNetworkInterface",
+            "AttachNetworkInterface",
+            "ModifyNetworkInterfaceAttribute",
+            "DeleteNetworkInterface",
+            "DetachNetworkInterface",
+            "DescribeNetworkInterfaces",
+            "DescribeInstances",
+            "DescribeSubnets",
+        ],
+        "latency.{a}.median_ms",
+        0.5,
+        2.5,
+    );
+    scale(
+        &[
+            "AttachNetworkInterface",
+            "DetachNetworkInterface",
+            "DescribeNetworkInterfaces",
+        ],
+        "bucket.{a}.refill_per_s",
+        0.5,
+        1.5,
+    );
     set.push((
         "ec2.error_probability.DescribeNetworkInterfaces".into(),
         0.01,
