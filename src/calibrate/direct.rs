@@ -1,7 +1,7 @@
 //! Direct estimates, exact where the data allow (calibration.md §2): other tenants' call
 //! rate per action (Poisson, exact interval, over-dispersion per minute), the server-error
-//! probability per action (Clopper–Pearson), and the token-bucket (size, refill) pairs
-//! consistent with the recorded throttles (replayed through the model's own bucket).
+//! probability per action (Clopper–Pearson); the token-bucket pairs the recorded throttles
+//! allow are [`super::buckets`].
 
 use std::collections::BTreeMap;
 
@@ -9,9 +9,6 @@ use serde::Serialize;
 use statrs::distribution::{Beta, ChiSquared, ContinuousCDF};
 
 use super::observed::Trail;
-use crate::aws::bucket::{RefillMode, TokenBucket};
-use crate::engine::time::SECOND;
-use crate::engine::Nanos;
 
 /// An estimate with its exact 95 % interval.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -161,137 +158,6 @@ pub fn error_rates(trail: &Trail) -> Vec<ErrorRate> {
         .collect()
 }
 
-/// The (size, refill) pairs of one action's bucket that the recorded calls allow.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct BucketSet {
-    pub action: String,
-    pub calls: u64,
-    pub throttles: u64,
-    /// For each refill rate of the grid, the sizes consistent with the trail, as
-    /// `[refill_per_s, smallest max, largest max]` (only refills with any).
-    pub consistent: Vec<[f64; 3]>,
-    /// No throttle was recorded: every bucket at least as generous as the smallest
-    /// consistent one fits, so the set says only how small the bucket cannot be.
-    pub lower_bound_only: bool,
-}
-
-impl BucketSet {
-    /// Is (max, refill) in the set (refill on the grid's nearest point)?
-    pub fn contains(&self, max: f64, refill: f64) -> bool {
-        let Some(row) = self
-            .consistent
-            .iter()
-            .min_by(|a, b| (a[0] - refill).abs().total_cmp(&(b[0] - refill).abs()))
-        else {
-            return false;
-        };
-        let step = self.refill_step();
-        (row[0] - refill).abs() <= step / 2.0 + 1e-9 && row[1] <= max && max <= row[2]
-    }
-
-    fn refill_step(&self) -> f64 {
-        self.consistent
-            .windows(2)
-            .map(|w| w[1][0] - w[0][0])
-            .fold(f64::INFINITY, f64::min)
-            .min(1.0)
-    }
-
-    /// The smallest consistent size at the refill nearest `refill`.
-    pub fn min_max_at(&self, refill: f64) -> Option<f64> {
-        self.consistent
-            .iter()
-            .min_by(|a, b| (a[0] - refill).abs().total_cmp(&(b[0] - refill).abs()))
-            .map(|r| r[1])
-    }
-}
-
-/// Replays one second-resolution call sequence through a bucket, every call of a second at
-/// one instant of it (`late`: its end, after the second's refill; else its start), the
-/// admitted ones first, then the throttled ones. The result: did every admitted call find a
-/// token, and did every throttled one find none (a throttled request takes no token)?
-fn replay(
-    calls: &[(i64, bool)],
-    max: f64,
-    refill: f64,
-    mode: RefillMode,
-    late: bool,
-) -> (bool, bool) {
-    let mut b = TokenBucket::new("replay", max, refill, mode);
-    let t0 = calls.first().map_or(0, |c| c.0);
-    let mut admitted_ok = true;
-    let mut throttled_ok = true;
-    let mut i = 0;
-    while i < calls.len() {
-        let s = calls[i].0;
-        let mut j = i;
-        while j < calls.len() && calls[j].0 == s {
-            j += 1;
-        }
-        // Arrivals fall in (s - 1, s]: the eventTime is the completion.
-        let end = ((s - t0 + 1) as Nanos) * SECOND;
-        let t = if late { end } else { end - SECOND + 1 };
-        let admitted = calls[i..j].iter().filter(|c| c.1).count();
-        for _ in 0..admitted {
-            admitted_ok &= b.try_take(t);
-        }
-        if admitted < j - i && b.clone().try_take(t) {
-            throttled_ok = false;
-        }
-        i = j;
-    }
-    (admitted_ok, throttled_ok)
-}
-
-/// The consistent (size, refill) set of every action that has a bucket in `grid`, from
-/// all callers' calls. The order within a second is unknown, so both ways are tried: a pair
-/// is consistent when every admitted call finds a token with the calls placed at the start
-/// or at the end of their seconds, and every throttled call finds none in one of the two
-/// (a set that may be a little wider than the truth allows, never narrower for these two
-/// placements).
-pub fn bucket_sets(
-    trail: &Trail,
-    grid: &BTreeMap<String, (Vec<f64>, Vec<f64>)>,
-    mode: RefillMode,
-) -> Vec<BucketSet> {
-    let mut out = Vec::new();
-    for (action, (maxes, refills)) in grid {
-        let calls: Vec<(i64, bool)> = trail
-            .calls
-            .iter()
-            .filter(|c| &c.action == action)
-            .map(|c| (c.t_s, c.admitted()))
-            .collect();
-        if calls.is_empty() {
-            continue;
-        }
-        let throttles = calls.iter().filter(|c| !c.1).count() as u64;
-        let mut consistent = Vec::new();
-        for &refill in refills {
-            let ok: Vec<f64> = maxes
-                .iter()
-                .copied()
-                .filter(|&max| {
-                    let (adm_late, thr_late) = replay(&calls, max, refill, mode, true);
-                    let (adm_early, thr_early) = replay(&calls, max, refill, mode, false);
-                    (adm_late || adm_early) && (throttles == 0 || thr_late || thr_early)
-                })
-                .collect();
-            if let (Some(lo), Some(hi)) = (ok.first(), ok.last()) {
-                consistent.push([refill, *lo, *hi]);
-            }
-        }
-        out.push(BucketSet {
-            action: action.clone(),
-            calls: calls.len() as u64,
-            throttles,
-            consistent,
-            lower_bound_only: throttles == 0,
-        });
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,49 +198,6 @@ mod tests {
             node: None,
             subnet: None,
         }
-    }
-
-    #[test]
-    fn a_burst_against_a_known_bucket_bounds_both_ways() {
-        // 12 calls in one second into a bucket of 10, refill 1/s: 10 admitted, 2 throttled,
-        // then one call per second for 5 s (all admitted).
-        let mut calls = Vec::new();
-        for k in 0..12 {
-            calls.push(c(100, "AttachNetworkInterface", k >= 10));
-        }
-        for s in 1..=5 {
-            calls.push(c(100 + s, "AttachNetworkInterface", false));
-        }
-        let trail = Trail { calls };
-        let grid = BTreeMap::from([(
-            "AttachNetworkInterface".to_string(),
-            ((1..=20).map(f64::from).collect(), vec![0.5, 1.0, 2.0, 5.0]),
-        )]);
-        let sets = bucket_sets(&trail, &grid, RefillMode::Continuous);
-        let s = &sets[0];
-        assert_eq!(s.throttles, 2);
-        assert!(!s.lower_bound_only);
-        assert!(s.contains(10.0, 1.0), "{s:?}");
-        assert!(
-            !s.contains(12.0, 1.0),
-            "12 tokens would admit the throttled calls"
-        );
-        assert!(
-            !s.contains(8.0, 1.0),
-            "8 tokens would throttle admitted calls"
-        );
-        let no_throttle = Trail {
-            calls: trail
-                .calls
-                .iter()
-                .filter(|x| !x.throttled)
-                .cloned()
-                .collect(),
-        };
-        let sets = bucket_sets(&no_throttle, &grid, RefillMode::Continuous);
-        assert!(sets[0].lower_bound_only);
-        assert!(sets[0].contains(20.0, 5.0));
-        assert!(!sets[0].contains(5.0, 0.5));
     }
 
     #[test]

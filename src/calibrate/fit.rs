@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 use nalgebra::{DMatrix, DVector};
 use serde::Serialize;
 
+use super::buckets::{bucket_sets, BucketSet, Grid};
 use super::check::{check, trail_settings, TrailSettings};
-use super::direct::{bucket_sets, error_rates, tenant_rates, BucketSet, ErrorRate, TenantRate};
+use super::direct::{error_rates, tenant_rates, ErrorRate, TenantRate};
 use super::distance::{column_means, Distance, Free, MsmCost, SimulatedMoments};
 use super::floor::{latency_floors, LatencyFloor};
 use super::moments::{choose, compute, gap_counts, label, Moment};
@@ -203,6 +204,16 @@ pub struct Calibration {
 /// Progress: (phase, done, total).
 pub type Progress<'a> = &'a (dyn Fn(&str, u64, u64) + Sync);
 
+/// The longest a call of this latency plausibly takes, in whole seconds (rounded up): the
+/// larger of the profile's 99.9th percentile and the top of the plausible p99's range. The
+/// bucket set counts a call as possibly arrived that long before its eventTime.
+fn longest_s(latency: &crate::engine::dist::Distribution, p99_range: Option<(f64, f64)>) -> i64 {
+    let ms = latency
+        .quantile_ms(0.999)
+        .max(p99_range.map_or(0.0, |r| r.1));
+    (ms / 1000.0).ceil() as i64
+}
+
 fn num(m: &Model, s: &Settings, name: &str) -> Option<f64> {
     params::get(m, s, name).ok().and_then(|v| v.as_f64())
 }
@@ -323,7 +334,31 @@ pub fn calibrate(
             .map(|k| rlo + 0.5 * f64::from(k))
             .take_while(|r| *r <= rhi + 1e-9)
             .collect();
-        grid.insert(action.clone(), (maxes, refills));
+        grid.insert(
+            action.clone(),
+            Grid {
+                maxes,
+                refills,
+                admitted_latency_s: longest_s(
+                    model
+                        .ec2
+                        .latency
+                        .actions
+                        .get(action)
+                        .unwrap_or(&model.ec2.latency.default),
+                    range_of(&format!("ec2.latency.{action}.p99_ms")),
+                ),
+                rejected_latency_s: longest_s(
+                    model
+                        .ec2
+                        .latency
+                        .rejected_actions
+                        .get(action)
+                        .unwrap_or(&model.ec2.latency.rejected),
+                    None,
+                ),
+            },
+        );
     }
     let buckets = bucket_sets(trail, &grid, model.ec2.throttling.refill);
     for s in &buckets {
@@ -414,7 +449,7 @@ pub fn calibrate(
                 low,
                 high,
                 n: s.calls,
-                method: "token-bucket replay of all callers' calls (set of consistent pairs)"
+                method: "token-bucket bounds over all callers' calls (the pairs that could have made them)"
                     .into(),
                 identified,
                 note: note.clone(),

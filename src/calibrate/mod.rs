@@ -3,13 +3,15 @@
 //! model itself for the rest, identifiability, goodness of fit and parameter uncertainty.
 //!
 //! The pieces, each tested alone: [`observed`] (a trail as rows), [`direct`] (exact
-//! estimates), [`moments`] (the statistics matched), [`simulate`] (a replication as a
-//! trail), [`distance`] (the cost function), [`optimise`] (Nelder–Mead), [`uncertainty`]
-//! (weight, covariance, J test), [`check`] (the user's settings against the trail), [`floor`] (what a trail can tell at best), and
+//! estimates), [`buckets`] (the token buckets a trail allows), [`moments`] (the statistics
+//! matched), [`simulate`] (a replication as a trail), [`distance`] (the cost function),
+//! [`optimise`] (Nelder–Mead), [`uncertainty`] (weight, covariance, J test), [`check`] (the
+//! user's settings against the trail), [`floor`] (what a trail can tell at best), and
 //! [`fit`], which runs them in order. Around them: [`recording`] (the trail read once, in
 //! both views) and [`workload`] (what the recorded cluster was asked to do: an audit log,
 //! a scenario, or reconstructed from the controller's calls).
 
+pub mod buckets;
 pub mod check;
 pub mod direct;
 pub mod distance;

@@ -335,25 +335,37 @@ impl Distribution {
             Distribution::Exponential { mean_ms } => mean_ms * std::f64::consts::LN_2,
             Distribution::Uniform { min_ms, max_ms } => (min_ms + max_ms) / 2.0,
             Distribution::Lognormal { median_ms, .. } => *median_ms,
-            Distribution::Mixture(parts) => {
-                let mut hi = parts
-                    .iter()
-                    .map(|p| p.dist.mean_ms().max(p.dist.median_ms()))
-                    .fold(1.0, f64::max);
-                while self.cdf_ms(hi) < 0.5 {
-                    hi *= 2.0;
-                }
-                let mut lo = 0.0;
-                for _ in 0..200 {
-                    let mid = 0.5 * (lo + hi);
-                    if self.cdf_ms(mid) < 0.5 {
-                        lo = mid;
-                    } else {
-                        hi = mid;
-                    }
-                }
-                hi
+            Distribution::Mixture(_) => self.quantile_ms(0.5),
+        }
+    }
+
+    /// The `p`-quantile in milliseconds (0 < p < 1), by bisection on [`Self::cdf_ms`].
+    pub fn quantile_ms(&self, p: f64) -> f64 {
+        let mut hi = self.mean_ms().max(self.median_ms_closed()).max(1.0);
+        while self.cdf_ms(hi) < p && hi < 1e15 {
+            hi *= 2.0;
+        }
+        let mut lo = 0.0;
+        for _ in 0..200 {
+            let mid = 0.5 * (lo + hi);
+            if self.cdf_ms(mid) < p {
+                lo = mid;
+            } else {
+                hi = mid;
             }
+        }
+        hi
+    }
+
+    /// A scale to start a bisection from: the median where it is closed-form, the
+    /// components' largest otherwise.
+    fn median_ms_closed(&self) -> f64 {
+        match self {
+            Distribution::Mixture(parts) => parts
+                .iter()
+                .map(|p| p.dist.median_ms_closed())
+                .fold(1.0, f64::max),
+            other => other.median_ms(),
         }
     }
 }
@@ -366,6 +378,18 @@ mod tests {
     fn sample_mean(d: &Distribution, n: usize) -> f64 {
         let mut rng = stream(1, "dist-test");
         (0..n).map(|_| d.sample(&mut rng) as f64 / 1e6).sum::<f64>() / n as f64
+    }
+
+    #[test]
+    fn quantiles_invert_the_cdf() {
+        let d = Distribution::Lognormal {
+            median_ms: 150.0,
+            p99_ms: 2000.0,
+        };
+        assert!((d.quantile_ms(0.99) - 2000.0).abs() < 1e-6);
+        assert!((d.quantile_ms(0.5) - 150.0).abs() < 1e-6);
+        let e = Distribution::Exponential { mean_ms: 100.0 };
+        assert!((e.quantile_ms(0.5) - 100.0 * std::f64::consts::LN_2).abs() < 1e-6);
     }
 
     #[test]
