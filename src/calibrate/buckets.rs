@@ -312,21 +312,7 @@ mod tests {
     use rand::RngExt;
 
     fn c(t: i64, throttled: bool) -> Call {
-        Call {
-            t_s: t,
-            action: "AttachNetworkInterface".into(),
-            class: "other".into(),
-            principal: None,
-            error: throttled.then(|| "RequestLimitExceeded".into()),
-            server_error: false,
-            throttled,
-            dry_run: false,
-            eni: None,
-            instance: None,
-            nodeeni: None,
-            node: None,
-            subnet: None,
-        }
+        Call::other(t, "AttachNetworkInterface", throttled)
     }
 
     fn grid(maxes: Vec<f64>, refills: Vec<f64>, latency_s: i64) -> BTreeMap<String, Grid> {

@@ -183,21 +183,7 @@ mod tests {
     }
 
     fn c(t: i64, action: &str, throttled: bool) -> Call {
-        Call {
-            t_s: t,
-            action: action.into(),
-            class: "other".into(),
-            principal: None,
-            error: throttled.then(|| "RequestLimitExceeded".into()),
-            server_error: false,
-            throttled,
-            dry_run: false,
-            eni: None,
-            instance: None,
-            nodeeni: None,
-            node: None,
-            subnet: None,
-        }
+        Call::other(t, action, throttled)
     }
 
     #[test]

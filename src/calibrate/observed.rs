@@ -43,6 +43,27 @@ impl Call {
     pub fn ok(&self) -> bool {
         self.error.is_none() || self.dry_run
     }
+
+    /// Another caller's call of `action` at second `t`, throttled or admitted, naming
+    /// nothing: what unit tests build trails from.
+    #[cfg(test)]
+    pub(crate) fn other(t: i64, action: &str, throttled: bool) -> Call {
+        Call {
+            t_s: t,
+            action: action.into(),
+            class: "other".into(),
+            principal: None,
+            error: throttled.then(|| "RequestLimitExceeded".into()),
+            server_error: false,
+            throttled,
+            dry_run: false,
+            eni: None,
+            instance: None,
+            nodeeni: None,
+            node: None,
+            subnet: None,
+        }
+    }
 }
 
 /// The calls of a trail in eventTime order (ties in the table's order).
