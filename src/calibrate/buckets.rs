@@ -109,27 +109,12 @@ fn chain_bounds(trail: &Trail) -> Vec<Option<i64>> {
             continue;
         };
         let entry = seen.entry(eni).or_insert((c.t_s, None));
-        let bound = if entry.0 < c.t_s {
-            Some(entry.0)
-        } else {
-            entry.1
-        };
         if entry.0 < c.t_s {
             *entry = (c.t_s, Some(entry.0));
         }
-        out.push(bound);
+        out.push(entry.1);
     }
     out
-}
-
-/// Tokens a bucket of refill `r` gains over `span` whole seconds, at most and at least:
-/// a per-second tick may fall at either end of a span, so it gains one tick more or less.
-fn refill_bounds(r: f64, span: i64, mode: RefillMode) -> (f64, f64) {
-    let span = span as f64;
-    match mode {
-        RefillMode::Continuous => (r * span, r * span),
-        RefillMode::PerSecondTick => (r * (span + 1.0), r * (span - 1.0).max(0.0)),
-    }
 }
 
 /// The admitted calls' counts the two conditions need, on the points 0..=len (seconds
@@ -169,13 +154,17 @@ impl Counts {
     /// The smallest size that admits every admitted call at refill `r`: the largest
     /// excess, over any span [u, v), of the calls that must have arrived in it over what
     /// refilled meanwhile (counting as inside only windows with lo ≥ u and hi ≤ v, or
-    /// fewer: those straddling the span are left out, which only lowers the bound).
+    /// fewer: those straddling the span are left out, which only lowers the bound). A
+    /// per-second tick may fall at either end of a span: it gains one tick more at most.
     fn min_max(&self, r: f64, mode: RefillMode) -> f64 {
         let len = self.hi_at_most.len() - 1;
-        // best_u: max over u < v of (r·u − lo_below[u]); the refill's tick slack apart.
+        // best_u: max over u < v of (r·u − lo_below[u]).
         let mut best_u = f64::NEG_INFINITY;
         let mut out: f64 = 0.0;
-        let (tick, _) = refill_bounds(r, 0, mode);
+        let tick = match mode {
+            RefillMode::Continuous => 0.0,
+            RefillMode::PerSecondTick => r,
+        };
         for v in 1..=len {
             let u = v - 1;
             best_u = best_u.max(r * u as f64 - self.lo_below[u]);
@@ -186,7 +175,8 @@ impl Counts {
 
     /// The largest size (exclusive) under which a throttled call with window [lo, hi)
     /// could find the bucket empty, given `prefix[t]` = max over m ≤ t of (calls with
-    /// hi ≥ m, plus r·m) — see [`Counts::throttle_prefix`].
+    /// hi ≥ m, plus r·m) — see [`Counts::throttle_prefix`]. Per-second ticks gain one tick
+    /// less at least over a span of a second or more, none over an instant.
     fn max_max(&self, w: Window, base: i64, r: f64, mode: RefillMode, prefix: &[f64]) -> f64 {
         let len = self.hi_at_most.len() - 1;
         let total = self.total();
@@ -204,7 +194,7 @@ impl Counts {
                 }
                 RefillMode::PerSecondTick => at_t,
             };
-            best = best.max(candidate.max(at_t));
+            best = best.max(candidate);
         }
         1.0 + best
     }
@@ -248,9 +238,8 @@ pub fn bucket_sets(
                 } else {
                     g.rejected_latency_s
                 };
-                let lo = (c.t_s - latency.max(0)).max(bound.unwrap_or(i64::MIN));
                 Window {
-                    lo: lo.min(c.t_s),
+                    lo: (c.t_s - latency.max(0)).max(bound.unwrap_or(i64::MIN)),
                     hi: c.t_s + 1,
                     admitted: c.admitted(),
                 }

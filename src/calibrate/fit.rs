@@ -340,12 +340,8 @@ pub fn calibrate(
                 maxes,
                 refills,
                 admitted_latency_s: longest_s(
-                    model
-                        .ec2
-                        .latency
-                        .actions
-                        .get(action)
-                        .unwrap_or(&model.ec2.latency.default),
+                    Action::from_name(action)
+                        .map_or(&model.ec2.latency.default, |a| model.ec2.latency_for(a)),
                     range_of(&format!("ec2.latency.{action}.p99_ms")),
                 ),
                 rejected_latency_s: longest_s(

@@ -341,7 +341,7 @@ impl Distribution {
 
     /// The `p`-quantile in milliseconds (0 < p < 1), by bisection on [`Self::cdf_ms`].
     pub fn quantile_ms(&self, p: f64) -> f64 {
-        let mut hi = self.mean_ms().max(self.median_ms_closed()).max(1.0);
+        let mut hi = self.mean_ms().max(1.0);
         while self.cdf_ms(hi) < p && hi < 1e15 {
             hi *= 2.0;
         }
@@ -355,18 +355,6 @@ impl Distribution {
             }
         }
         hi
-    }
-
-    /// A scale to start a bisection from: the median where it is closed-form, the
-    /// components' largest otherwise.
-    fn median_ms_closed(&self) -> f64 {
-        match self {
-            Distribution::Mixture(parts) => parts
-                .iter()
-                .map(|p| p.dist.median_ms_closed())
-                .fold(1.0, f64::max),
-            other => other.median_ms(),
-        }
     }
 }
 
