@@ -79,6 +79,21 @@ impl BucketSet {
             .min(1.0)
     }
 
+    /// The refills (per second) whose consistent sizes hold `max`, as an interval: a row
+    /// stands for the refills within half a grid step of its own. `None` when no row does.
+    pub fn refills_holding(&self, max: f64) -> Option<(f64, f64)> {
+        let half = self.refill_step() / 2.0;
+        let half = if half.is_finite() { half } else { 0.0 };
+        let rows = self
+            .consistent
+            .iter()
+            .filter(|r| r[1] <= max && max <= r[2])
+            .map(|r| r[0]);
+        let lo = rows.clone().fold(f64::INFINITY, f64::min);
+        let hi = rows.fold(f64::NEG_INFINITY, f64::max);
+        (lo <= hi).then(|| ((lo - half).max(0.0), hi + half))
+    }
+
     /// The smallest consistent size at the refill nearest `refill`.
     pub fn min_max_at(&self, refill: f64) -> Option<f64> {
         self.consistent
@@ -342,6 +357,17 @@ mod tests {
             !s.contains(11.0, 1.0),
             "11 tokens would admit the throttled calls: {s:?}"
         );
+        // The refills that hold size 10 span every refill the set holds at that size (the
+        // true one among them); a size no refill holds gives none.
+        let (lo, hi) = s.refills_holding(10.0).unwrap();
+        for r in [0.5, 0.75, 1.0, 1.5, 2.0, 5.0, 8.0] {
+            if s.contains(10.0, r) {
+                assert!(lo <= r && r <= hi, "{r}: {lo}–{hi}");
+            }
+        }
+        assert!(lo <= 1.0 && 1.0 <= hi);
+        assert_eq!(s.refills_holding(11.0), None, "{s:?}");
+        assert_eq!(s.refills_holding(1000.0), None);
         // Ten calls spread over the second fit a bucket of 9 that refills one meanwhile.
         assert!(s.contains(9.0, 1.0), "{s:?}");
         assert!(

@@ -401,7 +401,12 @@ fn print_split(
             100.0 * s.parameter_share
         );
     }
-    println!("  not drawn: token buckets, other tenants' rates and server errors (direct estimates), and what the trail never called; `enisim sensitivity --calibration DIR` ranks what they can move");
+    let buckets = if f.names.iter().any(|n| n.starts_with("ec2.bucket.")) {
+        "token buckets (but a refill the moments refined)"
+    } else {
+        "token buckets"
+    };
+    println!("  not drawn: {buckets}, other tenants' rates and server errors (direct estimates), and what the trail never called; `enisim sensitivity --calibration DIR` ranks what they can move");
     if floor.is_empty() {
         return;
     }
