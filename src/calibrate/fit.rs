@@ -18,7 +18,9 @@ use super::observed::Trail;
 use super::optimise::minimise;
 use super::params::{self, Registry};
 use super::simulate::SimulateError;
-use super::uncertainty::{j_test_simulated, sample_covariance, uncertainty, weight, JTest};
+use super::uncertainty::{
+    at_least, j_test_simulated, sample_covariance, uncertainty, weight, JTest,
+};
 use crate::aws::Action;
 use crate::plausible::NamedValue;
 use crate::scenario::{Model, Settings};
@@ -123,32 +125,13 @@ pub struct FittedDistribution {
 }
 
 impl FittedDistribution {
-    /// θ̂ with its covariance, each standard error raised to at least `floor[i]` (the row and
-    /// column scaled alike, so the correlations stay).
+    /// θ̂ with its covariance (already raised to the trail's floors: [`at_least`]).
     fn fitted(
         names: Vec<String>,
         mean_log: Vec<f64>,
-        covariance: &[Vec<f64>],
+        covariance_log: Vec<Vec<f64>>,
         bounds: Vec<[f64; 2]>,
-        floor: &[f64],
     ) -> FittedDistribution {
-        let scale: Vec<f64> = (0..names.len())
-            .map(|i| {
-                let se = covariance[i][i].max(0.0).sqrt();
-                if se > 0.0 && se < floor[i] {
-                    floor[i] / se
-                } else {
-                    1.0
-                }
-            })
-            .collect();
-        let covariance_log = (0..names.len())
-            .map(|i| {
-                (0..names.len())
-                    .map(|j| covariance[i][j] * scale[i] * scale[j])
-                    .collect()
-            })
-            .collect();
         FittedDistribution {
             names,
             mean_log,
@@ -781,6 +764,26 @@ pub fn calibrate(
             .find(|f| f.name == name)
             .map_or(0.0, |f| f.se_log)
     };
+    // No standard error under the trail's floor (the row and column scaled alike, so the
+    // correlations stay), and then no direction of θ surer than the floors allow: raised
+    // alone, the standard errors keep a negative correlation that can leave a sum of
+    // medians, what a prediction turns on, surer than the trail (`at_least`).
+    let covariance = unc.as_ref().map(|u| {
+        let k = free.len();
+        let floor: Vec<f64> = free.iter().map(|f| floor_se(&f.name)).collect();
+        let scale: Vec<f64> = (0..k)
+            .map(|i| {
+                let se = u.covariance[i][i].max(0.0).sqrt();
+                if se > 0.0 && se < floor[i] {
+                    floor[i] / se
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+        let c = DMatrix::from_fn(k, k, |i, j| u.covariance[i][j] * scale[i] * scale[j]);
+        at_least(&c, &floor.iter().map(|f| f * f).collect::<Vec<f64>>())
+    });
     // What the moments identified (a refined bucket refill's set result says identified
     // whatever the moments said).
     let mut moments_identified: Vec<String> = Vec::new();
@@ -788,12 +791,12 @@ pub fn calibrate(
         let prior = num(&model, &settings, &f.name).unwrap_or(f.low);
         let pos = free.iter().position(|g| g.name == f.name);
         let kept = |why: String| (prior, f.low, f.high, false, Some(why));
-        let (value, low, high, identified, note) = match (pos, &unc) {
-            (Some(i), Some(u)) => {
+        let (value, low, high, identified, note) = match (pos, &covariance) {
+            (Some(i), Some(c)) => {
                 // No interval narrower than the trail's floor: the covariance's curvature
                 // can claim more than n draws hold (a flat direction the optimiser did not
                 // see, Monte Carlo noise in the Jacobian).
-                let se = u.standard_errors[i].max(floor_se(&f.name));
+                let se = c[(i, i)].max(0.0).sqrt();
                 // The interval is kept inside the plausible range (the prior's support).
                 let low = (x_hat[i] - 1.96 * se).exp().max(f.low);
                 let high = (x_hat[i] + 1.96 * se).exp().min(f.high);
@@ -872,24 +875,20 @@ pub fn calibrate(
         .filter(|(_, f)| moments_identified.contains(&f.name))
         .map(|(i, _)| i)
         .collect();
-    let mut fitted = match &unc {
-        Some(u) => FittedDistribution::fitted(
+    let mut fitted = match &covariance {
+        Some(c) => FittedDistribution::fitted(
             identified.iter().map(|&i| free[i].name.clone()).collect(),
             identified.iter().map(|&i| x_hat[i]).collect(),
-            &identified
+            identified
                 .iter()
-                .map(|&i| identified.iter().map(|&j| u.covariance[i][j]).collect())
-                .collect::<Vec<Vec<f64>>>(),
+                .map(|&i| identified.iter().map(|&j| c[(i, j)]).collect())
+                .collect(),
             identified
                 .iter()
                 .map(|&i| [free[i].low, free[i].high])
                 .collect(),
-            &identified
-                .iter()
-                .map(|&i| floor_se(&free[i].name))
-                .collect::<Vec<f64>>(),
         ),
-        None => FittedDistribution::fitted(Vec::new(), Vec::new(), &[], Vec::new(), &[]),
+        None => FittedDistribution::fitted(Vec::new(), Vec::new(), Vec::new(), Vec::new()),
     };
     // What the trail did not identify is drawn over its plausible range.
     for f in candidates.iter().filter(|f| !refined.contains(f)) {

@@ -24,6 +24,20 @@ pub fn sample_covariance(rows: &[Vec<f64>]) -> Option<DMatrix<f64>> {
     Some(centred.transpose() * centred / (n as f64 - 1.0))
 }
 
+/// The covariance `cov` raised, in every direction, to at least the diagonal `floor_var`:
+/// Σ + (D − Σ)₊, the positive part taken over the eigenvalues of D − Σ. A Cramér–Rao floor
+/// bounds the covariance of any estimator as a matrix (Σ ⪰ D), not only its diagonal:
+/// raising each standard error alone keeps a negative correlation that can leave a sum of
+/// parameters — what a prediction depends on — surer than the trail can make it. The result
+/// is ⪰ D and ⪰ Σ, and is Σ itself when Σ ⪰ D already.
+pub fn at_least(cov: &DMatrix<f64>, floor_var: &[f64]) -> DMatrix<f64> {
+    let d = DMatrix::from_diagonal(&DVector::from_column_slice(floor_var));
+    let e = SymmetricEigen::new(&d - cov);
+    let positive = e.eigenvalues.map(|l| l.max(0.0));
+    let raise = &e.eigenvectors * DMatrix::from_diagonal(&positive) * e.eigenvectors.transpose();
+    cov + raise
+}
+
 /// The weight W = Σ⁻¹ of a moment covariance Σ, shrunk toward its diagonal by `shrink`
 /// (a covariance estimated from few replications is noisy off the diagonal) and each
 /// variance floored at `floors[i]` (a moment the model makes nearly deterministic still
@@ -237,5 +251,30 @@ mod tests {
         assert!((c[(0, 0)] - 2.0).abs() < 1e-12 && c[(1, 1)] == 0.0);
         let wt = weight(&c, 0.0, &[0.1, 0.25]);
         assert!((wt[(0, 0)] - 0.5).abs() < 1e-9 && (wt[(1, 1)] - 4.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_floor_holds_in_every_direction() {
+        // Two parameters known only through their sum: each se 0.3, correlation −0.9, so
+        // their sum's variance is 0.018 — under the 0.08 two floors of 0.2 allow.
+        let cov = DMatrix::from_row_slice(2, 2, &[0.09, -0.081, -0.081, 0.09]);
+        let floor = [0.04, 0.04];
+        let raised = at_least(&cov, &floor);
+        let d = DMatrix::from_diagonal(&DVector::from_column_slice(&floor));
+        for m in [&raised - &d, &raised - &cov] {
+            assert!(SymmetricEigen::new(m).eigenvalues.min() > -1e-12);
+        }
+        let sum = DVector::from_vec(vec![1.0, 1.0]);
+        let var = (sum.transpose() * &raised * &sum)[(0, 0)];
+        assert!(var >= 0.08 - 1e-12, "{var}");
+        // Already above the floor in every direction: unchanged.
+        let wide = DMatrix::from_row_slice(2, 2, &[0.09, 0.01, 0.01, 0.09]);
+        assert!((at_least(&wide, &floor) - &wide).abs().max() < 1e-12);
+        // With one floor zero the other still holds in every direction.
+        let floor = [0.0, 0.04];
+        let one = at_least(&cov, &floor);
+        let d = DMatrix::from_diagonal(&DVector::from_column_slice(&floor));
+        assert!(SymmetricEigen::new(&one - &d).eigenvalues.min() > -1e-12);
+        assert!(SymmetricEigen::new(&one - &cov).eigenvalues.min() > -1e-12);
     }
 }
