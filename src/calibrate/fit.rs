@@ -184,6 +184,15 @@ pub struct Calibration {
     pub model: Model,
 }
 
+/// A throttled action's refill that the simulated moments refine inside its bucket set.
+struct RefinedRefill {
+    free: Free,
+    /// The bucket size it is refined at (the set's chosen one).
+    size: f64,
+    /// The recorded throttles of the action, all callers (what it rests on).
+    throttles: u64,
+}
+
 /// Progress: (phase, done, total).
 pub type Progress<'a> = &'a (dyn Fn(&str, u64, u64) + Sync);
 
@@ -346,7 +355,7 @@ pub fn calibrate(
     // calls, θ*'s 50 at 2.8 /s 5.8 %). The refill at the chosen size is refined by the
     // simulated moments inside the set, so the throttles are matched by the bucket and not
     // by service times bent to make more calls.
-    let mut refined: Vec<Free> = Vec::new();
+    let mut refined: Vec<RefinedRefill> = Vec::new();
     for s in &buckets {
         let b = model.ec2.throttling.actions[&s.action];
         let (name_max, name_refill) = (
@@ -419,11 +428,15 @@ pub fn calibrate(
         let identified = !s.lower_bound_only && !s.consistent.is_empty();
         if identified {
             if let Some((lo, hi)) = s.refills_holding(value_max).filter(|(lo, hi)| hi > lo) {
-                refined.push(Free {
-                    name: name_refill.clone(),
-                    // A refill of 0 would never refill: the bound stays positive.
-                    low: lo.max(0.05),
-                    high: hi,
+                refined.push(RefinedRefill {
+                    free: Free {
+                        name: name_refill.clone(),
+                        // A refill of 0 would never refill: the bound stays positive.
+                        low: lo.max(0.05),
+                        high: hi,
+                    },
+                    size: value_max,
+                    throttles: s.throttles,
                 });
             }
         }
@@ -474,7 +487,8 @@ pub fn calibrate(
             });
         }
     }
-    candidates.extend(refined.iter().cloned());
+    candidates.extend(refined.iter().map(|r| r.free.clone()));
+    let refined_as = |name: &str| refined.iter().find(|r| r.free.name == name);
     let has_detach = trail
         .controller()
         .any(|c| c.action == "DetachNetworkInterface" && !c.dry_run);
@@ -503,6 +517,9 @@ pub fn calibrate(
             .collect()
     };
     let n_for = |name: &str| -> u64 {
+        if let Some(r) = refined_as(name) {
+            return r.throttles;
+        }
         let action = name
             .strip_prefix("ec2.latency.")
             .and_then(|r| r.strip_suffix(".median_ms"));
@@ -513,17 +530,6 @@ pub fn calibrate(
                 .filter(|(l, _)| super::moments::action_of(l) == a)
                 .map(|(_, n)| n)
                 .sum(),
-            None if name.starts_with("ec2.bucket.") => {
-                let action = name
-                    .strip_prefix("ec2.bucket.")
-                    .and_then(|r| r.strip_suffix(".refill_per_s"))
-                    .unwrap_or_default();
-                trail
-                    .calls
-                    .iter()
-                    .filter(|c| c.action == action && c.throttled)
-                    .count() as u64
-            }
             None if name.contains("detach_delay") => trail
                 .controller()
                 .filter(|c| c.action == "DetachNetworkInterface" && !c.dry_run)
@@ -833,20 +839,20 @@ pub fn calibrate(
         if identified {
             moments_identified.push(f.name.clone());
         }
-        if let Some(set) = results.iter_mut().find(|p| p.name == f.name) {
+        if let Some(r) = refined_as(&f.name) {
             // A bucket's refill refined inside its set: the set's answer stands unless the
             // moments narrowed it (its prior and plausible range stay the assumption's).
-            if identified {
-                set.value = value;
-                set.low = low;
-                set.high = high;
-                set.method = format!(
-                    "simulated moments inside the token-bucket set ({:.2}–{:.2} /s at size {}; covariance (1+1/R)(JᵀWJ)⁻¹)",
-                    f.low,
-                    f.high,
-                    num(&model, &settings, &f.name.replace("refill_per_s", "max")).unwrap_or(f64::NAN)
-                );
-                set.note = note.or(set.note.take());
+            if let Some(set) = results.iter_mut().find(|p| p.name == f.name) {
+                if identified {
+                    set.value = value;
+                    set.low = low;
+                    set.high = high;
+                    set.method = format!(
+                        "simulated moments inside the token-bucket set ({:.2}–{:.2} /s at size {}; covariance (1+1/R)(JᵀWJ)⁻¹)",
+                        f.low, f.high, r.size
+                    );
+                    set.note = note.or(set.note.take());
+                }
             }
             continue;
         }
@@ -891,7 +897,7 @@ pub fn calibrate(
         None => FittedDistribution::fitted(Vec::new(), Vec::new(), Vec::new(), Vec::new()),
     };
     // What the trail did not identify is drawn over its plausible range.
-    for f in candidates.iter().filter(|f| !refined.contains(f)) {
+    for f in candidates.iter().filter(|f| refined_as(&f.name).is_none()) {
         if !moments_identified.contains(&f.name) {
             let prior = num(&model, &settings, &f.name)
                 .unwrap_or(f.low)
