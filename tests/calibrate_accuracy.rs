@@ -90,7 +90,7 @@ fn a_bucket_refilling_at_the_demand_is_refined_by_the_moments() {
     // 0.4 % of the Detaches against θ*'s 5.8 %, and a fit with that bucket held made the
     // recorded retries by running the verify loop 11 % too fast: Describe +43 %, outside
     // its interval, and the J test rejected the true model (p = 0.01). Refined inside the
-    // set, the refill takes the throttles. Measured: refill 2.72 /s [2.53, 2.91] (θ*
+    // set, the refill takes the throttles. Measured: refill 2.72 /s [2.55, 2.90] (θ*
     // 2.80), Describe +9 %, J test p = 0.98.
     let s = settings_of(2, 3, 300);
     let (set, cal) = calibrated(&s, 6);

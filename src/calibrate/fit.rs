@@ -19,7 +19,8 @@ use super::optimise::minimise;
 use super::params::{self, Registry};
 use super::simulate::SimulateError;
 use super::uncertainty::{
-    at_least, j_test_simulated, sample_covariance, uncertainty, weight, JTest,
+    at_least, conditioned, j_test_simulated, pseudo_inverse, sample_covariance, sandwich, weight,
+    JTest,
 };
 use crate::aws::Action;
 use crate::plausible::NamedValue;
@@ -708,11 +709,15 @@ pub fn calibrate(
         .map(|(x, f)| x.clamp(f.low.ln(), f.high.ln()))
         .collect();
 
-    // 4. At θ̂: the weight again (two-step), the Jacobian, the covariance, the J test.
+    // 4. At θ̂: the moments' covariance Σ₁, the Jacobian, the covariance of θ̂ and the J
+    // test. The fit minimised under W₀, simulated at the priors and not Σ₁⁻¹, so its
+    // covariance is the sandwich of W₀ around Σ₁: (JᵀW₁J)⁻¹ would be an estimator's that had
+    // used W₁ = Σ₁⁻¹, narrower than this one's (docs/calibrate.md).
     let sim_w = sim_of(&free, &moments, opts.weight_replications.max(r));
     let samples1 = sim_w.samples(&x_hat)?;
-    let w1 = match sample_covariance(&samples1) {
-        Some(c) => weight(&c, 0.1, &floors),
+    let sigma1 = sample_covariance(&samples1).map(|c| conditioned(&c, 0.1, &floors));
+    let w1 = match &sigma1 {
+        Some(c) => pseudo_inverse(c, 1e-12),
         None => w0.clone(),
     };
     let sd1: Vec<f64> = (0..moments.len())
@@ -723,7 +728,7 @@ pub fn calibrate(
         (None, None)
     } else {
         let jac1 = jacobian(&sim, &x_hat, None)?;
-        (Some(uncertainty(&jac1, &w1, r)), Some(jac1))
+        (Some(sandwich(&jac1, &w0, sigma1.as_ref(), r)), Some(jac1))
     };
     let _ = jac1;
     let d = DVector::from_column_slice(&observed) - DVector::from_column_slice(&mean_hat);
@@ -848,7 +853,7 @@ pub fn calibrate(
                     set.low = low;
                     set.high = high;
                     set.method = format!(
-                        "simulated moments inside the token-bucket set ({:.2}–{:.2} /s at size {}; covariance (1+1/R)(JᵀWJ)⁻¹)",
+                        "simulated moments inside the token-bucket set ({:.2}–{:.2} /s at size {}; Hansen's sandwich covariance ×(1+1/R))",
                         f.low, f.high, r.size
                     );
                     set.note = note.or(set.note.take());
@@ -865,7 +870,7 @@ pub fn calibrate(
             high,
             n: n_for(&f.name),
             method: if identified {
-                "simulated moments (Nelder–Mead; covariance (1+1/R)(JᵀWJ)⁻¹)".into()
+                "simulated moments (Nelder–Mead; Hansen's sandwich covariance ×(1+1/R))".into()
             } else {
                 "prior (plausible range)".into()
             },

@@ -1,6 +1,7 @@
 //! Uncertainty and fit of a simulated-moments estimate (calibration.md §3): the weight from
-//! the moments' covariance, the covariance of θ̂ from the Jacobian,
-//! Var(θ̂) ≈ (1 + 1/R)(JᵀWJ)⁻¹, identifiability from the eigenvalues of JᵀWJ, and Hansen's J
+//! the moments' covariance, the covariance of θ̂ from the Jacobian (Hansen's sandwich,
+//! (1 + 1/R)(JᵀWJ)⁻¹ when W is the inverse covariance), identifiability from the eigenvalues
+//! of JᵀWJ, and Hansen's J
 //! test, (m̂ − m̄)ᵀW(m̂ − m̄)/(1 + 1/R) ~ χ²(moments − parameters) under the model.
 
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
@@ -43,6 +44,12 @@ pub fn at_least(cov: &DMatrix<f64>, floor_var: &[f64]) -> DMatrix<f64> {
 /// variance floored at `floors[i]` (a moment the model makes nearly deterministic still
 /// carries the data's own resolution).
 pub fn weight(cov: &DMatrix<f64>, shrink: f64, floors: &[f64]) -> DMatrix<f64> {
+    pseudo_inverse(&conditioned(cov, shrink, floors), 1e-12)
+}
+
+/// The covariance [`weight`] inverts: shrunk toward its diagonal, each variance floored,
+/// positive definite.
+pub fn conditioned(cov: &DMatrix<f64>, shrink: f64, floors: &[f64]) -> DMatrix<f64> {
     let k = cov.nrows();
     let mut s = DMatrix::from_fn(k, k, |i, j| {
         if i == j {
@@ -65,7 +72,7 @@ pub fn weight(cov: &DMatrix<f64>, shrink: f64, floors: &[f64]) -> DMatrix<f64> {
             }
         }
     }
-    pseudo_inverse(&s, 1e-12)
+    s
 }
 
 /// The Moore–Penrose inverse of a symmetric matrix (eigenvalues below `rel`·max dropped).
@@ -96,30 +103,52 @@ pub struct Uncertainty {
 /// range, so every parameter along it is reported not identified rather than exact.
 pub const UNMOVED_VARIANCE: f64 = 1e4;
 
-/// Var(θ̂) ≈ (1 + 1/R)(JᵀWJ)⁻¹ for a k × p Jacobian. A direction whose eigenvalue is below
+/// Var(θ̂) ≈ (1 + 1/R)(JᵀWJ)⁻¹ for a k × p Jacobian, when W is the inverse of the moments'
+/// covariance (otherwise [`sandwich`]). A direction whose eigenvalue is below
 /// 1e-10 of the largest is one no moment moves: it gets [`UNMOVED_VARIANCE`], where a
 /// Moore–Penrose inverse would give it none — a parameter the final Jacobian does not see
 /// (a bucket no simulated call is throttled by) would otherwise be reported exact.
 pub fn uncertainty(jac: &DMatrix<f64>, w: &DMatrix<f64>, replications: u32) -> Uncertainty {
+    sandwich(jac, w, None, replications)
+}
+
+/// Var(θ̂) of an estimator that minimised under the weight `w` when the moments' covariance
+/// is `sigma`: (1 + 1/R) B⁻¹ JᵀWΣWJ B⁻¹ with B = JᵀWJ (Hansen 1982, Theorem 3.1), which is
+/// (1 + 1/R) B⁻¹ when W = Σ⁻¹ (`sigma` None) and larger otherwise. Directions B does not
+/// move get [`UNMOVED_VARIANCE`] as in [`uncertainty`].
+pub fn sandwich(
+    jac: &DMatrix<f64>,
+    w: &DMatrix<f64>,
+    sigma: Option<&DMatrix<f64>>,
+    replications: u32,
+) -> Uncertainty {
     let info = jac.transpose() * w * jac;
     let e = SymmetricEigen::new(info.clone());
     let mut eig: Vec<f64> = e.eigenvalues.iter().copied().collect();
     eig.sort_by(|a, b| b.total_cmp(a));
     let cut = eig.first().copied().unwrap_or(0.0).max(0.0) * 1e-10;
-    let inv = DVector::from_iterator(
-        e.eigenvalues.len(),
-        e.eigenvalues.iter().map(|&l| {
-            if l > cut && l > 0.0 {
-                1.0 / l
-            } else {
-                UNMOVED_VARIANCE
-            }
-        }),
-    );
-    let cov = &e.eigenvectors
-        * DMatrix::from_diagonal(&inv)
-        * e.eigenvectors.transpose()
-        * (1.0 + 1.0 / f64::from(replications.max(1)));
+    let moved = |l: f64| l > cut && l > 0.0;
+    let pinv = &e.eigenvectors
+        * DMatrix::from_diagonal(&e.eigenvalues.map(|l| if moved(l) { 1.0 / l } else { 0.0 }))
+        * e.eigenvectors.transpose();
+    let unmoved =
+        &e.eigenvectors
+            * DMatrix::from_diagonal(&e.eigenvalues.map(|l| {
+                if moved(l) {
+                    0.0
+                } else {
+                    UNMOVED_VARIANCE
+                }
+            }))
+            * e.eigenvectors.transpose();
+    let spread = match sigma {
+        Some(sigma) => {
+            let wj = w * jac;
+            &pinv * (wj.transpose() * sigma * &wj) * &pinv
+        }
+        None => pinv,
+    };
+    let cov = (spread + unmoved) * (1.0 + 1.0 / f64::from(replications.max(1)));
     let p = cov.nrows();
     Uncertainty {
         covariance: (0..p)
@@ -235,6 +264,57 @@ mod tests {
             "{:?}",
             ub.covariance
         );
+    }
+
+    #[test]
+    fn a_weight_other_than_the_inverse_covariance_gets_the_sandwich() {
+        // m = Aθ + e with correlated noise, Cov(e) = Σ, estimated under a diagonal W:
+        // θ̂ = (AᵀWA)⁻¹AᵀW m. Its spread over many draws is what the sandwich says, and
+        // larger than the (AᵀWA)⁻¹ that would hold were W = Σ⁻¹.
+        use crate::engine::rng;
+        use rand_distr::{Distribution as _, StandardNormal};
+        let a = DMatrix::from_row_slice(3, 2, &[1.0, 0.0, 0.0, 1.0, 1.0, 1.0]);
+        let sigma = DMatrix::from_row_slice(3, 3, &[1.0, 0.8, -0.5, 0.8, 2.0, 0.0, -0.5, 0.0, 1.5]);
+        let w = DMatrix::from_diagonal(&DVector::from_vec(vec![1.0, 0.5, 2.0]));
+        let chol = sigma.clone().cholesky().unwrap().l();
+        let solve = (a.transpose() * &w * &a).try_inverse().unwrap() * a.transpose() * &w;
+        let mut g = rng::stream(7, "sandwich");
+        let n = 40_000;
+        let draws: Vec<Vec<f64>> = (0..n)
+            .map(|_| {
+                let z = DVector::from_iterator(3, (0..3).map(|_| StandardNormal.sample(&mut g)));
+                let t = &solve * (&chol * z);
+                vec![t[0], t[1]]
+            })
+            .collect();
+        let empirical = sample_covariance(&draws).unwrap();
+        let u = sandwich(&a, &w, Some(&sigma), u32::MAX);
+        for i in 0..2 {
+            for j in 0..2 {
+                // 40 000 draws measure a covariance to about 1 % of its scale.
+                assert!(
+                    (u.covariance[i][j] - empirical[(i, j)]).abs() < 0.03,
+                    "{:?} vs {empirical}",
+                    u.covariance
+                );
+            }
+        }
+        // With W = Σ⁻¹ the sandwich is the efficient (AᵀΣ⁻¹A)⁻¹, and under any other W no
+        // direction is surer than that (the Gauss–Markov order); this W loses some.
+        let w_eff = sigma.clone().try_inverse().unwrap();
+        let s = sandwich(&a, &w_eff, Some(&sigma), u32::MAX);
+        let e = uncertainty(&a, &w_eff, u32::MAX);
+        for (x, y) in s
+            .covariance
+            .iter()
+            .flatten()
+            .zip(e.covariance.iter().flatten())
+        {
+            assert!((x - y).abs() < 1e-9);
+        }
+        let m = |c: &Vec<Vec<f64>>| DMatrix::from_fn(2, 2, |i, j| c[i][j]);
+        let lost = SymmetricEigen::new(m(&u.covariance) - m(&e.covariance)).eigenvalues;
+        assert!(lost.min() > -1e-12 && lost.max() > 0.01, "{lost}");
     }
 
     #[test]
