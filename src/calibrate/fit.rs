@@ -194,6 +194,11 @@ struct RefinedRefill {
     throttles: u64,
 }
 
+/// How far a simulated moment covariance is shrunk toward its diagonal before it is
+/// inverted (off-diagonal terms from 100 replications of some 25 moments are noisy); the
+/// same for W₀ and for Σ₁, so the sandwich is the efficient covariance when the two agree.
+const SHRINK: f64 = 0.1;
+
 /// Progress: (phase, done, total).
 pub type Progress<'a> = &'a (dyn Fn(&str, u64, u64) + Sync);
 
@@ -587,7 +592,7 @@ pub fn calibrate(
         })
         .collect();
     let w0 = match sample_covariance(&sub(&samples0)) {
-        Some(c) => weight(&c, 0.1, &floors),
+        Some(c) => weight(&c, SHRINK, &floors),
         None => DMatrix::from_diagonal(&DVector::from_iterator(
             floors.len(),
             floors.iter().map(|f| 1.0 / f),
@@ -715,13 +720,17 @@ pub fn calibrate(
     // used W₁ = Σ₁⁻¹, narrower than this one's (docs/calibrate.md).
     let sim_w = sim_of(&free, &moments, opts.weight_replications.max(r));
     let samples1 = sim_w.samples(&x_hat)?;
-    let sigma1 = sample_covariance(&samples1).map(|c| conditioned(&c, 0.1, &floors));
+    let cov1 = sample_covariance(&samples1);
+    let sigma1 = cov1.as_ref().map(|c| conditioned(c, SHRINK, &floors));
     let w1 = match &sigma1 {
         Some(c) => pseudo_inverse(c, 1e-12),
         None => w0.clone(),
     };
     let sd1: Vec<f64> = (0..moments.len())
-        .map(|j| sample_covariance(&samples1).map_or(f64::NAN, |c| c[(j, j)].max(0.0).sqrt()))
+        .map(|j| {
+            cov1.as_ref()
+                .map_or(f64::NAN, |c| c[(j, j)].max(0.0).sqrt())
+        })
         .collect();
     let mean_hat = sim.mean(&x_hat)?;
     let (unc, jac1) = if free.is_empty() {
