@@ -733,13 +733,12 @@ pub fn calibrate(
         })
         .collect();
     let mean_hat = sim.mean(&x_hat)?;
-    let (unc, jac1) = if free.is_empty() {
-        (None, None)
+    let unc = if free.is_empty() {
+        None
     } else {
         let jac1 = jacobian(&sim, &x_hat, None)?;
-        (Some(sandwich(&jac1, &w0, sigma1.as_ref(), r)), Some(jac1))
+        Some(sandwich(&jac1, &w0, sigma1.as_ref(), r))
     };
-    let _ = jac1;
     let d = DVector::from_column_slice(&observed) - DVector::from_column_slice(&mean_hat);
     let df = moments.len().saturating_sub(free.len()) as u32;
     let jt = if mean_hat.iter().all(|v| v.is_finite()) {

@@ -128,19 +128,12 @@ pub fn sandwich(
     eig.sort_by(|a, b| b.total_cmp(a));
     let cut = eig.first().copied().unwrap_or(0.0).max(0.0) * 1e-10;
     let moved = |l: f64| l > cut && l > 0.0;
-    let pinv = &e.eigenvectors
-        * DMatrix::from_diagonal(&e.eigenvalues.map(|l| if moved(l) { 1.0 / l } else { 0.0 }))
-        * e.eigenvectors.transpose();
-    let unmoved =
-        &e.eigenvectors
-            * DMatrix::from_diagonal(&e.eigenvalues.map(|l| {
-                if moved(l) {
-                    0.0
-                } else {
-                    UNMOVED_VARIANCE
-                }
-            }))
-            * e.eigenvectors.transpose();
+    // A function of B's eigenvalues, on its eigenvectors.
+    let spectral = |f: &dyn Fn(f64) -> f64| {
+        &e.eigenvectors * DMatrix::from_diagonal(&e.eigenvalues.map(f)) * e.eigenvectors.transpose()
+    };
+    let pinv = spectral(&|l| if moved(l) { 1.0 / l } else { 0.0 });
+    let unmoved = spectral(&|l| if moved(l) { 0.0 } else { UNMOVED_VARIANCE });
     let spread = match sigma {
         Some(sigma) => {
             let wj = w * jac;
@@ -270,7 +263,7 @@ mod tests {
     fn a_weight_other_than_the_inverse_covariance_gets_the_sandwich() {
         // m = Aθ + e with correlated noise, Cov(e) = Σ, estimated under a diagonal W:
         // θ̂ = (AᵀWA)⁻¹AᵀW m. Its spread over many draws is what the sandwich says, and
-        // larger than the (AᵀWA)⁻¹ that would hold were W = Σ⁻¹.
+        // larger than the efficient (AᵀΣ⁻¹A)⁻¹ an estimator under W = Σ⁻¹ would have.
         use crate::engine::rng;
         use rand_distr::{Distribution as _, StandardNormal};
         let a = DMatrix::from_row_slice(3, 2, &[1.0, 0.0, 0.0, 1.0, 1.0, 1.0]);
